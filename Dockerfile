@@ -1,0 +1,18 @@
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /src
+COPY . /src
+RUN pip install . \
+    && useradd --create-home --uid 10001 socialcare
+
+# Faust keeps its local table store under the working directory: make it writable.
+USER socialcare
+WORKDIR /home/socialcare
+
+EXPOSE 8000
+CMD ["socialcare", "worker"]

@@ -1,0 +1,188 @@
+"""The Faust application: topics, tables, the agent, timers and the /metrics page.
+
+Agents stay thin: they turn Kafka records into `Message`s and hand them to the pipeline.
+All four input topics (and the internal clock-tick topic) are consumed by one agent, so
+they are co-partitioned and every event of a conversation reaches the same worker.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+import redis.asyncio as aioredis
+from aiohttp import web
+from faust.types import TP
+from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from processor.dedup import DedupWindow
+from processor.export import BusinessCollector, HealthMetrics, new_registry
+from processor.pipeline import Message, Pipeline
+from processor.settings import Settings
+from processor.sla import SlaPolicyCache, SlaPolicyStore
+
+log = logging.getLogger(__name__)
+
+
+def broker_url(bootstrap_servers: str) -> str:
+    return ";".join(f"kafka://{server.strip()}" for server in bootstrap_servers.split(","))
+
+
+class Worker:
+    """Everything one worker process holds; `app` is the Faust application."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app = faust.App(
+            settings.app_id,
+            broker=broker_url(settings.kafka_bootstrap_servers),
+            store=settings.store,
+            datadir=str(settings.data_dir),
+            key_serializer="raw",
+            value_serializer="raw",
+            table_key_serializer="json",
+            table_value_serializer="json",
+            topic_partitions=settings.partitions,
+            topic_replication_factor=1,
+            web_enabled=True,
+            web_port=settings.metrics_port,
+            web_bind=settings.metrics_bind,
+            web_host=settings.metrics_bind,
+            broker_session_timeout=settings.session_timeout_seconds,
+            broker_heartbeat_interval=max(0.5, settings.session_timeout_seconds / 10),
+            broker_rebalance_timeout=settings.rebalance_timeout_seconds,
+            stream_wait_empty=False,
+            # Tansu 0.6 reports the end offset of a partition as the base offset of its last
+            # batch + 1, so Faust's changelog recovery stops short when a batch holds several
+            # records. One record per batch keeps recovery exact on such brokers.
+            producer_max_batch_size=1 if settings.one_record_per_batch else 16384,
+        )
+        # Table writes queue changelog records; Faust pauses the stream past this many.
+        self.app.producer.buffer.max_messages = 2000
+        self.redis = aioredis.Redis.from_url(settings.redis_url)
+        self.registry = new_registry()
+        self.health = HealthMetrics(self.registry)
+        self.policy_store = SlaPolicyStore(self.redis, settings.redis_prefix)
+        self.policies = SlaPolicyCache()
+
+        table_options: dict[str, Any] = {"partitions": settings.partitions}
+        self.conversations = self.app.Table("conversations", **table_options)
+        self.totals = self.app.Table("totals", **table_options)
+        self.windows = self.app.Table("windows", **table_options)
+        self.clocks = self.app.Table("clocks", **table_options)
+
+        self.deadletters = self.app.topic(settings.topic_deadletters, partitions=settings.partitions)
+        self.ticks = self.app.topic(settings.topic_ticks, partitions=settings.partitions)
+        self.source = self.app.topic(
+            *settings.input_topics, settings.topic_ticks, partitions=settings.partitions
+        )
+        self.pipeline = Pipeline(
+            settings,
+            conversations=self.conversations,
+            totals=self.totals,
+            windows=self.windows,
+            clocks=self.clocks,
+            policies=self.policies,
+            dedup=DedupWindow(self.redis, settings.redis_prefix, settings.dedup_window_seconds),
+            health=self.health,
+            send_dead_letter=self._send_dead_letter,
+        )
+        self.registry.register(BusinessCollector(self.pipeline, self.exported_partitions))
+        self.health.owned_partitions.set_function(
+            lambda: len(self._input_partitions(self.app.assignor.assigned_actives()))
+        )
+        self._register()
+
+    def _input_partitions(self, tps: set[TP]) -> set[int]:
+        topic = self.settings.topic_mentions
+        return {tp.partition for tp in tps if tp.topic == topic}
+
+    def exported_partitions(self) -> set[int] | None:
+        """Partitions whose numbers this worker exports now; None while they are in flux."""
+        if self.app.rebalancing or self.app.in_recovery:
+            return None
+        return self._input_partitions(self.app.assignor.assigned_actives())
+
+    async def _send_dead_letter(self, key: bytes | None, value: bytes) -> None:
+        await self.deadletters.send(key=key, value=value)
+
+    def _register(self) -> None:
+        app, pipeline, settings = self.app, self.pipeline, self.settings
+
+        @app.agent(self.source, name="socialcare-events")
+        async def process(stream: faust.StreamT[bytes]) -> None:
+            async for event in stream.events():
+                record = event.message
+                await pipeline.handle(
+                    Message(
+                        topic=record.topic,
+                        partition=record.partition,
+                        offset=record.offset,
+                        key=record.key,
+                        value=record.value,
+                        timestamp=record.timestamp,
+                    )
+                )
+
+        @app.timer(settings.sweep_interval_seconds)
+        async def send_ticks() -> None:
+            # Idle partitions still need their deadlines checked: a tick per owned
+            # partition runs the sweep inside the agent, where table writes are allowed.
+            if app.rebalancing:
+                return
+            try:
+                for partition in sorted(self._input_partitions(app.assignor.assigned_actives())):
+                    await self.ticks.send(key=b"tick", value=b"", partition=partition)
+            except Exception:
+                log.exception("could not send clock ticks; deadlines are checked on next event")
+
+        @app.timer(settings.sla_refresh_seconds)
+        async def refresh_policies() -> None:
+            await self.refresh_policies()
+
+        @app.on_partitions_revoked.connect
+        async def on_revoked(app: faust.App, revoked: set[TP], **_: Any) -> None:
+            pipeline.forget_partitions(self._input_partitions(revoked) or None)
+
+        @app.on_partitions_assigned.connect
+        async def on_assigned(app: faust.App, assigned: set[TP], **_: Any) -> None:
+            pipeline.forget_partitions(self._input_partitions(assigned))
+
+        registry = self.registry
+
+        @app.page("/metrics")
+        class Metrics(View):
+            async def get(self, request: Request) -> Response:
+                # aiohttp refuses a charset inside content_type=, so set the header whole.
+                return web.Response(
+                    body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+                )
+
+        @app.page("/ready")
+        class Ready(View):
+            async def get(self, request: Request) -> Response:
+                ready = not (app.rebalancing or app.in_recovery)
+                return self.json({"ready": ready}, status=200 if ready else 503)
+
+    async def refresh_policies(self) -> None:
+        """Pick up `socialcare sla set` changes: reload when the version in Redis moved."""
+        try:
+            version = await self.policy_store.version()
+            if version != self.policies.version:
+                policy, version = await self.policy_store.load()
+                self.policies.replace(policy, version)
+                self.health.sla_policy_version.set(version)
+                self.health.sla_policy_reloads.inc()
+                log.info("SLA policy version %d in force", version)
+        except Exception:
+            log.exception("could not refresh SLA policies from Redis; keeping version %d",
+                          self.policies.version)
+
+    async def prepare(self) -> None:
+        """Before consuming: apply the policy file if it changed, load policies."""
+        if self.settings.sla_config is not None:
+            if await self.policy_store.apply_file(self.settings.sla_config):
+                log.info("applied SLA policy file %s", self.settings.sla_config)
+        await self.refresh_policies()

@@ -1,0 +1,201 @@
+"""The `socialcare` command: worker, local stack, producing events, SLA policies, benchmark."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from processor.settings import ConfigurationError, Settings, load_settings
+
+app = typer.Typer(
+    help="Live social customer-care metrics: Faust workers over Kafka, exported to Prometheus.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+sla_app = typer.Typer(help="Show and change the SLA policies in Redis (live, no restart).")
+app.add_typer(sla_app, name="sla")
+console = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigurationError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def worker() -> None:
+    """Run one Faust worker: consume the four input topics, serve /metrics on METRICS_PORT.
+
+    Configuration comes from the environment (README, Configuration). Start more workers
+    with the same SOCIALCARE_APP_ID to share the partitions.
+    """
+    settings = _settings()
+    from processor.worker import run_worker
+
+    sys.exit(run_worker(settings))
+
+
+@app.command()
+def stack(
+    metrics_port: Annotated[int, typer.Option(help="Port of the worker's /metrics.")] = 8000,
+    rate: Annotated[
+        float, typer.Option(help="Synthetic conversations per minute (bursts come on top).")
+    ] = 120.0,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic traffic.")] = 1,
+) -> None:
+    """Local stack on this machine: a Tansu broker, Redis, one worker and synthetic traffic.
+
+    Prints the metrics URL; Ctrl-C stops everything.
+    """
+    from processor.stack import run_stack
+
+    sys.exit(run_stack(metrics_port=metrics_port, rate=rate, seed=seed, console=console))
+
+
+@app.command()
+def produce(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON lines of v1 events.")],
+) -> None:
+    """Send the v1 events of a JSON-lines file to their topics, keyed by conversation_id."""
+    settings = _settings()
+    from processor.ingest import produce_file
+
+    with Progress(
+        TextColumn("producing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console,
+    ) as progress:  # fmt: skip
+        total = sum(1 for line in file.open("rb") if line.strip())
+        task = progress.add_task("produce", total=total)
+        report = asyncio.run(
+            produce_file(settings, file, lambda n: progress.advance(task, n))
+        )
+    for topic, count in sorted(report.by_topic.items()):
+        console.print(f"{topic}: {count}")
+    console.print(f"sent {report.sent} events")
+    for number, problem in report.unroutable:
+        console.print(f"[red]line {number}:[/red] {problem}")
+    if report.unroutable:
+        console.print(f"[red]{len(report.unroutable)} lines not sent[/red]: fix them and produce again")
+        raise typer.Exit(1)
+
+
+@app.command()
+def generate(
+    rate: Annotated[float, typer.Option(help="Synthetic conversations per minute.")] = 30.0,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic traffic.")] = 1,
+    history: Annotated[
+        Optional[float],  # noqa: UP045 - typer needs Optional here
+        typer.Option(help="Instead of live traffic, write this many hours of history as JSON lines to stdout."),
+    ] = None,
+) -> None:
+    """Synthetic traffic: live onto the topics (default) or history as JSON lines."""
+    from processor.synthetic import SyntheticTraffic, TrafficProfile, to_json_lines
+
+    profile = TrafficProfile(conversations_per_minute=rate)
+    if history is not None:
+        import time
+
+        end = time.time()
+        traffic = SyntheticTraffic(start=end - history * 3600, seed=seed, profile=profile)
+        sys.stdout.writelines(to_json_lines(traffic.advance(end)))
+        return
+    settings = _settings()
+    from processor.worker import run_generator
+
+    asyncio.run(run_generator(settings, seed, profile, console))
+
+
+def _duration(value: Optional[float]) -> Optional[timedelta]:  # noqa: UP045
+    return timedelta(seconds=value) if value is not None else None
+
+
+@sla_app.command("list")
+def sla_list() -> None:
+    """Print the SLA policy set in force (version, default and rules)."""
+    settings = _settings()
+    from processor.worker import load_policies
+
+    policy, version = asyncio.run(load_policies(settings))
+    table = Table(title=f"SLA policies (version {version})")
+    for column in ("brand", "channel", "priority", "first response", "resolution"):
+        table.add_column(column)
+    table.add_row(
+        "*", "*", "*", str(policy.default.first_response), str(policy.default.resolution)
+    )
+    for rule in sorted(policy.rules, key=lambda r: -r.specificity):
+        table.add_row(
+            rule.brand or "*", rule.channel or "*", rule.priority or "*",
+            str(rule.first_response or "(default)"), str(rule.resolution or "(default)"),
+        )  # fmt: skip
+    Console().print(table)
+
+
+@sla_app.command("set")
+def sla_set(
+    brand: Annotated[Optional[str], typer.Option(help="Brand to match (all if omitted).")] = None,  # noqa: UP045
+    channel: Annotated[Optional[str], typer.Option(help="Channel to match (all if omitted).")] = None,  # noqa: UP045
+    priority: Annotated[
+        Optional[str], typer.Option(help="Priority to match: low, normal, high, urgent.")  # noqa: UP045
+    ] = None,
+    first_response: Annotated[
+        Optional[float], typer.Option(help="First-response target in seconds.")  # noqa: UP045
+    ] = None,
+    resolution: Annotated[Optional[float], typer.Option(help="Resolution target in seconds.")] = None,  # noqa: UP045
+    default: Annotated[bool, typer.Option("--default", help="Change the default targets.")] = False,
+) -> None:
+    """Add or change a rule (most specific match wins); running workers pick it up live."""
+    settings = _settings()
+    from processor.sla import SlaRule
+    from processor.worker import set_default_policy, set_policy_rule
+
+    if first_response is None and resolution is None:
+        console.print("[red]error:[/red] give --first-response and/or --resolution (seconds)")
+        raise typer.Exit(2)
+    try:
+        if default:
+            version = asyncio.run(
+                set_default_policy(settings, _duration(first_response), _duration(resolution))
+            )
+        else:
+            rule = SlaRule(
+                brand=brand, channel=channel, priority=priority,  # type: ignore[arg-type]
+                first_response=_duration(first_response), resolution=_duration(resolution),
+            )  # fmt: skip
+            version = asyncio.run(set_policy_rule(settings, rule))
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"SLA policy version {version} stored; workers apply it within "
+                  f"{settings.sla_refresh_seconds:g}s")
+
+
+@app.command()
+def bench(
+    events: Annotated[int, typer.Option(help="Events to push through the broker.")] = 50000,
+    partitions: Annotated[int, typer.Option(help="Partitions of the input topics.")] = 4,
+) -> None:
+    """Benchmark one worker against raw aiokafka and a do-nothing Faust agent, same data."""
+    from processor.bench import run_benchmark
+
+    sys.exit(run_benchmark(events=events, partitions=partitions, console=console))
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app()
+
+
+if __name__ == "__main__":
+    main()

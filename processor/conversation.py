@@ -1,0 +1,188 @@
+"""Per-conversation state and the metric contributions it implies.
+
+The business metrics of a conversation are a pure function of its state
+(`contributions`). The agent applies an event, computes the contributions before and
+after, and adds the difference to the aggregate tables. So the aggregates depend only on
+the final states, not on the order in which events of a conversation arrived across the
+four topics, and replay gives the numbers that live processing gives.
+
+Event-level counts (every post, every redirection) do not depend on the conversation
+and are returned by `event_increments`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from processor.events import Mention, Redirection, Reply, Survey
+from processor.metrics import FIRST_RESPONSE_BUCKETS, Contributions, bucket_index
+from processor.sla import SlaPolicyCache
+
+# Long conversations must not grow the state without bound: only the earliest human
+# reply times matter (the first response is the earliest one after the opening post).
+_MAX_REPLY_TIMES = 32
+
+AWAITING_FIRST_RESPONSE = "awaiting_first_response"
+BREACHED = "breached"
+OPEN_STATES = (AWAITING_FIRST_RESPONSE, BREACHED)
+
+
+@dataclass
+class ConversationState:
+    """What the processor knows of one conversation; stored as JSON in the changelog."""
+
+    conversation_id: str
+    partition: int
+    brand: str | None = None
+    channel: str | None = None
+    priority: str = "normal"
+    opened_at: float | None = None
+    customer_posts: int = 0
+    brand_posts: int = 0
+    automated_posts: int = 0
+    first_response_target: float | None = None
+    resolution_target: float | None = None
+    human_reply_times: list[float] = field(default_factory=list)
+    silence_breached: bool = False
+    resolved_at: float | None = None
+    redirected_to: list[str] = field(default_factory=list)
+    surveys: list[tuple[str, int]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> ConversationState:
+        state = cls(**document)
+        state.surveys = [(kind, score) for kind, score in state.surveys]
+        return state
+
+    @property
+    def first_response_deadline(self) -> float | None:
+        if self.opened_at is None or self.first_response_target is None:
+            return None
+        return self.opened_at + self.first_response_target
+
+    @property
+    def first_response_at(self) -> float | None:
+        """Earliest human brand reply at or after the opening post."""
+        if self.opened_at is None:
+            return None
+        opened_at = self.opened_at
+        return next((t for t in self.human_reply_times if t >= opened_at), None)
+
+    @property
+    def awaiting_first_response(self) -> bool:
+        return (
+            self.opened_at is not None
+            and self.first_response_at is None
+            and self.resolved_at is None
+        )
+
+
+def apply_event(
+    state: ConversationState, event: Mention | Reply | Redirection | Survey, policies: SlaPolicyCache
+) -> None:
+    """Fold one event into the state (in place). Commutative across event orders."""
+    at = event.occurred_ts
+    if isinstance(event, Mention):
+        state.customer_posts += 1
+        if state.opened_at is None or at < state.opened_at:
+            # The earliest inbound post opens the conversation and fixes its labels.
+            state.brand, state.channel = event.brand, event.channel
+            state.priority = event.effective_priority
+            state.opened_at = at
+        if state.first_response_target is None:
+            # The SLA in force when the conversation opens is the one it is held to.
+            assert state.brand is not None and state.channel is not None
+            state.first_response_target = policies.target_seconds(
+                "first_response", state.brand, state.channel, state.priority
+            )
+            state.resolution_target = policies.target_seconds(
+                "resolution", state.brand, state.channel, state.priority
+            )
+    elif isinstance(event, Reply):
+        state.brand_posts += 1
+        if event.automated:
+            state.automated_posts += 1
+        else:
+            times = state.human_reply_times
+            times.append(at)
+            times.sort()
+            del times[_MAX_REPLY_TIMES:]
+        if event.resolves and (state.resolved_at is None or at < state.resolved_at):
+            state.resolved_at = at
+    elif isinstance(event, Redirection):
+        state.redirected_to.append(event.to_channel)
+    else:
+        state.surveys.append((event.kind, event.score))
+    if state.brand is None:
+        # Until the opening mention arrives, label with what the first event says.
+        state.brand, state.channel = event.brand, event.channel
+
+
+def breach_if_due(state: ConversationState, now: float) -> bool:
+    """Declare a breach by silence when the deadline passed with no reply; True if changed."""
+    deadline = state.first_response_deadline
+    if state.silence_breached or deadline is None or deadline > now:
+        return False
+    if not state.awaiting_first_response:
+        return False
+    state.silence_breached = True
+    return True
+
+
+def contributions(state: ConversationState) -> Contributions:
+    """The conversation-level metric values this state stands for."""
+    out: Contributions = {}
+    if state.opened_at is None or state.brand is None or state.channel is None:
+        return out
+    labels = (state.brand, state.channel)
+    out[("conversations_opened_total", labels, None)] = 1.0
+    deadline = state.first_response_deadline
+    first_response_at = state.first_response_at
+    outcome: str | None = None
+    outcome_at: float | None = None
+    if first_response_at is not None:
+        waited = first_response_at - state.opened_at
+        index = bucket_index(FIRST_RESPONSE_BUCKETS, waited)
+        out[("first_response_seconds_bucket", (*labels, str(index)), None)] = 1.0
+        out[("first_response_seconds_sum", labels, None)] = waited
+        out[("first_response_seconds_count", labels, None)] = 1.0
+        if deadline is not None:
+            met = first_response_at <= deadline and not state.silence_breached
+            outcome, outcome_at = ("met", first_response_at) if met else ("breached", deadline)
+    elif state.silence_breached and deadline is not None:
+        outcome, outcome_at = "breached", deadline
+    if outcome is not None:
+        key = ("first_response_sla_total", (*labels, state.priority, outcome), outcome_at)
+        out[key] = 1.0
+    if state.awaiting_first_response:
+        open_state = BREACHED if state.silence_breached else AWAITING_FIRST_RESPONSE
+        out[("open_conversations", (*labels, open_state), None)] = 1.0
+    if state.resolved_at is not None:
+        out[("resolutions_total", labels, state.resolved_at)] = 1.0
+    return out
+
+
+def event_increments(event: Mention | Reply | Redirection | Survey) -> Contributions:
+    """Counts every post and action once, labelled by the event's own brand and channel."""
+    labels = (event.brand, event.channel)
+    at = event.occurred_ts
+    if isinstance(event, Mention):
+        return {("mentions_total", labels, at): 1.0}
+    if isinstance(event, Reply):
+        kind = "automated" if event.automated else "human"
+        return {("replies_total", (*labels, kind), None): 1.0}
+    if isinstance(event, Redirection):
+        return {("redirections_total", (*labels, event.to_channel), None): 1.0}
+    return {("surveys_total", (*labels, event.kind), None): 1.0}
+
+
+def difference(before: Contributions, after: Contributions) -> Contributions:
+    """after - before, without the zero entries."""
+    delta = dict(after)
+    for key, value in before.items():
+        delta[key] = delta.get(key, 0.0) - value
+    return {key: value for key, value in delta.items() if value != 0.0}

@@ -1,0 +1,192 @@
+"""Typed models of the v1 event contract and the decoding of raw Kafka messages.
+
+`schemas/*.schema.json` is the contract; these models mirror it and
+`tests/unit/test_events.py` holds both to the same verdict on a corpus of valid and
+invalid events. Decoding never raises: a bad message comes back as a `Rejection`
+with a machine-readable reason, so the caller can dead-letter it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Literal
+
+import orjson
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    PrivateAttr,
+    model_validator,
+)
+from typing_extensions import Self
+
+Priority = Literal["low", "normal", "high", "urgent"]
+InquiryType = Literal["complaint", "feedback", "recommendation", "question", "praise", "other"]
+ToChannel = Literal["dm", "chat", "voice", "email", "other"]
+SurveyKind = Literal["csat", "nps"]
+
+PRIORITIES: tuple[Priority, ...] = ("low", "normal", "high", "urgent")
+TO_CHANNELS: tuple[ToChannel, ...] = ("dm", "chat", "voice", "email", "other")
+
+_RFC3339 = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Brand = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")]
+Channel = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+Team = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_. -]{0,63}$")]
+Text = Annotated[str, StringConstraints(max_length=20000)]
+Timestamp = Annotated[str, StringConstraints(pattern=_RFC3339)]
+
+
+class _Event(BaseModel):
+    """Fields common to every event type (DESIGN.md, Event contract v1)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+
+    event_id: Id
+    occurred_at: Timestamp
+    conversation_id: Id
+    brand: Brand
+    channel: Channel
+    schema_version: Literal[1] = 1
+    _occurred_ts: float = PrivateAttr(0.0)
+
+    @model_validator(mode="after")
+    def _parse_event_time(self) -> Self:
+        # The pattern checks the shape; this rejects impossible dates (month 13, Feb 30).
+        try:
+            parsed = _DATETIME.validate_python(self.occurred_at.replace(" ", "T"), strict=False)
+        except ValidationError:
+            raise ValueError(f"occurred_at {self.occurred_at!r} is not a valid RFC 3339 time") from None
+        self._occurred_ts = parsed.timestamp()
+        return self
+
+    @property
+    def occurred_ts(self) -> float:
+        """Event time as POSIX seconds."""
+        return self._occurred_ts
+
+
+_DATETIME: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
+
+
+class Mention(_Event):
+    """An inbound customer post; the first one of a conversation opens it."""
+
+    type: Literal["mention"]
+    author_id: Id
+    text: Text | None = None
+    in_reply_to: Id | None = None
+    priority: Priority | None = None
+    sentiment: Annotated[float, Field(ge=-1, le=1, strict=False)] | None = None
+    inquiry_type: InquiryType | None = None
+    customer_value: Annotated[float, Field(ge=0, strict=False)] | None = None
+    language: Annotated[str, StringConstraints(max_length=35)] | None = None
+
+    @property
+    def effective_priority(self) -> Priority:
+        return self.priority or "normal"
+
+
+class Reply(_Event):
+    """A post by the brand; bot replies do not stop the first-response clock."""
+
+    type: Literal["reply"]
+    agent_id: Id | None = None
+    team: Team | None = None
+    in_reply_to: Id | None = None
+    text: Text | None = None
+    public: bool | None = None
+    automated: bool | None = None
+    resolves: bool | None = None
+
+
+class Redirection(_Event):
+    """The conversation moves to a private channel."""
+
+    type: Literal["redirection"]
+    to_channel: ToChannel
+    agent_id: Id | None = None
+    reason: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+
+class Survey(_Event):
+    """A CSAT (1-5) or NPS (0-10) answer tied to the conversation."""
+
+    type: Literal["survey"]
+    kind: SurveyKind
+    score: int
+    survey_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _score_in_scale(self) -> Survey:
+        low, high = (1, 5) if self.kind == "csat" else (0, 10)
+        if not low <= self.score <= high:
+            raise ValueError(f"{self.kind} score must be {low}-{high}, got {self.score}")
+        return self
+
+
+Event = Annotated[Mention | Reply | Redirection | Survey, Field(discriminator="type")]
+_EVENT: TypeAdapter[Mention | Reply | Redirection | Survey] = TypeAdapter(Event)
+EVENT_TYPES = ("mention", "reply", "redirection", "survey")
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why a message cannot be processed; `reason` is a bounded label value."""
+
+    reason: str
+    detail: str
+    event_id: str | None = None
+
+
+def _has_non_finite(value: object) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_non_finite(item) for item in value)
+    return False
+
+
+def decode_event(
+    raw: bytes | None, expected_type: str | None, max_bytes: int
+) -> Mention | Reply | Redirection | Survey | Rejection:
+    """Parse and validate one message value; `expected_type` is the type its topic carries."""
+    if raw is None:
+        return Rejection("invalid_json", "message has no value (tombstone)")
+    if len(raw) > max_bytes:
+        return Rejection("oversized", f"message is {len(raw)} bytes, limit {max_bytes}")
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return Rejection("invalid_json", f"not valid UTF-8 JSON: {exc}")
+    if not isinstance(document, dict):
+        return Rejection("schema_violation", f"event must be a JSON object, got {type(document).__name__}")
+    event_id = document.get("event_id") if isinstance(document.get("event_id"), str) else None
+    if _has_non_finite(document):
+        return Rejection("schema_violation", "NaN or Infinity is not valid JSON", event_id)
+    try:
+        event = _EVENT.validate_python(document)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(event)"
+        return Rejection("schema_violation", f"{where}: {first['msg']}", event_id)
+    if expected_type is not None and event.type != expected_type:
+        return Rejection(
+            "wrong_topic", f"a {event.type} event on the topic for {expected_type} events", event_id
+        )
+    return event
+
+
+def conversation_key(document: dict[str, object]) -> bytes:
+    """Kafka message key: events are partitioned by conversation."""
+    return str(document["conversation_id"]).encode()

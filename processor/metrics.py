@@ -1,0 +1,164 @@
+"""Metric definitions and the pure arithmetic of aggregation and event-time windows.
+
+Business metrics are additive numbers kept per partition in Faust tables (see
+`processor.app`); this module says what they are called, how a change is added in, and
+how the sliding windows ("last 5m / 1h / 24h") are summed from tumbling buckets.
+Nothing here touches Kafka, so all of it is unit-tested directly.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Literal
+
+PREFIX = "socialcare_"
+
+# A contribution: (series name, label values, event time for windowed series) -> amount.
+SeriesKey = tuple[str, tuple[str, ...], float | None]
+Contributions = dict[SeriesKey, float]
+
+# 30 s to 7 days: social care first responses range from a bot-fast minute to a weekend.
+FIRST_RESPONSE_BUCKETS: tuple[float, ...] = (
+    30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400, 172800,
+    345600, 604800,
+)  # fmt: skip
+
+
+def bucket_index(bounds: tuple[float, ...], value: float) -> int:
+    """Index of the first bucket whose upper bound is >= value (len(bounds) means +Inf)."""
+    return bisect.bisect_left(bounds, value)
+
+
+@dataclass(frozen=True)
+class Family:
+    """One exported metric family (name without the `socialcare_` prefix)."""
+
+    name: str
+    kind: Literal["counter", "gauge", "histogram"]
+    documentation: str
+    labels: tuple[str, ...]
+
+
+BUSINESS_FAMILIES: tuple[Family, ...] = (
+    Family("mentions", "counter", "Inbound customer posts (first and follow-up).", ("brand", "channel")),
+    Family("conversations_opened", "counter", "Conversations opened by a first inbound post.", ("brand", "channel")),
+    Family("replies", "counter", "Brand posts; kind=automated for bots.", ("brand", "channel", "kind")),
+    Family(
+        "first_response_seconds", "histogram",
+        "Time from the opening post to the first human brand reply.", ("brand", "channel"),
+    ),
+    Family(
+        "first_response_sla", "counter",
+        "Conversations whose first-response SLA was met or breached (breach counted at the deadline).",
+        ("brand", "channel", "priority", "outcome"),
+    ),
+    Family("resolutions", "counter", "Conversations the brand marked resolved.", ("brand", "channel")),
+    Family(
+        "redirections", "counter", "Conversations moved to a private channel.",
+        ("brand", "channel", "to_channel"),
+    ),
+    Family("surveys", "counter", "Survey answers received.", ("brand", "channel", "kind")),
+    Family(
+        "open_conversations", "gauge",
+        "Open conversations without a first human reply, by state.", ("brand", "channel", "state"),
+    ),
+)  # fmt: skip
+
+# Windowed views: stored series name -> exported gauge family (with a `window` label).
+WINDOWED_SERIES: Mapping[str, Family] = {
+    "mentions_total": Family(
+        "window_mentions", "gauge", "Inbound posts in the last window (event time).",
+        ("brand", "channel", "window"),
+    ),
+    "first_response_sla_total": Family(
+        "window_first_response_sla", "gauge",
+        "First-response SLA outcomes in the last window (event time of the reply or deadline).",
+        ("brand", "channel", "priority", "outcome", "window"),
+    ),
+    "resolutions_total": Family(
+        "window_resolutions", "gauge", "Resolutions in the last window (event time).",
+        ("brand", "channel", "window"),
+    ),
+}  # fmt: skip
+
+# Tumbling bucket sizes, and which one each sliding window is summed from.
+FINE_BUCKET_SECONDS = 60.0
+COARSE_BUCKET_SECONDS = 900.0
+WINDOWS: Mapping[str, tuple[float, float]] = {
+    "5m": (300.0, FINE_BUCKET_SECONDS),
+    "1h": (3600.0, FINE_BUCKET_SECONDS),
+    "24h": (86400.0, COARSE_BUCKET_SECONDS),
+}
+BUCKET_SIZES = (FINE_BUCKET_SECONDS, COARSE_BUCKET_SECONDS)
+
+
+def retention_seconds(bucket_size: float, allowed_lateness: float) -> float:
+    """How long a bucket must be kept: its longest window, late events and one bucket."""
+    longest = max(window for window, size in WINDOWS.values() if size == bucket_size)
+    return longest + allowed_lateness + bucket_size
+
+
+def bucket_start(at: float, size: float) -> float:
+    return at - (at % size)
+
+
+def series_id(name: str, extra_labels: tuple[str, ...]) -> str:
+    """Storage key of a series inside a (partition, brand, channel) aggregate."""
+    return "|".join((name, *extra_labels))
+
+
+def split_series_id(identifier: str) -> tuple[str, tuple[str, ...]]:
+    name, *labels = identifier.split("|")
+    return name, tuple(labels)
+
+
+def add_into(target: MutableMapping[str, float], name: str, labels: tuple[str, ...], amount: float) -> None:
+    key = series_id(name, labels)
+    value = target.get(key, 0.0) + amount
+    if value == 0.0:
+        target.pop(key, None)
+    else:
+        target[key] = value
+
+
+def window_covers(bucket: float, size: float, window: float, now: float) -> bool:
+    """True if the tumbling bucket starting at `bucket` belongs to the window ending at now.
+
+    A window of W seconds is the current bucket and the W/size - 1 before it, so it
+    covers between W - size and W seconds of event time; nothing after `now` counts.
+    """
+    current = bucket_start(now, size)
+    return current - window + size <= bucket <= current
+
+
+def sum_windows(
+    buckets: Iterable[tuple[float, float, Mapping[str, float]]], now: float
+) -> dict[str, dict[str, float]]:
+    """Sum (bucket start, bucket size, series values) into {window: {series id: total}}."""
+    totals: dict[str, dict[str, float]] = {window: {} for window in WINDOWS}
+    for start, size, values in buckets:
+        for window, (length, window_size) in WINDOWS.items():
+            if window_size != size or not window_covers(start, size, length, now):
+                continue
+            into = totals[window]
+            for key, amount in values.items():
+                into[key] = into.get(key, 0.0) + amount
+    return totals
+
+
+def cumulative_buckets(counts: Mapping[int, float], bounds: tuple[float, ...]) -> list[tuple[str, float]]:
+    """Prometheus `le` buckets (cumulative, +Inf last) from per-bucket counts."""
+    running = 0.0
+    out = []
+    for index, bound in enumerate(bounds):
+        running += counts.get(index, 0.0)
+        out.append((_format_bound(bound), running))
+    running += counts.get(len(bounds), 0.0)
+    out.append(("+Inf", running))
+    return out
+
+
+def _format_bound(bound: float) -> str:
+    return repr(float(bound))

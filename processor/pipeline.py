@@ -1,0 +1,341 @@
+"""What happens to one message: validate, dedup, fold into state, aggregate, sweep.
+
+The Faust agent in `processor.app` is a loop that hands each message to
+`Pipeline.handle`. The tables are passed in as mappings, so the pipeline is the same code
+in a worker and in unit tests (where plain dicts stand in for Faust tables).
+
+Aggregates are keyed by partition: a worker exports only the partitions it owns, and a
+partition's numbers move with it on rebalance (its changelog is replayed by the new owner).
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+from processor import conversation
+from processor.conversation import ConversationState
+from processor.deadletters import envelope
+from processor.events import Mention, Redirection, Rejection, Reply, Survey, decode_event
+from processor.metrics import (
+    BUCKET_SIZES,
+    WINDOWED_SERIES,
+    Contributions,
+    add_into,
+    bucket_start,
+    retention_seconds,
+)
+from processor.settings import ClockMode, Settings
+from processor.sla import SlaPolicyCache
+
+log = logging.getLogger(__name__)
+
+AnyEvent = Mention | Reply | Redirection | Survey
+Table = MutableMapping[Any, Any]
+
+
+class Dedup(Protocol):
+    async def first_time(self, event_id: str) -> bool: ...
+    async def forget(self, event_id: str) -> None: ...
+
+
+class Health(Protocol):
+    """Process-local health counters (see `processor.export.HealthMetrics`)."""
+
+    def processed(self, event_type: str, outcome: str) -> None: ...
+    def dead_lettered(self, reason: str) -> None: ...
+    def processing_error(self) -> None: ...
+    def observe_event(self, event_time: float, produced_at: float | None) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """The parts of a Kafka record the pipeline needs."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: float | None = None
+
+
+DeadLetterSink = Callable[[bytes | None, bytes], Awaitable[None]]
+
+
+def totals_key(partition: int, brand: str, channel: str) -> str:
+    return orjson.dumps([partition, brand, channel]).decode()
+
+
+def window_key(partition: int, brand: str, channel: str, size: float, start: float) -> str:
+    return orjson.dumps([partition, brand, channel, size, start]).decode()
+
+
+def parse_key(key: str) -> list[Any]:
+    parsed: list[Any] = orjson.loads(key)
+    return parsed
+
+
+class Pipeline:
+    """Per-worker processing state around the tables."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        conversations: Table,
+        totals: Table,
+        windows: Table,
+        clocks: Table,
+        policies: SlaPolicyCache,
+        dedup: Dedup,
+        health: Health,
+        send_dead_letter: DeadLetterSink,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.conversations = conversations
+        self.totals = totals
+        self.windows = windows
+        self.clocks = clocks
+        self.policies = policies
+        self.dedup = dedup
+        self.health = health
+        self.send_dead_letter = send_dead_letter
+        self.wall_clock = wall_clock
+        self.topic_types = settings.input_topics
+        self._lateness = settings.allowed_lateness_seconds
+        # Derived, in-memory indexes, rebuilt from the tables for a partition when it is
+        # (re)assigned: open first-response deadlines and live window buckets.
+        self._deadlines: dict[int, list[tuple[float, str]]] = defaultdict(list)
+        self._buckets: dict[int, list[tuple[float, float, str]]] = defaultdict(list)
+        self._indexed: set[int] = set()
+
+    # -- time ---------------------------------------------------------------------------
+
+    def stream_time(self, partition: int) -> float | None:
+        """Latest event time seen on the partition (persisted in the clocks table)."""
+        value = self.clocks.get(str(partition))
+        return float(value) if value is not None else None
+
+    def deadline_now(self, partition: int) -> float:
+        """'Now' for SLA deadlines: wall clock live, the event-time watermark in replay."""
+        if self.settings.clock is ClockMode.WALL:
+            return self.wall_clock()
+        latest = self.stream_time(partition)
+        return float("-inf") if latest is None else latest - self._lateness
+
+    def window_now(self, partition: int) -> float:
+        """'Now' that sliding windows end at: wall clock live, latest event time in replay."""
+        if self.settings.clock is ClockMode.WALL:
+            return self.wall_clock()
+        latest = self.stream_time(partition)
+        return float("-inf") if latest is None else latest
+
+    # -- one message ----------------------------------------------------------------------
+
+    async def handle(self, message: Message) -> None:
+        """Process one input message; never raises for bad input."""
+        if message.topic == self.settings.topic_ticks:
+            self.sweep(message.partition)
+            return
+        expected = self.topic_types.get(message.topic)
+        decoded = decode_event(message.value, expected, self.settings.max_event_bytes)
+        if isinstance(decoded, Rejection):
+            await self.dead_letter(message, decoded, expected or "unknown")
+            return
+        rejection = self._check_time(message.partition, decoded)
+        if rejection is not None:
+            await self.dead_letter(message, rejection, decoded.type)
+            return
+        if not await self.dedup.first_time(decoded.event_id):
+            self.health.processed(decoded.type, "duplicate")
+            return
+        try:
+            self.apply(message.partition, decoded)
+        except Exception as exc:
+            log.exception("processing failed for event %s", decoded.event_id)
+            self.health.processing_error()
+            await self.dedup.forget(decoded.event_id)
+            failure = Rejection("processing_error", f"{type(exc).__name__}: {exc}", decoded.event_id)
+            await self.dead_letter(message, failure, decoded.type)
+            return
+        self.health.processed(decoded.type, "counted")
+        self.health.observe_event(decoded.occurred_ts, message.timestamp)
+        self.sweep(message.partition)
+
+    def _check_time(self, partition: int, event: AnyEvent) -> Rejection | None:
+        at = event.occurred_ts
+        if at > self.wall_clock() + self.settings.max_future_seconds:
+            return Rejection(
+                "future_timestamp",
+                f"occurred_at {event.occurred_at} is more than "
+                f"{self.settings.max_future_seconds:g}s ahead of the wall clock",
+                event.event_id,
+            )
+        latest = self.stream_time(partition)
+        if latest is not None and at < latest - self._lateness:
+            return Rejection(
+                "too_late",
+                f"occurred_at {event.occurred_at} is {latest - at:.0f}s behind the partition's "
+                f"latest event time; allowed lateness is {self._lateness:g}s",
+                event.event_id,
+            )
+        return None
+
+    async def dead_letter(self, message: Message, rejection: Rejection, event_type: str) -> None:
+        document = envelope(
+            rejection,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
+            value=message.value,
+            now=self.wall_clock(),
+        )
+        await self.send_dead_letter(message.key, document)
+        self.health.dead_lettered(rejection.reason)
+        self.health.processed(event_type, "deadlettered")
+        log.warning(
+            "dead letter %s from %s[%d]@%d: %s",
+            rejection.reason, message.topic, message.partition, message.offset, rejection.detail,
+        )  # fmt: skip
+
+    # -- state and aggregates ---------------------------------------------------------------
+
+    def _load(self, conversation_id: str, partition: int) -> ConversationState:
+        document = self.conversations.get(conversation_id)
+        if document is None:
+            return ConversationState(conversation_id=conversation_id, partition=partition)
+        return ConversationState.from_json(document)
+
+    def apply(self, partition: int, event: AnyEvent) -> None:
+        """Fold a valid, first-seen event into its conversation and the aggregates."""
+        self._ensure_indexed(partition)
+        state = self._load(event.conversation_id, partition)
+        before = conversation.contributions(state)
+        conversation.apply_event(state, event, self.policies)
+        delta = conversation.difference(before, conversation.contributions(state))
+        for key, amount in conversation.event_increments(event).items():
+            delta[key] = delta.get(key, 0.0) + amount
+        self.conversations[event.conversation_id] = state.to_json()
+        self._aggregate(partition, delta)
+        self._track_deadline(partition, state)
+        latest = self.stream_time(partition)
+        if latest is None or event.occurred_ts > latest:
+            self.clocks[str(partition)] = event.occurred_ts
+
+    def _track_deadline(self, partition: int, state: ConversationState) -> None:
+        deadline = state.first_response_deadline
+        if deadline is not None and state.awaiting_first_response and not state.silence_breached:
+            heapq.heappush(self._deadlines[partition], (deadline, state.conversation_id))
+
+    def _aggregate(self, partition: int, delta: Contributions) -> None:
+        touched_totals: dict[str, dict[str, float]] = {}
+        touched_windows: dict[str, dict[str, float]] = {}
+        window_now = self.window_now(partition)
+        for (name, labels, at), amount in delta.items():
+            brand, channel, extra = labels[0], labels[1], labels[2:]
+            key = totals_key(partition, brand, channel)
+            totals = touched_totals.get(key)
+            if totals is None:
+                totals = touched_totals[key] = dict(self.totals.get(key) or {})
+            add_into(totals, name, extra, amount)
+            if at is None or name not in WINDOWED_SERIES:
+                continue
+            for size in BUCKET_SIZES:
+                start = bucket_start(at, size)
+                if start < window_now - retention_seconds(size, self._lateness):
+                    continue  # older than any window that reads this bucket size
+                wkey = window_key(partition, brand, channel, size, start)
+                bucket = touched_windows.get(wkey)
+                if bucket is None:
+                    stored = self.windows.get(wkey)
+                    if stored is None:
+                        heapq.heappush(self._buckets[partition], (start, size, wkey))
+                    bucket = touched_windows[wkey] = dict(stored or {})
+                add_into(bucket, name, extra, amount)
+        for key, totals in touched_totals.items():
+            self.totals[key] = totals
+        for key, bucket in touched_windows.items():
+            self.windows[key] = bucket
+
+    # -- time-driven work ---------------------------------------------------------------------
+
+    def sweep(self, partition: int) -> None:
+        """Breach overdue conversations and drop expired window buckets of a partition."""
+        self._ensure_indexed(partition)
+        now = self.deadline_now(partition)
+        deadlines = self._deadlines[partition]
+        while deadlines and deadlines[0][0] <= now:
+            _, conversation_id = heapq.heappop(deadlines)
+            document = self.conversations.get(conversation_id)
+            if document is None:
+                continue
+            state = ConversationState.from_json(document)
+            before = conversation.contributions(state)
+            if conversation.breach_if_due(state, now):
+                self.conversations[conversation_id] = state.to_json()
+                self._aggregate(partition, conversation.difference(before, conversation.contributions(state)))
+        window_now = self.window_now(partition)
+        buckets = self._buckets[partition]
+        while buckets and buckets[0][0] < window_now - retention_seconds(buckets[0][1], self._lateness):
+            _, _, wkey = heapq.heappop(buckets)
+            if wkey in self.windows:
+                del self.windows[wkey]
+
+    def forget_partitions(self, partitions: set[int] | None = None) -> None:
+        """Drop derived indexes (on revocation); they are rebuilt on next use."""
+        for partition in list(self._indexed) if partitions is None else partitions:
+            self._indexed.discard(partition)
+            self._deadlines.pop(partition, None)
+            self._buckets.pop(partition, None)
+
+    def _ensure_indexed(self, partition: int) -> None:
+        if partition in self._indexed:
+            return
+        deadlines: list[tuple[float, str]] = []
+        for conversation_id, document in list(self.conversations.items()):
+            if document is None or document.get("partition") != partition:
+                continue
+            state = ConversationState.from_json(document)
+            deadline = state.first_response_deadline
+            if deadline is not None and state.awaiting_first_response and not state.silence_breached:
+                deadlines.append((deadline, conversation_id))
+        heapq.heapify(deadlines)
+        buckets: list[tuple[float, float, str]] = []
+        for wkey in list(self.windows.keys()):
+            parsed = parse_key(wkey)
+            if parsed[0] == partition:
+                buckets.append((parsed[4], parsed[3], wkey))
+        heapq.heapify(buckets)
+        self._deadlines[partition] = deadlines
+        self._buckets[partition] = buckets
+        self._indexed.add(partition)
+        log.info(
+            "partition %d indexed: %d open deadlines, %d window buckets",
+            partition, len(deadlines), len(buckets),
+        )  # fmt: skip
+
+    # -- reading for export ---------------------------------------------------------------------
+
+    def owned_totals(self, partitions: set[int]) -> Iterator[tuple[str, str, dict[str, float]]]:
+        for key, values in list(self.totals.items()):
+            partition, brand, channel = parse_key(key)
+            if partition in partitions and values:
+                yield brand, channel, values
+
+    def owned_buckets(
+        self, partitions: set[int]
+    ) -> Iterator[tuple[int, str, str, float, float, dict[str, float]]]:
+        for key, values in list(self.windows.items()):
+            partition, brand, channel, size, start = parse_key(key)
+            if partition in partitions and values:
+                yield partition, brand, channel, size, start, values

@@ -1,0 +1,128 @@
+"""Worker configuration from environment variables (12-factor), validated at start.
+
+Every variable is documented in README.md ("Configuration"). A bad value stops the
+worker before it touches Kafka, with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ClockMode(StrEnum):
+    """Where "now" comes from for SLA deadlines and windows (DESIGN.md, Time)."""
+
+    WALL = "wall"
+    EVENT = "event"
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    """All knobs of a worker; field aliases are the environment variable names."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092", validation_alias=_env("KAFKA_BOOTSTRAP_SERVERS"), min_length=1
+    )
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0", validation_alias=_env("REDIS_URL"), pattern=r"^rediss?://"
+    )
+    metrics_port: int = Field(8000, validation_alias=_env("METRICS_PORT"), ge=1, le=65535)
+    metrics_bind: str = Field("0.0.0.0", validation_alias=_env("METRICS_BIND"))
+    clock: ClockMode = Field(ClockMode.WALL, validation_alias=_env("SOCIALCARE_CLOCK"))
+    sla_config: Path | None = Field(None, validation_alias=_env("SOCIALCARE_SLA_CONFIG"))
+
+    app_id: str = Field(
+        "socialcare", validation_alias=_env("SOCIALCARE_APP_ID"), pattern=r"^[A-Za-z0-9_.-]+$"
+    )
+    partitions: int = Field(8, validation_alias=_env("SOCIALCARE_PARTITIONS"), ge=1, le=1024)
+    topic_mentions: str = Field("social.mentions", validation_alias=_env("SOCIALCARE_TOPIC_MENTIONS"))
+    topic_replies: str = Field("social.replies", validation_alias=_env("SOCIALCARE_TOPIC_REPLIES"))
+    topic_redirections: str = Field(
+        "social.redirections", validation_alias=_env("SOCIALCARE_TOPIC_REDIRECTIONS")
+    )
+    topic_surveys: str = Field("social.surveys", validation_alias=_env("SOCIALCARE_TOPIC_SURVEYS"))
+    topic_deadletters: str = Field(
+        "social.deadletters", validation_alias=_env("SOCIALCARE_TOPIC_DEADLETTERS")
+    )
+
+    allowed_lateness_seconds: float = Field(
+        3600.0, validation_alias=_env("SOCIALCARE_ALLOWED_LATENESS_SECONDS"), ge=0
+    )
+    max_future_seconds: float = Field(
+        300.0, validation_alias=_env("SOCIALCARE_MAX_FUTURE_SECONDS"), ge=0
+    )
+    max_event_bytes: int = Field(
+        1_048_576, validation_alias=_env("SOCIALCARE_MAX_EVENT_BYTES"), ge=1024
+    )
+    dedup_window_seconds: int = Field(
+        7 * 86400, validation_alias=_env("SOCIALCARE_DEDUP_WINDOW_SECONDS"), ge=1
+    )
+    sweep_interval_seconds: float = Field(
+        1.0, validation_alias=_env("SOCIALCARE_SWEEP_INTERVAL_SECONDS"), gt=0
+    )
+    sla_refresh_seconds: float = Field(
+        1.0, validation_alias=_env("SOCIALCARE_SLA_REFRESH_SECONDS"), gt=0
+    )
+    store: str = Field("memory://", validation_alias=_env("SOCIALCARE_STORE"))
+    data_dir: Path = Field(Path("./socialcare-data"), validation_alias=_env("SOCIALCARE_DATA_DIR"))
+    session_timeout_seconds: float = Field(
+        30.0, validation_alias=_env("SOCIALCARE_SESSION_TIMEOUT_SECONDS"), gt=0
+    )
+    rebalance_timeout_seconds: float = Field(
+        60.0, validation_alias=_env("SOCIALCARE_REBALANCE_TIMEOUT_SECONDS"), gt=0
+    )
+    one_record_per_batch: bool = Field(
+        False, validation_alias=_env("SOCIALCARE_ONE_RECORD_PER_BATCH")
+    )
+    log_level: str = Field(
+        "info",
+        validation_alias=_env("SOCIALCARE_LOG_LEVEL"),
+        pattern=r"^(?i:debug|info|warning|warn|error|critical)$",
+    )
+
+    @property
+    def redis_prefix(self) -> str:
+        """Redis keys are namespaced by app id so several deployments can share a Redis."""
+        return self.app_id
+
+    @property
+    def input_topics(self) -> dict[str, str]:
+        """Topic name -> the event type it carries."""
+        return {
+            self.topic_mentions: "mention",
+            self.topic_replies: "reply",
+            self.topic_redirections: "redirection",
+            self.topic_surveys: "survey",
+        }
+
+    @property
+    def topic_ticks(self) -> str:
+        """Internal topic that carries clock ticks to every partition (breach by silence)."""
+        return f"{self.app_id}-clock-ticks"
+
+
+class ConfigurationError(Exception):
+    """Raised with a message that names the bad environment variable."""
+
+
+def load_settings() -> Settings:
+    """Read and validate the environment, or raise ConfigurationError naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            variable = ".".join(str(part) for part in error["loc"])
+            problems.append(f"{variable}={error.get('input')!r}: {error['msg']}")
+        raise ConfigurationError(
+            "invalid configuration (see README, Configuration): " + "; ".join(problems)
+        ) from None

@@ -1,0 +1,225 @@
+"""SLA policies: targets per brand / channel / priority, kept in Redis, editable live.
+
+The policy file (YAML, see `config/sla.yaml`) is the deployed configuration; Redis holds the
+effective policy set so that `socialcare sla set` changes every running worker without a
+restart. A worker applies the file at start only when the file changed since it was last
+applied (its hash is kept in Redis), so a restart does not revert live edits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+import orjson
+import redis.asyncio as aioredis
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from processor.events import Priority
+
+Target = Literal["first_response", "resolution"]
+
+# Specificity weights: a brand match beats a channel match beats a priority match, and any
+# two together beat one alone, so "most specific match wins" has no ties.
+_WEIGHTS = {"brand": 4, "channel": 2, "priority": 1}
+
+
+class SlaTargets(BaseModel):
+    """Targets of the catch-all default policy."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    first_response: timedelta
+    resolution: timedelta
+
+    @field_validator("first_response", "resolution")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value.total_seconds() <= 0:
+            raise ValueError("an SLA target must be positive")
+        return value
+
+
+class SlaRule(BaseModel):
+    """A rule matching some of brand, channel and priority; unset targets fall through."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    brand: str | None = None
+    channel: str | None = None
+    priority: Priority | None = None
+    first_response: timedelta | None = None
+    resolution: timedelta | None = None
+
+    @field_validator("first_response", "resolution")
+    @classmethod
+    def _positive(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value.total_seconds() <= 0:
+            raise ValueError("an SLA target must be positive")
+        return value
+
+    @property
+    def specificity(self) -> int:
+        return sum(weight for name, weight in _WEIGHTS.items() if getattr(self, name) is not None)
+
+    def matches(self, brand: str, channel: str, priority: str) -> bool:
+        return (
+            (self.brand is None or self.brand == brand)
+            and (self.channel is None or self.channel == channel)
+            and (self.priority is None or self.priority == priority)
+        )
+
+    def same_match(self, other: SlaRule) -> bool:
+        return (self.brand, self.channel, self.priority) == (
+            other.brand,
+            other.channel,
+            other.priority,
+        )
+
+
+class SlaPolicySet(BaseModel):
+    """The whole policy document: a default and a list of rules."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default: SlaTargets = SlaTargets(
+        first_response=timedelta(hours=1), resolution=timedelta(hours=24)
+    )
+    rules: list[SlaRule] = Field(default_factory=list)
+
+    def target_seconds(self, target: Target, brand: str, channel: str, priority: str) -> float:
+        """The target of the most specific rule that sets it, else the default."""
+        best: tuple[int, timedelta] | None = None
+        for rule in self.rules:
+            value = getattr(rule, target)
+            if value is None or not rule.matches(brand, channel, priority):
+                continue
+            if best is None or rule.specificity > best[0]:
+                best = (rule.specificity, value)
+        chosen: timedelta = best[1] if best is not None else getattr(self.default, target)
+        return chosen.total_seconds()
+
+    def with_rule(self, rule: SlaRule) -> SlaPolicySet:
+        """A copy where `rule` replaces the rule of the same match (targets merged)."""
+        rules = []
+        replaced = False
+        for existing in self.rules:
+            if existing.same_match(rule):
+                merged = existing.model_copy(
+                    update={
+                        name: getattr(rule, name)
+                        for name in ("first_response", "resolution")
+                        if getattr(rule, name) is not None
+                    }
+                )
+                rules.append(merged)
+                replaced = True
+            else:
+                rules.append(existing)
+        if not replaced:
+            rules.append(rule)
+        return self.model_copy(update={"rules": rules})
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json"))
+
+
+def load_policy_file(path: Path) -> tuple[SlaPolicySet, str]:
+    """Parse and validate the YAML policy file; returns the policy set and the file's hash."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"SOCIALCARE_SLA_CONFIG: cannot read {path}: {exc.strerror}") from None
+    try:
+        document = yaml.safe_load(raw) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"SOCIALCARE_SLA_CONFIG: {path} is not valid YAML: {exc}") from None
+    try:
+        policy = SlaPolicySet.model_validate(document)
+    except ValueError as exc:
+        raise ValueError(f"SOCIALCARE_SLA_CONFIG: {path} is not a valid SLA policy: {exc}") from None
+    return policy, hashlib.sha256(raw).hexdigest()
+
+
+class SlaPolicyStore:
+    """The policy set in Redis, with a version number that workers poll for changes."""
+
+    def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
+        self._redis = redis
+        self._policy_key = f"{prefix}:sla:policies"
+        self._version_key = f"{prefix}:sla:version"
+        self._file_hash_key = f"{prefix}:sla:file-sha256"
+
+    async def version(self) -> int:
+        value = await self._redis.get(self._version_key)
+        return int(value) if value is not None else 0
+
+    async def load(self) -> tuple[SlaPolicySet, int]:
+        """The stored policy set and its version (the built-in default if none is stored)."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.get(self._policy_key)
+            pipe.get(self._version_key)
+            document, version = await pipe.execute()
+        if document is None:
+            return SlaPolicySet(), 0
+        return SlaPolicySet.model_validate_json(document), int(version or 0)
+
+    async def save(self, policy: SlaPolicySet) -> int:
+        """Store a new policy set; returns its version."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._policy_key, policy.to_json())
+            pipe.incr(self._version_key)
+            _, version = await pipe.execute()
+        return int(version)
+
+    async def apply_file(self, path: Path) -> bool:
+        """Store the file's policy if the file changed since it was last applied."""
+        policy, file_hash = load_policy_file(path)
+        stored_hash = await self._redis.get(self._file_hash_key)
+        if stored_hash is not None and stored_hash.decode() == file_hash:
+            return False
+        await self.save(policy)
+        await self._redis.set(self._file_hash_key, file_hash)
+        return True
+
+    async def set_rule(self, rule: SlaRule) -> int:
+        policy, _ = await self.load()
+        return await self.save(policy.with_rule(rule))
+
+    async def set_default(self, first_response: timedelta | None, resolution: timedelta | None) -> int:
+        policy, _ = await self.load()
+        default = policy.default.model_copy(
+            update={
+                key: value
+                for key, value in (("first_response", first_response), ("resolution", resolution))
+                if value is not None
+            }
+        )
+        return await self.save(policy.model_copy(update={"default": default}))
+
+
+class SlaPolicyCache:
+    """The worker's in-memory copy; lookups memoised because they run per event."""
+
+    def __init__(self, policy: SlaPolicySet | None = None, version: int = 0) -> None:
+        self.policy = policy or SlaPolicySet()
+        self.version = version
+        self._memo: dict[tuple[Target, str, str, str], float] = {}
+
+    def replace(self, policy: SlaPolicySet, version: int) -> None:
+        self.policy = policy
+        self.version = version
+        self._memo = {}
+
+    def target_seconds(self, target: Target, brand: str, channel: str, priority: str) -> float:
+        key = (target, brand, channel, priority)
+        value = self._memo.get(key)
+        if value is None:
+            value = self.policy.target_seconds(target, brand, channel, priority)
+            self._memo[key] = value
+        return value
+
+

@@ -1,0 +1,87 @@
+"""Process entry points behind the CLI: the worker, the live generator, SLA edits."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+import redis.asyncio as aioredis
+from rich.console import Console
+
+from processor.ingest import EventProducer, live_traffic
+from processor.settings import Settings
+from processor.sla import SlaPolicySet, SlaPolicyStore, SlaRule
+from processor.synthetic import TrafficProfile
+from processor.topics import TopicLayoutError, ensure_topics
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(settings: Settings) -> int:
+    """Create topics, apply the SLA file, then run the Faust worker until stopped."""
+    import faust
+
+    from processor.app import Worker
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    worker = Worker(settings)
+    try:
+        loop.run_until_complete(ensure_topics(settings))
+        loop.run_until_complete(worker.prepare())
+    except (TopicLayoutError, ValueError) as exc:
+        log.error("%s", exc)
+        return 2
+    except OSError as exc:
+        log.error("cannot reach Kafka or Redis (%s): check KAFKA_BOOTSTRAP_SERVERS and REDIS_URL", exc)
+        return 2
+    faust_worker = faust.Worker(worker.app, loglevel=settings.log_level.upper(), loop=loop)
+    try:
+        faust_worker.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+async def run_generator(
+    settings: Settings, seed: int, profile: TrafficProfile, console: Console
+) -> None:
+    """Produce live synthetic traffic until interrupted."""
+    await ensure_topics(settings)
+    sent = 0
+    async with EventProducer(settings) as producer:
+        async for batch in live_traffic(seed, profile):
+            for document in batch:
+                await producer.send(document)
+            sent += len(batch)
+            if batch:
+                console.log(f"generator: {sent} events sent")
+
+
+async def load_policies(settings: Settings) -> tuple[SlaPolicySet, int]:
+    client = aioredis.Redis.from_url(settings.redis_url)
+    try:
+        return await SlaPolicyStore(client, settings.redis_prefix).load()
+    finally:
+        await client.aclose()
+
+
+async def set_policy_rule(settings: Settings, rule: SlaRule) -> int:
+    client = aioredis.Redis.from_url(settings.redis_url)
+    try:
+        return await SlaPolicyStore(client, settings.redis_prefix).set_rule(rule)
+    finally:
+        await client.aclose()
+
+
+async def set_default_policy(
+    settings: Settings, first_response: timedelta | None, resolution: timedelta | None
+) -> int:
+    client = aioredis.Redis.from_url(settings.redis_url)
+    try:
+        return await SlaPolicyStore(client, settings.redis_prefix).set_default(
+            first_response, resolution
+        )
+    finally:
+        await client.aclose()

