@@ -73,7 +73,9 @@ class Worker:
         self.windows = self.app.Table("windows", **table_options)
         self.clocks = self.app.Table("clocks", **table_options)
 
-        self.deadletters = self.app.topic(settings.topic_deadletters, partitions=settings.partitions)
+        self.deadletters = self.app.topic(
+            settings.topic_deadletters, partitions=settings.partitions
+        )
         self.ticks = self.app.topic(settings.topic_ticks, partitions=settings.partitions)
         self.source = self.app.topic(
             *settings.input_topics, settings.topic_ticks, partitions=settings.partitions
@@ -126,7 +128,7 @@ class Worker:
                     )
                 )
 
-        @app.timer(settings.sweep_interval_seconds)
+        @app.timer(settings.sweep_interval_seconds)  # type: ignore[untyped-decorator]
         async def send_ticks() -> None:
             # Idle partitions still need their deadlines checked: a tick per owned
             # partition runs the sweep inside the agent, where table writes are allowed.
@@ -138,17 +140,19 @@ class Worker:
             except Exception:
                 log.exception("could not send clock ticks; deadlines are checked on next event")
 
-        @app.timer(settings.sla_refresh_seconds)
+        @app.timer(settings.sla_refresh_seconds)  # type: ignore[untyped-decorator]
         async def refresh_policies() -> None:
             await self.refresh_policies()
 
-        @app.on_partitions_revoked.connect
-        async def on_revoked(app: faust.App, revoked: set[TP], **_: Any) -> None:
-            pipeline.forget_partitions(self._input_partitions(revoked) or None)
+        async def on_revoked(sender: Any, revoked: set[TP], **_: Any) -> None:
+            pipeline.forget_partitions(self._input_partitions(revoked))
 
-        @app.on_partitions_assigned.connect
-        async def on_assigned(app: faust.App, assigned: set[TP], **_: Any) -> None:
+        async def on_assigned(sender: Any, assigned: set[TP], **_: Any) -> None:
+            # Derived indexes are rebuilt from the recovered tables on first use.
             pipeline.forget_partitions(self._input_partitions(assigned))
+
+        app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]
+        app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]
 
         registry = self.registry
 
@@ -156,7 +160,7 @@ class Worker:
         class Metrics(View):
             async def get(self, request: Request) -> Response:
                 # aiohttp refuses a charset inside content_type=, so set the header whole.
-                return web.Response(
+                return web.Response(  # type: ignore[return-value]
                     body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
                 )
 
@@ -177,12 +181,14 @@ class Worker:
                 self.health.sla_policy_reloads.inc()
                 log.info("SLA policy version %d in force", version)
         except Exception:
-            log.exception("could not refresh SLA policies from Redis; keeping version %d",
-                          self.policies.version)
+            log.exception(
+                "could not refresh SLA policies from Redis; keeping version %d",
+                self.policies.version,
+            )
 
     async def prepare(self) -> None:
         """Before consuming: apply the policy file if it changed, load policies."""
-        if self.settings.sla_config is not None:
-            if await self.policy_store.apply_file(self.settings.sla_config):
-                log.info("applied SLA policy file %s", self.settings.sla_config)
+        path = self.settings.sla_config
+        if path is not None and await self.policy_store.apply_file(path):
+            log.info("applied SLA policy file %s", path)
         await self.refresh_policies()

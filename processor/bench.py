@@ -63,7 +63,8 @@ LATENCY = "socialcare_pipeline_latency_seconds"
 # by more than the allowed lateness (1 h) and events are not dead-lettered as too_late.
 BACKLOG_CONVERSATIONS_PER_MINUTE = 600.0
 EVENTS_PER_CONVERSATION = 3.2  # measured mean of the synthetic profile
-SCRAPE_INTERVAL = 0.2
+SCRAPE_INTERVAL = 0.2  # at the first and the last events of the backlog, and in between...
+SLOW_SCRAPE_INTERVAL = 1.0  # ...this, to keep the scrapes' own cost off the worker
 LATENCY_EVENTS = 5_000
 LATENCY_RATE = 500.0  # events/s, capped at half the measured worker throughput
 SESSION_TIMEOUT = 6.0
@@ -164,6 +165,42 @@ def free_ports(count: int) -> list[int]:
     finally:
         for sock in sockets:
             sock.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process (Linux /proc); NaN elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return math.nan
+
+
+class CpuMeter:
+    """CPU seconds of the benchmark's processes, to see where a phase's wall time went."""
+
+    def __init__(self) -> None:
+        self.pids: dict[str, int] = {}
+
+    def read(self) -> tuple[float, dict[str, float]]:
+        """(wall clock, CPU seconds by process); `bench` is this process."""
+        seconds = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        seconds["bench"] = time.process_time()
+        return time.perf_counter(), seconds
+
+    @staticmethod
+    def usage(
+        before: tuple[float, dict[str, float]], after: tuple[float, dict[str, float]]
+    ) -> dict[str, float]:
+        """Share of one core each process used between two readings (1.0 = a whole core)."""
+        wall = after[0] - before[0]
+        if wall <= 0:
+            return {}
+        return {
+            name: (after[1][name] - before[1].get(name, math.nan)) / wall
+            for name in after[1]
+            if not math.isnan(after[1][name])
+        }
 
 
 async def wait_for_port(
@@ -364,6 +401,12 @@ class Latency:
     p99: float
     mean: float
     max_le: float
+    # The same events seen by a raw aiokafka consumer with Faust's fetch settings: the floor
+    # that the broker and the client set (exact quantiles, not from buckets).
+    probe_p50: float = math.nan
+    probe_p99: float = math.nan
+    probe_max: float = math.nan
+    probe_seen: int = 0
 
 
 @dataclass
@@ -379,6 +422,9 @@ class Results:
     worker_startup: float = math.nan
     worker_outcomes: dict[str, float] = field(default_factory=dict)
     scrape_ms: float = math.nan
+    cpu: dict[str, dict[str, float]] = field(default_factory=dict)  # phase -> process -> cores
+    scrapes: int = 0
+    worker_seconds: float = math.nan
     latency: Latency | None = None
 
 
@@ -414,8 +460,8 @@ async def produce(
 
 
 async def raw_consume(
-    settings: Settings, count: int, group: str, advance: Callable[[int], None]
-) -> float:
+    settings: Settings, count: int, group: str, advance: Callable[[int], None], meter: CpuMeter
+) -> tuple[float, dict[str, float]]:
     """Read `count` records with a bare aiokafka consumer (a fresh group), without decoding.
 
     The partitions are paused as they are assigned, so the group join is not timed: the clock
@@ -452,6 +498,7 @@ async def raw_consume(
             if time.monotonic() > deadline:
                 raise BenchError(f"raw consumer got {len(assigned)} of {expected} partitions")
         seen = 0
+        cpu_before = meter.read()
         started = time.perf_counter()
         consumer.resume(*assigned)
         last_progress = time.monotonic()
@@ -466,11 +513,12 @@ async def raw_consume(
             elif now - last_progress > STALL_TIMEOUT:
                 raise BenchError(f"raw consumer stalled at {seen} of {count} records")
         elapsed = time.perf_counter() - started
+        cpu = CpuMeter.usage(cpu_before, meter.read())
     finally:
         await consumer.stop()
     if seen > count:
         raise BenchError(f"raw consumer read {seen} records, expected {count}")
-    return count / elapsed if elapsed > 0 else math.inf
+    return (count / elapsed if elapsed > 0 else math.inf), cpu
 
 
 async def noop_agent(
@@ -479,8 +527,9 @@ async def noop_agent(
     count: int,
     app_id: str,
     advance: Callable[[int], None],
-) -> tuple[float, float]:
-    """Baseline B in a subprocess; returns (events/s, seconds from start to first event)."""
+    meter: CpuMeter,
+) -> tuple[float, float, dict[str, float]]:
+    """Baseline B in a subprocess: (events/s, seconds from start to first event, CPU use)."""
     out = processes.workdir / "noop-result.json"
     progress_file = processes.workdir / "noop-progress"
     argv = [
@@ -498,7 +547,7 @@ async def noop_agent(
     process = processes.start("faust-noop", argv, env=_child_env({}))
     try:
         shown = 0
-        first_seen: float | None = None
+        cpu_before: tuple[float, dict[str, float]] | None = None
         last_change = started
         while not out.exists():
             if process.poll() is not None and not out.exists():
@@ -512,8 +561,8 @@ async def noop_agent(
                     advance(done - shown)
                     shown = done
                     last_change = time.monotonic()
-                    if first_seen is None:
-                        first_seen = last_change
+                    if cpu_before is None:
+                        cpu_before = meter.read()
             waited = time.monotonic() - last_change
             if waited > (STALL_TIMEOUT if shown else START_TIMEOUT):
                 raise BenchError(
@@ -521,13 +570,16 @@ async def noop_agent(
                     f"{processes.log_path('faust-noop')}:\n{processes.log_tail('faust-noop')}"
                 )
             await asyncio.sleep(SCRAPE_INTERVAL)
+        cpu_after = meter.read()
         result = json.loads(out.read_text())
         advance(count - shown)
     finally:
         processes.stop(process)
     seconds = float(result["seconds"])
     startup = float(result["first_at"]) - started_wall
-    return ((count - 1) / seconds if seconds > 0 else math.inf), startup
+    cpu = CpuMeter.usage(cpu_before, cpu_after) if cpu_before is not None else {}
+    cpu["faust-noop"] = float(result["cpu_seconds"]) / seconds if seconds > 0 else math.nan
+    return ((count - 1) / seconds if seconds > 0 else math.inf), startup, cpu
 
 
 def _child_env(extra: dict[str, str]) -> dict[str, str]:
@@ -542,11 +594,17 @@ async def worker_throughput(
     processes: Processes,
     count: int,
     advance: Callable[[int], None],
-) -> tuple[float, float, Snapshot]:
-    """Poll /metrics until `count` events are processed: (events/s, startup seconds, last)."""
+    meter: CpuMeter,
+) -> tuple[float, float, Snapshot, dict[str, float]]:
+    """Poll /metrics until `count` events are processed.
+
+    Returns (events/s, seconds from start to the first processed event, the last snapshot,
+    CPU use of the processes between the first and the last event).
+    """
     started = time.monotonic()
     started_perf = time.perf_counter()
     first: tuple[float, float] | None = None  # (perf_counter, processed) at first sight
+    cpu_before = meter.read()
     shown = 0
     last_change = started
     while True:
@@ -564,17 +622,91 @@ async def worker_throughput(
             last_change = time.monotonic()
             if first is None:
                 first = (tick, float(done))
+                cpu_before = meter.read()
         if snapshot is not None and first is not None and done >= count:
             elapsed = tick - first[0]
             eps = (count - first[1]) / elapsed if elapsed > 0 else math.inf
-            return eps, first[0] - started_perf, snapshot
+            cpu = CpuMeter.usage(cpu_before, meter.read())
+            return eps, first[0] - started_perf, snapshot, cpu
         waited = time.monotonic() - last_change
         if waited > (STALL_TIMEOUT if shown else START_TIMEOUT):
             raise BenchError(
                 f"worker stalled at {shown} of {count} events processed; log "
                 f"{processes.log_path('worker')}:\n{processes.log_tail('worker')}"
             )
-        await asyncio.sleep(max(0.0, SCRAPE_INTERVAL - (time.perf_counter() - tick)))
+        interval = SCRAPE_INTERVAL
+        if first is not None and done > first[1]:
+            # Scrapes cost the worker CPU (the business collector reads the tables): between
+            # the first and the last events, where no timing is taken, poll once a second.
+            rate = (done - first[1]) / (tick - first[0])
+            if (count - done) / rate > 2 * SLOW_SCRAPE_INTERVAL:
+                interval = SLOW_SCRAPE_INTERVAL
+        await asyncio.sleep(max(0.0, interval - (time.perf_counter() - tick)))
+
+
+class LatencyProbe:
+    """A raw aiokafka consumer that times records from their timestamp to their arrival.
+
+    It fetches as Faust's aiokafka driver does (`fetch_max_wait_ms=1500`), so that its
+    latency is what the broker and the client alone cost, before any Faust or worker code.
+    """
+
+    FETCH_MAX_WAIT_MS = 1500  # faust/transport/drivers/aiokafka.py hard-codes this
+
+    def __init__(self, settings: Settings, group: str) -> None:
+        from aiokafka import AIOKafkaConsumer
+
+        self.latencies: list[float] = []
+        self._consumer = AIOKafkaConsumer(
+            *settings.input_topics,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=group,
+            auto_offset_reset="latest",
+            enable_auto_commit=False,
+            fetch_max_wait_ms=self.FETCH_MAX_WAIT_MS,
+            session_timeout_ms=int(SESSION_TIMEOUT * 1000),
+            heartbeat_interval_ms=int(SESSION_TIMEOUT * 100),
+            rebalance_timeout_ms=int(REBALANCE_TIMEOUT * 1000),
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, partitions: int) -> None:
+        """Join, and fix the positions at the end of the topics before anything is sent."""
+        consumer = self._consumer
+        await consumer.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while len(consumer.assignment()) < partitions:
+            records = await consumer.getmany(timeout_ms=100)
+            if records:
+                raise BenchError("latency probe received records before the phase started")
+            if time.monotonic() > deadline:
+                raise BenchError("latency probe got no partitions")
+        for tp in consumer.assignment():
+            await consumer.position(tp)
+        self._task = asyncio.create_task(self._collect())
+
+    async def _collect(self) -> None:
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=1000)
+            now_ms = time.time() * 1000
+            for records in batches.values():
+                self.latencies.extend((now_ms - r.timestamp) / 1000 for r in records)
+
+    async def stop(self, expected: int, wait: float = 10.0) -> None:
+        deadline = time.monotonic() + wait
+        while len(self.latencies) < expected and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._consumer.stop()
+
+    def quantile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        if not ordered:
+            return math.nan
+        return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 async def latency_phase(
@@ -586,38 +718,47 @@ async def latency_phase(
     events: list[dict[str, Any]],
     rate: float,
     advance: Callable[[int], None],
+    probe: LatencyProbe,
 ) -> Latency:
     """Produce `events` at `rate`/s with fresh occurred_at; latency from the histogram."""
     from processor.ingest import EventProducer
     from processor.synthetic import format_event_time
 
     target = before.processed_total + len(events)
-    async with EventProducer(settings) as producer:
-        started = time.perf_counter()
-        for number, document in enumerate(events):
-            delay = started + number / rate - time.perf_counter()
-            if delay > 0.001:
-                await asyncio.sleep(delay)
-            document["occurred_at"] = format_event_time(int(time.time() * 1000))
-            await producer.send(document)
-            if (number + 1) % 100 == 0:
-                advance(100)
-        await producer.flush()
-    advance(len(events) % 100)
-    deadline = time.monotonic() + STALL_TIMEOUT
-    while True:
-        if process.poll() is not None:
-            raise BenchError(
-                f"worker exited with code {process.returncode} in the latency phase:\n"
-                f"{processes.log_tail('worker')}"
-            )
-        after = await metrics.scrape()
-        if after is not None and after.processed_total >= target:
-            break
-        if time.monotonic() > deadline:
-            got = after.processed_total if after is not None else "?"
-            raise BenchError(f"worker did not catch up in the latency phase ({got} of {target})")
-        await asyncio.sleep(SCRAPE_INTERVAL)
+    await probe.start(len(settings.input_topics) * settings.partitions)
+    caught_up = False
+    try:
+        async with EventProducer(settings) as producer:
+            started = time.perf_counter()
+            for number, document in enumerate(events):
+                delay = started + number / rate - time.perf_counter()
+                if delay > 0.001:
+                    await asyncio.sleep(delay)
+                document["occurred_at"] = format_event_time(int(time.time() * 1000))
+                await producer.send(document)
+                if (number + 1) % 100 == 0:
+                    advance(100)
+            await producer.flush()
+        advance(len(events) % 100)
+        deadline = time.monotonic() + STALL_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                raise BenchError(
+                    f"worker exited with code {process.returncode} in the latency phase:\n"
+                    f"{processes.log_tail('worker')}"
+                )
+            after = await metrics.scrape()
+            if after is not None and after.processed_total >= target:
+                break
+            if time.monotonic() > deadline:
+                got = after.processed_total if after is not None else "?"
+                raise BenchError(
+                    f"worker did not catch up in the latency phase ({got} of {target})"
+                )
+            await asyncio.sleep(SCRAPE_INTERVAL)
+        caught_up = True
+    finally:
+        await probe.stop(len(events) if caught_up else 0)
     buckets = bucket_difference(before, after)
     observed = after.latency_count - before.latency_count
     mean = (after.latency_sum - before.latency_sum) / observed if observed else math.nan
@@ -629,6 +770,10 @@ async def latency_phase(
         p99=histogram_quantile(0.99, buckets),
         mean=mean,
         max_le=max_bucket(buckets),
+        probe_p50=probe.quantile(0.5),
+        probe_p99=probe.quantile(0.99),
+        probe_max=probe.quantile(1.0),
+        probe_seen=len(probe.latencies),
     )
 
 
@@ -660,6 +805,8 @@ async def _benchmark(
         [redis_bin, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
          "--appendonly", "no", "--dir", str(processes.workdir)],
     )  # fmt: skip
+    meter = CpuMeter()
+    meter.pids.update(tansu=broker.pid, redis=redis.pid)
     await wait_for_port(broker_port, broker, "tansu broker")
     await wait_for_port(redis_port, redis, "redis-server")
     # By field name (populate_by_name); model_validate rather than keyword arguments because
@@ -704,8 +851,8 @@ async def _benchmark(
     console.rule("[bold]3. Baseline A: raw aiokafka consumer")
     with _progress(console) as progress:
         task = progress.add_task("raw aiokafka", total=events)
-        results.raw_eps = await raw_consume(
-            settings, events, f"{app_id}-raw", lambda n: progress.advance(task, n)
+        results.raw_eps, results.cpu["raw aiokafka"] = await raw_consume(
+            settings, events, f"{app_id}-raw", lambda n: progress.advance(task, n), meter
         )
     console.print(f"raw aiokafka consumer: {results.raw_eps:,.0f} events/s")
 
@@ -713,9 +860,10 @@ async def _benchmark(
     console.rule("[bold]4. Baseline B: Faust no-op agent")
     with _progress(console) as progress:
         task = progress.add_task("Faust no-op agent", total=events)
-        results.noop_eps, results.noop_startup = await noop_agent(
-            settings, processes, events, f"{app_id}-noop", lambda n: progress.advance(task, n)
-        )
+        results.noop_eps, results.noop_startup, results.cpu["Faust no-op"] = await noop_agent(
+            settings, processes, events, f"{app_id}-noop", lambda n: progress.advance(task, n),
+            meter,
+        )  # fmt: skip
     console.print(
         f"Faust no-op agent: {results.noop_eps:,.0f} events/s "
         f"(first event {results.noop_startup:.1f}s after start)"
@@ -738,16 +886,22 @@ async def _benchmark(
         }
     )
     worker = processes.start("worker", [sys.executable, "-m", "processor", "worker"], env=env)
+    meter.pids["worker"] = worker.pid
     metrics = MetricsClient(metrics_port)
     try:
         with _progress(console) as progress:
             task = progress.add_task("worker (backlog)", total=events)
-            results.worker_eps, results.worker_startup, caught_up = await worker_throughput(
-                settings, metrics, worker, processes, events, lambda n: progress.advance(task, n)
-            )
+            (
+                results.worker_eps, results.worker_startup, caught_up, results.cpu["worker"]
+            ) = await worker_throughput(
+                settings, metrics, worker, processes, events, lambda n: progress.advance(task, n),
+                meter,
+            )  # fmt: skip
         results.worker_outcomes = caught_up.outcomes()
         scrapes = metrics.scrape_seconds
         results.scrape_ms = 1000 * sum(scrapes) / len(scrapes) if scrapes else math.nan
+        results.scrapes = len(scrapes)
+        results.worker_seconds = events / results.worker_eps
         console.print(
             f"worker: {results.worker_eps:,.0f} events/s (first event processed "
             f"{results.worker_startup:.1f}s after start; outcomes "
@@ -762,7 +916,7 @@ async def _benchmark(
             task = progress.add_task("latency phase (sent)", total=count)
             results.latency = await latency_phase(
                 settings, metrics, worker, processes, caught_up, fresh, rate,
-                lambda n: progress.advance(task, n),
+                lambda n: progress.advance(task, n), LatencyProbe(settings, f"{app_id}-probe"),
             )  # fmt: skip
     finally:
         await metrics.close()
@@ -836,16 +990,35 @@ def summary(results: Results, console: Console) -> None:
         details.add_row("end-to-end latency p50", _seconds(lat.p50))
         details.add_row("end-to-end latency p99", _seconds(lat.p99))
         details.add_row("mean / max bucket", f"{_seconds(lat.mean)} / <= {_seconds(lat.max_le)}")
+        details.add_row(
+            "raw consumer, same events",
+            f"p50 {_seconds(lat.probe_p50)}, p99 {_seconds(lat.probe_p99)}, max "
+            f"{_seconds(lat.probe_max)} ({lat.probe_seen:,} seen; fetch_max_wait_ms="
+            f"{LatencyProbe.FETCH_MAX_WAIT_MS} as Faust)",
+        )
     details.add_row(
         "worker outcomes (backlog)",
         ", ".join(f"{k} {v:,.0f}" for k, v in sorted(results.worker_outcomes.items())),
     )
     details.add_row("worker start to first event", f"{results.worker_startup:.1f} s")
     details.add_row("Faust no-op start to first event", f"{results.noop_startup:.1f} s")
-    details.add_row("mean /metrics scrape", f"{results.scrape_ms:.1f} ms every {SCRAPE_INTERVAL}s")
+    details.add_row(
+        "mean /metrics scrape (backlog)",
+        f"{results.scrape_ms:.1f} ms, {results.scrapes} scrapes in {results.worker_seconds:.0f}s",
+    )
     for key, value in machine().items():
         details.add_row(key, value)
     console.print(details)
+
+    names = ["bench", "faust-noop", "worker", "tansu", "redis"]
+    cpu = Table(title="CPU during the timed window (1.00 = one whole core; the machine has "
+                      f"{machine()['nproc']})")  # fmt: skip
+    cpu.add_column("phase")
+    for name in names:
+        cpu.add_column(name if name != "bench" else "bench (consumer)", justify="right")
+    for phase, usage in results.cpu.items():
+        cpu.add_row(phase, *(f"{usage[name]:.2f}" if name in usage else "" for name in names))
+    console.print(cpu)
 
 
 def run_benchmark(events: int, partitions: int, console: Console) -> int:
@@ -934,15 +1107,22 @@ def _noop_agent_main(argv: Sequence[str]) -> int:
         count = 0
         first = 0.0
         first_wall = 0.0
+        first_cpu = 0.0
         async for _ in stream.events():
             count += 1
             if count == 1:
                 first, first_wall = time.perf_counter(), time.time()
+                first_cpu = time.process_time()
             elif count % 1000 == 0:
                 write(progress, str(count))
             if count == total:
                 seconds = time.perf_counter() - first
-                result = {"events": count, "seconds": seconds, "first_at": first_wall}
+                result = {
+                    "events": count,
+                    "seconds": seconds,
+                    "first_at": first_wall,
+                    "cpu_seconds": time.process_time() - first_cpu,
+                }
                 write(out, json.dumps(result))
                 # Done: no graceful Faust shutdown to wait for, the parent only needs the file.
                 os._exit(0)

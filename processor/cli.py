@@ -7,7 +7,7 @@ import logging
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -66,7 +66,9 @@ def stack(
 
 @app.command()
 def produce(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON lines of v1 events.")],
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="JSON lines of v1 events.")
+    ],
 ) -> None:
     """Send the v1 events of a JSON-lines file to their topics, keyed by conversation_id."""
     settings = _settings()
@@ -78,16 +80,16 @@ def produce(
     ) as progress:  # fmt: skip
         total = sum(1 for line in file.open("rb") if line.strip())
         task = progress.add_task("produce", total=total)
-        report = asyncio.run(
-            produce_file(settings, file, lambda n: progress.advance(task, n))
-        )
+        report = asyncio.run(produce_file(settings, file, lambda n: progress.advance(task, n)))
     for topic, count in sorted(report.by_topic.items()):
         console.print(f"{topic}: {count}")
     console.print(f"sent {report.sent} events")
     for number, problem in report.unroutable:
         console.print(f"[red]line {number}:[/red] {problem}")
     if report.unroutable:
-        console.print(f"[red]{len(report.unroutable)} lines not sent[/red]: fix them and produce again")
+        console.print(
+            f"[red]{len(report.unroutable)} lines not sent[/red]: fix them and produce again"
+        )
         raise typer.Exit(1)
 
 
@@ -96,8 +98,10 @@ def generate(
     rate: Annotated[float, typer.Option(help="Synthetic conversations per minute.")] = 30.0,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic traffic.")] = 1,
     history: Annotated[
-        Optional[float],  # noqa: UP045 - typer needs Optional here
-        typer.Option(help="Instead of live traffic, write this many hours of history as JSON lines to stdout."),
+        float | None,
+        typer.Option(
+            help="Write this many hours of history as JSON lines to stdout instead of live traffic."
+        ),
     ] = None,
 ) -> None:
     """Synthetic traffic: live onto the topics (default) or history as JSON lines."""
@@ -117,7 +121,7 @@ def generate(
     asyncio.run(run_generator(settings, seed, profile, console))
 
 
-def _duration(value: Optional[float]) -> Optional[timedelta]:  # noqa: UP045
+def _duration(value: float | None) -> timedelta | None:
     return timedelta(seconds=value) if value is not None else None
 
 
@@ -131,9 +135,7 @@ def sla_list() -> None:
     table = Table(title=f"SLA policies (version {version})")
     for column in ("brand", "channel", "priority", "first response", "resolution"):
         table.add_column(column)
-    table.add_row(
-        "*", "*", "*", str(policy.default.first_response), str(policy.default.resolution)
-    )
+    table.add_row("*", "*", "*", str(policy.default.first_response), str(policy.default.resolution))
     for rule in sorted(policy.rules, key=lambda r: -r.specificity):
         table.add_row(
             rule.brand or "*", rule.channel or "*", rule.priority or "*",
@@ -144,15 +146,15 @@ def sla_list() -> None:
 
 @sla_app.command("set")
 def sla_set(
-    brand: Annotated[Optional[str], typer.Option(help="Brand to match (all if omitted).")] = None,  # noqa: UP045
-    channel: Annotated[Optional[str], typer.Option(help="Channel to match (all if omitted).")] = None,  # noqa: UP045
+    brand: Annotated[str | None, typer.Option(help="Brand to match (all if omitted).")] = None,
+    channel: Annotated[str | None, typer.Option(help="Channel to match (all if omitted).")] = None,
     priority: Annotated[
-        Optional[str], typer.Option(help="Priority to match: low, normal, high, urgent.")  # noqa: UP045
+        str | None, typer.Option(help="Priority to match: low, normal, high, urgent.")
     ] = None,
     first_response: Annotated[
-        Optional[float], typer.Option(help="First-response target in seconds.")  # noqa: UP045
+        float | None, typer.Option(help="First-response target in seconds.")
     ] = None,
-    resolution: Annotated[Optional[float], typer.Option(help="Resolution target in seconds.")] = None,  # noqa: UP045
+    resolution: Annotated[float | None, typer.Option(help="Resolution target in seconds.")] = None,
     default: Annotated[bool, typer.Option("--default", help="Change the default targets.")] = False,
 ) -> None:
     """Add or change a rule (most specific match wins); running workers pick it up live."""
@@ -169,16 +171,23 @@ def sla_set(
                 set_default_policy(settings, _duration(first_response), _duration(resolution))
             )
         else:
-            rule = SlaRule(
-                brand=brand, channel=channel, priority=priority,  # type: ignore[arg-type]
-                first_response=_duration(first_response), resolution=_duration(resolution),
-            )  # fmt: skip
+            rule = SlaRule.model_validate(
+                {
+                    "brand": brand,
+                    "channel": channel,
+                    "priority": priority,
+                    "first_response": _duration(first_response),
+                    "resolution": _duration(resolution),
+                }
+            )
             version = asyncio.run(set_policy_rule(settings, rule))
     except ValueError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    console.print(f"SLA policy version {version} stored; workers apply it within "
-                  f"{settings.sla_refresh_seconds:g}s")
+    console.print(
+        f"SLA policy version {version} stored; workers apply it within "
+        f"{settings.sla_refresh_seconds:g}s"
+    )
 
 
 @app.command()
@@ -193,7 +202,9 @@ def bench(
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     app()
 
 

@@ -82,20 +82,20 @@ class ConversationState:
 
 
 def apply_event(
-    state: ConversationState, event: Mention | Reply | Redirection | Survey, policies: SlaPolicyCache
+    state: ConversationState,
+    event: Mention | Reply | Redirection | Survey,
+    policies: SlaPolicyCache,
 ) -> None:
     """Fold one event into the state (in place). Commutative across event orders."""
     at = event.occurred_ts
     if isinstance(event, Mention):
         state.customer_posts += 1
         if state.opened_at is None or at < state.opened_at:
-            # The earliest inbound post opens the conversation and fixes its labels.
+            # The earliest inbound post opens the conversation and fixes its labels and its
+            # SLA targets (the policy in force when it is seen), whatever the arrival order.
             state.brand, state.channel = event.brand, event.channel
             state.priority = event.effective_priority
             state.opened_at = at
-        if state.first_response_target is None:
-            # The SLA in force when the conversation opens is the one it is held to.
-            assert state.brand is not None and state.channel is not None
             state.first_response_target = policies.target_seconds(
                 "first_response", state.brand, state.channel, state.priority
             )

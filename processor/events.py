@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 import orjson
 from pydantic import (
@@ -19,13 +19,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     StringConstraints,
     TypeAdapter,
     ValidationError,
-    PrivateAttr,
+    field_validator,
     model_validator,
 )
-from typing_extensions import Self
 
 Priority = Literal["low", "normal", "high", "urgent"]
 InquiryType = Literal["complaint", "feedback", "recommendation", "question", "praise", "other"]
@@ -35,7 +35,10 @@ SurveyKind = Literal["csat", "nps"]
 PRIORITIES: tuple[Priority, ...] = ("low", "normal", "high", "urgent")
 TO_CHANNELS: tuple[ToChannel, ...] = ("dm", "chat", "voice", "email", "other")
 
-_RFC3339 = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+_RFC3339 = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Brand = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")]
@@ -55,16 +58,18 @@ class _Event(BaseModel):
     conversation_id: Id
     brand: Brand
     channel: Channel
-    schema_version: Literal[1] = 1
+    schema_version: Annotated[int, Field(ge=1, le=1)] = 1
     _occurred_ts: float = PrivateAttr(0.0)
 
     @model_validator(mode="after")
     def _parse_event_time(self) -> Self:
         # The pattern checks the shape; this rejects impossible dates (month 13, Feb 30).
         try:
-            parsed = _DATETIME.validate_python(self.occurred_at.replace(" ", "T"), strict=False)
+            parsed = _DATETIME.validate_python(self.occurred_at, strict=False)
         except ValidationError:
-            raise ValueError(f"occurred_at {self.occurred_at!r} is not a valid RFC 3339 time") from None
+            raise ValueError(
+                f"occurred_at {self.occurred_at!r} is not a valid RFC 3339 time"
+            ) from None
         self._occurred_ts = parsed.timestamp()
         return self
 
@@ -85,9 +90,9 @@ class Mention(_Event):
     text: Text | None = None
     in_reply_to: Id | None = None
     priority: Priority | None = None
-    sentiment: Annotated[float, Field(ge=-1, le=1, strict=False)] | None = None
+    sentiment: Annotated[float, Field(ge=-1, le=1)] | None = None
     inquiry_type: InquiryType | None = None
-    customer_value: Annotated[float, Field(ge=0, strict=False)] | None = None
+    customer_value: Annotated[float, Field(ge=0)] | None = None
     language: Annotated[str, StringConstraints(max_length=35)] | None = None
 
     @property
@@ -124,6 +129,14 @@ class Survey(_Event):
     kind: SurveyKind
     score: int
     survey_id: Id | None = None
+
+    @field_validator("score", mode="before")
+    @classmethod
+    def _integral_number(cls, value: object) -> object:
+        # JSON Schema counts 5.0 as an integer; so does the contract.
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
 
     @model_validator(mode="after")
     def _score_in_scale(self) -> Survey:
@@ -170,7 +183,9 @@ def decode_event(
     except orjson.JSONDecodeError as exc:
         return Rejection("invalid_json", f"not valid UTF-8 JSON: {exc}")
     if not isinstance(document, dict):
-        return Rejection("schema_violation", f"event must be a JSON object, got {type(document).__name__}")
+        return Rejection(
+            "schema_violation", f"event must be a JSON object, got {type(document).__name__}"
+        )
     event_id = document.get("event_id") if isinstance(document.get("event_id"), str) else None
     if _has_non_finite(document):
         return Rejection("schema_violation", "NaN or Infinity is not valid JSON", event_id)

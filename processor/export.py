@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable, Iterator
 from prometheus_client import (
     CollectorRegistry,
     Counter,
-    GCCollector,
     Gauge,
+    GCCollector,
     Histogram,
     PlatformCollector,
     ProcessCollector,
@@ -162,11 +162,17 @@ def build_families(pipeline: Pipeline, partitions: set[int]) -> list[Metric]:
     for family in BUSINESS_FAMILIES:
         name = PREFIX + family.name
         if family.kind == "counter":
-            families[family.name] = CounterMetricFamily(name, family.documentation, labels=family.labels)
+            families[family.name] = CounterMetricFamily(
+                name, family.documentation, labels=family.labels
+            )
         elif family.kind == "gauge":
-            families[family.name] = GaugeMetricFamily(name, family.documentation, labels=family.labels)
+            families[family.name] = GaugeMetricFamily(
+                name, family.documentation, labels=family.labels
+            )
         else:
-            families[family.name] = HistogramMetricFamily(name, family.documentation, labels=family.labels)
+            families[family.name] = HistogramMetricFamily(
+                name, family.documentation, labels=family.labels
+            )
     for stored_name, family in WINDOWED_SERIES.items():
         families[stored_name] = GaugeMetricFamily(
             PREFIX + family.name, family.documentation, labels=family.labels
@@ -231,7 +237,7 @@ def build_families(pipeline: Pipeline, partitions: set[int]) -> list[Metric]:
 
 def new_registry() -> CollectorRegistry:
     """A registry with the process, platform and GC collectors of a normal exporter."""
-    disable_created_metrics()  # `_created` series only add noise to every counter
+    disable_created_metrics()  # type: ignore[no-untyped-call]  # `_created` series are noise
     registry = CollectorRegistry(auto_describe=False)
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)

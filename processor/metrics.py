@@ -42,19 +42,32 @@ class Family:
 
 
 BUSINESS_FAMILIES: tuple[Family, ...] = (
-    Family("mentions", "counter", "Inbound customer posts (first and follow-up).", ("brand", "channel")),
-    Family("conversations_opened", "counter", "Conversations opened by a first inbound post.", ("brand", "channel")),
-    Family("replies", "counter", "Brand posts; kind=automated for bots.", ("brand", "channel", "kind")),
+    Family(
+        "mentions", "counter", "Inbound customer posts (first and follow-up).",
+        ("brand", "channel"),
+    ),
+    Family(
+        "conversations_opened", "counter", "Conversations opened by a first inbound post.",
+        ("brand", "channel"),
+    ),
+    Family(
+        "replies", "counter", "Brand posts; kind=automated for bots.",
+        ("brand", "channel", "kind"),
+    ),
     Family(
         "first_response_seconds", "histogram",
         "Time from the opening post to the first human brand reply.", ("brand", "channel"),
     ),
     Family(
         "first_response_sla", "counter",
-        "Conversations whose first-response SLA was met or breached (breach counted at the deadline).",
+        "Conversations whose first-response SLA was met or breached "
+        "(a breach is counted at the deadline).",
         ("brand", "channel", "priority", "outcome"),
     ),
-    Family("resolutions", "counter", "Conversations the brand marked resolved.", ("brand", "channel")),
+    Family(
+        "resolutions", "counter", "Conversations the brand marked resolved.",
+        ("brand", "channel"),
+    ),
     Family(
         "redirections", "counter", "Conversations moved to a private channel.",
         ("brand", "channel", "to_channel"),
@@ -114,7 +127,9 @@ def split_series_id(identifier: str) -> tuple[str, tuple[str, ...]]:
     return name, tuple(labels)
 
 
-def add_into(target: MutableMapping[str, float], name: str, labels: tuple[str, ...], amount: float) -> None:
+def add_into(
+    target: MutableMapping[str, float], name: str, labels: tuple[str, ...], amount: float
+) -> None:
     key = series_id(name, labels)
     value = target.get(key, 0.0) + amount
     if value == 0.0:
@@ -148,7 +163,9 @@ def sum_windows(
     return totals
 
 
-def cumulative_buckets(counts: Mapping[int, float], bounds: tuple[float, ...]) -> list[tuple[str, float]]:
+def cumulative_buckets(
+    counts: Mapping[int, float], bounds: tuple[float, ...]
+) -> list[tuple[str, float]]:
     """Prometheus `le` buckets (cumulative, +Inf last) from per-bucket counts."""
     running = 0.0
     out = []

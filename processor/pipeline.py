@@ -115,7 +115,8 @@ class Pipeline:
         # Derived, in-memory indexes, rebuilt from the tables for a partition when it is
         # (re)assigned: open first-response deadlines and live window buckets.
         self._deadlines: dict[int, list[tuple[float, str]]] = defaultdict(list)
-        self._buckets: dict[int, list[tuple[float, float, str]]] = defaultdict(list)
+        # One heap per bucket size: their retentions differ (1 h vs 24 h plus lateness).
+        self._buckets: dict[tuple[int, float], list[tuple[float, str]]] = defaultdict(list)
         self._indexed: set[int] = set()
 
     # -- time ---------------------------------------------------------------------------
@@ -164,7 +165,9 @@ class Pipeline:
             log.exception("processing failed for event %s", decoded.event_id)
             self.health.processing_error()
             await self.dedup.forget(decoded.event_id)
-            failure = Rejection("processing_error", f"{type(exc).__name__}: {exc}", decoded.event_id)
+            failure = Rejection(
+                "processing_error", f"{type(exc).__name__}: {exc}", decoded.event_id
+            )
             await self.dead_letter(message, failure, decoded.type)
             return
         self.health.processed(decoded.type, "counted")
@@ -259,7 +262,7 @@ class Pipeline:
                 if bucket is None:
                     stored = self.windows.get(wkey)
                     if stored is None:
-                        heapq.heappush(self._buckets[partition], (start, size, wkey))
+                        heapq.heappush(self._buckets[(partition, size)], (start, wkey))
                     bucket = touched_windows[wkey] = dict(stored or {})
                 add_into(bucket, name, extra, amount)
         for key, totals in touched_totals.items():
@@ -283,20 +286,25 @@ class Pipeline:
             before = conversation.contributions(state)
             if conversation.breach_if_due(state, now):
                 self.conversations[conversation_id] = state.to_json()
-                self._aggregate(partition, conversation.difference(before, conversation.contributions(state)))
+                self._aggregate(
+                    partition, conversation.difference(before, conversation.contributions(state))
+                )
         window_now = self.window_now(partition)
-        buckets = self._buckets[partition]
-        while buckets and buckets[0][0] < window_now - retention_seconds(buckets[0][1], self._lateness):
-            _, _, wkey = heapq.heappop(buckets)
-            if wkey in self.windows:
-                del self.windows[wkey]
+        for size in BUCKET_SIZES:
+            buckets = self._buckets[(partition, size)]
+            expired_before = window_now - retention_seconds(size, self._lateness)
+            while buckets and buckets[0][0] < expired_before:
+                _, wkey = heapq.heappop(buckets)
+                if wkey in self.windows:
+                    del self.windows[wkey]
 
     def forget_partitions(self, partitions: set[int] | None = None) -> None:
         """Drop derived indexes (on revocation); they are rebuilt on next use."""
         for partition in list(self._indexed) if partitions is None else partitions:
             self._indexed.discard(partition)
             self._deadlines.pop(partition, None)
-            self._buckets.pop(partition, None)
+            for size in BUCKET_SIZES:
+                self._buckets.pop((partition, size), None)
 
     def _ensure_indexed(self, partition: int) -> None:
         if partition in self._indexed:
@@ -307,21 +315,26 @@ class Pipeline:
                 continue
             state = ConversationState.from_json(document)
             deadline = state.first_response_deadline
-            if deadline is not None and state.awaiting_first_response and not state.silence_breached:
+            if (
+                deadline is not None
+                and state.awaiting_first_response
+                and not state.silence_breached
+            ):
                 deadlines.append((deadline, conversation_id))
         heapq.heapify(deadlines)
-        buckets: list[tuple[float, float, str]] = []
+        buckets: dict[float, list[tuple[float, str]]] = {size: [] for size in BUCKET_SIZES}
         for wkey in list(self.windows.keys()):
             parsed = parse_key(wkey)
-            if parsed[0] == partition:
-                buckets.append((parsed[4], parsed[3], wkey))
-        heapq.heapify(buckets)
+            if parsed[0] == partition and parsed[3] in buckets:
+                buckets[parsed[3]].append((parsed[4], wkey))
+        for size, heap in buckets.items():
+            heapq.heapify(heap)
+            self._buckets[(partition, size)] = heap
         self._deadlines[partition] = deadlines
-        self._buckets[partition] = buckets
         self._indexed.add(partition)
         log.info(
             "partition %d indexed: %d open deadlines, %d window buckets",
-            partition, len(deadlines), len(buckets),
+            partition, len(deadlines), sum(len(heap) for heap in buckets.values()),
         )  # fmt: skip
 
     # -- reading for export ---------------------------------------------------------------------

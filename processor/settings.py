@@ -44,7 +44,9 @@ class Settings(BaseSettings):
         "socialcare", validation_alias=_env("SOCIALCARE_APP_ID"), pattern=r"^[A-Za-z0-9_.-]+$"
     )
     partitions: int = Field(8, validation_alias=_env("SOCIALCARE_PARTITIONS"), ge=1, le=1024)
-    topic_mentions: str = Field("social.mentions", validation_alias=_env("SOCIALCARE_TOPIC_MENTIONS"))
+    topic_mentions: str = Field(
+        "social.mentions", validation_alias=_env("SOCIALCARE_TOPIC_MENTIONS")
+    )
     topic_replies: str = Field("social.replies", validation_alias=_env("SOCIALCARE_TOPIC_REPLIES"))
     topic_redirections: str = Field(
         "social.redirections", validation_alias=_env("SOCIALCARE_TOPIC_REDIRECTIONS")

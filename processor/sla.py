@@ -22,9 +22,9 @@ from processor.events import Priority
 
 Target = Literal["first_response", "resolution"]
 
-# Specificity weights: a brand match beats a channel match beats a priority match, and any
-# two together beat one alone, so "most specific match wins" has no ties.
-_WEIGHTS = {"brand": 4, "channel": 2, "priority": 1}
+# Specificity weights: a brand match beats a channel match beats a priority match, any two
+# together beat one alone, and no two rules of different shape tie (4, 3, 2; 5, 6, 7; 9).
+_WEIGHTS = {"brand": 4, "channel": 3, "priority": 2}
 
 
 class SlaTargets(BaseModel):
@@ -140,7 +140,9 @@ def load_policy_file(path: Path) -> tuple[SlaPolicySet, str]:
     try:
         policy = SlaPolicySet.model_validate(document)
     except ValueError as exc:
-        raise ValueError(f"SOCIALCARE_SLA_CONFIG: {path} is not a valid SLA policy: {exc}") from None
+        raise ValueError(
+            f"SOCIALCARE_SLA_CONFIG: {path} is not a valid SLA policy: {exc}"
+        ) from None
     return policy, hashlib.sha256(raw).hexdigest()
 
 
@@ -179,7 +181,7 @@ class SlaPolicyStore:
         """Store the file's policy if the file changed since it was last applied."""
         policy, file_hash = load_policy_file(path)
         stored_hash = await self._redis.get(self._file_hash_key)
-        if stored_hash is not None and stored_hash.decode() == file_hash:
+        if stored_hash in (file_hash, file_hash.encode()):
             return False
         await self.save(policy)
         await self._redis.set(self._file_hash_key, file_hash)
@@ -189,7 +191,9 @@ class SlaPolicyStore:
         policy, _ = await self.load()
         return await self.save(policy.with_rule(rule))
 
-    async def set_default(self, first_response: timedelta | None, resolution: timedelta | None) -> int:
+    async def set_default(
+        self, first_response: timedelta | None, resolution: timedelta | None
+    ) -> int:
         policy, _ = await self.load()
         default = policy.default.model_copy(
             update={
@@ -221,5 +225,3 @@ class SlaPolicyCache:
             value = self.policy.target_seconds(target, brand, channel, priority)
             self._memo[key] = value
         return value
-
-

@@ -34,7 +34,9 @@ def run_worker(settings: Settings) -> int:
         log.error("%s", exc)
         return 2
     except OSError as exc:
-        log.error("cannot reach Kafka or Redis (%s): check KAFKA_BOOTSTRAP_SERVERS and REDIS_URL", exc)
+        log.error(
+            "cannot reach Kafka or Redis (%s): check KAFKA_BOOTSTRAP_SERVERS and REDIS_URL", exc
+        )
         return 2
     faust_worker = faust.Worker(worker.app, loglevel=settings.log_level.upper(), loop=loop)
     try:

@@ -172,7 +172,9 @@ class Deployment:
         """Send events (dicts go to their type's topic) or raw (topic, key, value) records."""
         asyncio.run(self._produce(list(events)))
 
-    async def _produce(self, events: list[dict[str, Any] | tuple[str, bytes | None, bytes]]) -> None:
+    async def _produce(
+        self, events: list[dict[str, Any] | tuple[str, bytes | None, bytes]]
+    ) -> None:
         producer = AIOKafkaProducer(bootstrap_servers=self.broker, acks="all", linger_ms=2)
         await producer.start()
         try:

@@ -36,7 +36,9 @@ def test_two_workers_sum_to_one_worker(
     deployment_factory: Callable[..., Deployment], workers: Callable[..., WorkerProcess]
 ) -> None:
     start = time.time() - 3 * 3600
-    traffic = SyntheticTraffic(start=start, seed=7, profile=TrafficProfile(conversations_per_minute=12))
+    traffic = SyntheticTraffic(
+        start=start, seed=7, profile=TrafficProfile(conversations_per_minute=12)
+    )
     events = traffic.advance(start + 3600)
     # Independent expectations from the input itself.
     conversations = {e["conversation_id"] for e in events if e["type"] == "mention"}
@@ -93,7 +95,8 @@ def test_two_workers_sum_to_one_worker(
     wait_until(split_and_complete, 90, "two workers summing to the single worker", diagnostics)
     a, b = first.scrape(), second.scrape()
     # No conversation counted by both: each worker's opened count is its partitions' share.
-    opened = value(a, "socialcare_conversations_opened_total"), value(
-        b, "socialcare_conversations_opened_total"
+    opened = (
+        value(a, "socialcare_conversations_opened_total"),
+        value(b, "socialcare_conversations_opened_total"),
     )
     assert min(opened) > 0 and sum(opened) == len(conversations)

@@ -155,11 +155,17 @@ def test_hand_made_conversations_exact_metrics(
     assert v("socialcare_first_response_seconds_sum", brand=A, channel="twitter") == 1020
     acme_buckets = {"60.0": 0, "120.0": 1, "600.0": 1, "900.0": 2, "+Inf": 2}
     for le, count in acme_buckets.items():
-        assert v("socialcare_first_response_seconds_bucket", brand=A, channel="twitter", le=le) == count
+        assert (
+            v("socialcare_first_response_seconds_bucket", brand=A, channel="twitter", le=le)
+            == count
+        )
     assert v("socialcare_first_response_seconds_sum", brand=N, channel="twitter") == 150
     nimbus_buckets = {"30.0": 0, "60.0": 1, "120.0": 2, "+Inf": 2}
     for le, count in nimbus_buckets.items():
-        assert v("socialcare_first_response_seconds_bucket", brand=N, channel="twitter", le=le) == count
+        assert (
+            v("socialcare_first_response_seconds_bucket", brand=N, channel="twitter", le=le)
+            == count
+        )
     assert v("socialcare_first_response_seconds_count", brand=A, channel="facebook") == 0
 
     sla = "socialcare_first_response_sla_total"
@@ -194,7 +200,9 @@ def test_hand_made_conversations_exact_metrics(
     assert v(ws, window="5m") == 0
     assert v(ws, outcome="met", window="1h") == 3
     assert v(ws, outcome="breached", window="1h") == 2
-    assert v(ws, brand=A, channel="facebook", priority="urgent", outcome="breached", window="24h") == 1
+    assert (
+        v(ws, brand=A, channel="facebook", priority="urgent", outcome="breached", window="24h") == 1
+    )
     assert v("socialcare_window_resolutions", brand=N, channel="twitter", window="1h") == 2
     assert v("socialcare_window_resolutions", window="5m") == 0
 

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-import pytest
 
 from processor.conversation import (
     AWAITING_FIRST_RESPONSE,
@@ -436,15 +435,6 @@ def test_permutations_with_a_sweep_in_between() -> None:
         }, order
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "conversation.py apply_event: the SLA targets are computed once, from the first mention "
-        "that arrives; when an earlier mention with another priority arrives later it re-opens "
-        "the conversation and changes `priority` but not the targets, so the deadline depends "
-        "on arrival order (not commutative)"
-    ),
-)
 def test_targets_follow_the_opening_mention_in_any_order() -> None:
     # Rule: priority high -> first response 5 min (300 s). Opening mention at T0 is high,
     # follow-up at T0+600 is normal. The conversation opened at T0 with priority high, so

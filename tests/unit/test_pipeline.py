@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
 from processor.metrics import sum_windows
@@ -491,14 +490,6 @@ async def test_contribution_older_than_retention_skips_the_bucket() -> None:
     assert h.totals[tkey("twitter")]["first_response_sla_total|normal|breached"] == 1.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "pipeline.py sweep: one heap per partition ordered by bucket start for both sizes; "
-        "an unexpired coarse bucket at the top stops the loop, so expired fine buckets behind "
-        "it stay for up to the coarse retention (about 24 h instead of 1 h)"
-    ),
-)
 async def test_fine_bucket_expires_while_an_older_coarse_bucket_lives() -> None:
     h = Harness()
     clock = [T0 + 10000]

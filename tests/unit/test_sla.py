@@ -81,14 +81,6 @@ def test_brand_channel_priority_rule_beats_brand_channel() -> None:
     assert policy.target_seconds("first_response", "Acme", "twitter", "low") == 20 * MIN
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "sla.py weights brand=4, channel=2, priority=1, so channel+priority (3) loses to brand "
-        "alone (4), contradicting 'any two together beat one alone' (sla.py comment, "
-        "config/sla.yaml header)"
-    ),
-)
 def test_any_two_beat_one_alone() -> None:
     policy = SlaPolicySet(
         default=DEFAULT,

@@ -1,0 +1,62 @@
+"""The README's run command: `socialcare stack` comes up, shows live numbers, stops on Ctrl-C."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import REPO, free_port
+
+pytestmark = pytest.mark.integration
+
+
+def test_stack_serves_live_metrics_and_stops_cleanly(tmp_path: Path) -> None:
+    port = free_port()
+    output = tmp_path / "stack.out"
+    with output.open("wb") as sink:
+        stack = subprocess.Popen(
+            [sys.executable, "-m", "processor", "stack", "--metrics-port", str(port)],
+            cwd=REPO, stdout=sink, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        started = time.monotonic()
+        url = None
+        while url is None and time.monotonic() - started < 60:
+            found = re.search(r"metrics: (http://\S+/metrics)", output.read_text())
+            url = found.group(1) if found else None
+            assert stack.poll() is None, output.read_text()
+            time.sleep(0.2)
+        assert url == f"http://127.0.0.1:{port}/metrics", output.read_text()
+        live: dict[str, float] = {}
+        while time.monotonic() - started < 60 and not live:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                for line in response.read().decode().splitlines():
+                    name, _, number = line.rpartition(" ")
+                    if name.startswith("socialcare_mentions_total") and float(number) > 0:
+                        live[name] = float(number)
+            time.sleep(1)
+        assert live, f"no non-zero socialcare_mentions_total within 60 s\n{output.read_text()}"
+    finally:
+        stack.send_signal(signal.SIGINT)
+        code = stack.wait(timeout=60)
+    text = output.read_text()
+    assert code == 0, text
+    assert "stopped" in text
+    logs = re.search(r"logs: (\S+)", text)
+    assert logs is not None
+    # Every child process of the stack is gone (their logs are closed, ports free again).
+    broker = re.search(r"Kafka: 127\.0\.0\.1:(\d+)", text)
+    assert broker is not None
+    import socket
+
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", int(broker.group(1)))) != 0
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", port)) != 0
