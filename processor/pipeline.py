@@ -42,8 +42,8 @@ Table = MutableMapping[Any, Any]
 
 
 class Dedup(Protocol):
-    async def first_time(self, event_id: str) -> bool: ...
-    async def forget(self, event_id: str) -> None: ...
+    async def first_times(self, event_ids: list[str]) -> list[bool]: ...
+    async def forget(self, event_ids: list[str]) -> None: ...
 
 
 class Health(Protocol):
@@ -99,6 +99,7 @@ class Pipeline:
         health: Health,
         send_dead_letter: DeadLetterSink,
         wall_clock: Callable[[], float] = time.time,
+        flush: Callable[[], None] = lambda: None,
     ) -> None:
         self.settings = settings
         self.conversations = conversations
@@ -110,6 +111,8 @@ class Pipeline:
         self.health = health
         self.send_dead_letter = send_dead_letter
         self.wall_clock = wall_clock
+        # Called once per batch, after the table writes: sends the changelog records.
+        self.flush = flush
         self.topic_types = settings.input_topics
         self._lateness = settings.allowed_lateness_seconds
         # Derived, in-memory indexes, rebuilt from the tables for a partition when it is
@@ -144,35 +147,67 @@ class Pipeline:
 
     async def handle(self, message: Message) -> None:
         """Process one input message; never raises for bad input."""
-        if message.topic == self.settings.topic_ticks:
-            self.sweep(message.partition)
-            return
-        expected = self.topic_types.get(message.topic)
-        decoded = decode_event(message.value, expected, self.settings.max_event_bytes)
-        if isinstance(decoded, Rejection):
-            await self.dead_letter(message, decoded, expected or "unknown")
-            return
-        rejection = self._check_time(message.partition, decoded)
-        if rejection is not None:
-            await self.dead_letter(message, rejection, decoded.type)
-            return
-        if not await self.dedup.first_time(decoded.event_id):
-            self.health.processed(decoded.type, "duplicate")
-            return
-        try:
-            self.apply(message.partition, decoded)
-        except Exception as exc:
-            log.exception("processing failed for event %s", decoded.event_id)
-            self.health.processing_error()
-            await self.dedup.forget(decoded.event_id)
-            failure = Rejection(
-                "processing_error", f"{type(exc).__name__}: {exc}", decoded.event_id
-            )
-            await self.dead_letter(message, failure, decoded.type)
-            return
-        self.health.processed(decoded.type, "counted")
-        self.health.observe_event(decoded.occurred_ts, message.timestamp)
-        self.sweep(message.partition)
+        await self.handle_batch([message])
+
+    async def handle_batch(self, messages: list[Message]) -> None:
+        """Process messages in order; one Redis round trip and one table flush per batch.
+
+        The result is the same as handling them one by one: events are folded in order, so
+        the lateness check of each sees the event time left by the ones before it.
+        """
+        decoded: list[AnyEvent | Rejection | None] = []
+        for message in messages:
+            if message.topic == self.settings.topic_ticks:
+                decoded.append(None)
+                continue
+            expected = self.topic_types.get(message.topic)
+            if expected is None:
+                decoded.append(Rejection("wrong_topic", f"{message.topic} is not an input topic"))
+                continue
+            decoded.append(decode_event(message.value, expected, self.settings.max_event_bytes))
+        candidates = [item.event_id for item in decoded if isinstance(item, AnyEvent)]
+        first_seen = iter(await self.dedup.first_times(candidates) if candidates else [])
+        unmark: list[str] = []
+        letters: list[tuple[Message, Rejection, str]] = []
+        touched: set[int] = set()
+        for message, item in zip(messages, decoded, strict=True):
+            touched.add(message.partition)
+            if item is None:
+                continue  # a clock tick: the sweep below covers its partition
+            if isinstance(item, Rejection):
+                letters.append((message, item, self.topic_types.get(message.topic, "unknown")))
+                continue
+            if not next(first_seen):
+                # Already counted (a redelivery after a restart, a re-sent file): whatever
+                # its time, it is a duplicate, not a late event.
+                self.health.processed(item.type, "duplicate")
+                continue
+            rejection = self._check_time(message.partition, item)
+            if rejection is not None:
+                unmark.append(item.event_id)
+                letters.append((message, rejection, item.type))
+                continue
+            try:
+                self.apply(message.partition, item)
+            except Exception as exc:
+                log.exception("processing failed for event %s", item.event_id)
+                self.health.processing_error()
+                unmark.append(item.event_id)
+                failure = Rejection(
+                    "processing_error", f"{type(exc).__name__}: {exc}", item.event_id
+                )
+                letters.append((message, failure, item.type))
+                continue
+            self.health.processed(item.type, "counted")
+            self.health.observe_event(item.occurred_ts, message.timestamp)
+        for partition in sorted(touched):
+            self.sweep(partition)
+        self.flush()
+        if unmark:
+            # Not counted: a retry after a fix must not be taken for a duplicate.
+            await self.dedup.forget(unmark)
+        for message, rejection, event_type in letters:
+            await self.dead_letter(message, rejection, event_type)
 
     def _check_time(self, partition: int, event: AnyEvent) -> Rejection | None:
         at = event.occurred_ts

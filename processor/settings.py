@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     rebalance_timeout_seconds: float = Field(
         60.0, validation_alias=_env("SOCIALCARE_REBALANCE_TIMEOUT_SECONDS"), gt=0
     )
+    batch_max_events: int = Field(
+        500, validation_alias=_env("SOCIALCARE_BATCH_MAX_EVENTS"), ge=1, le=100_000
+    )
     one_record_per_batch: bool = Field(
         False, validation_alias=_env("SOCIALCARE_ONE_RECORD_PER_BATCH")
     )

@@ -241,11 +241,16 @@ class WorkerProcess:
         text = self.log_path.read_text(errors="replace").splitlines()
         return "\n".join(text[-lines:])
 
-    def scrape(self) -> Samples:
+    def raw(self) -> str:
+        """The /metrics text exposition."""
         if self.process.poll() is not None:
             raise AssertionError(f"worker {self.name} exited:\n{self.log_tail()}")
         with urllib.request.urlopen(self.url, timeout=5) as response:
-            text = response.read().decode()
+            text: str = response.read().decode()
+            return text
+
+    def scrape(self) -> Samples:
+        text = self.raw()
         samples: Samples = {}
         for family in text_string_to_metric_families(text):
             for sample in family.samples:

@@ -44,14 +44,15 @@ class SetDedup:
     def __init__(self) -> None:
         self.seen: set[str] = set()
 
-    async def first_time(self, event_id: str) -> bool:
-        if event_id in self.seen:
-            return False
-        self.seen.add(event_id)
-        return True
+    async def first_times(self, event_ids: list[str]) -> list[bool]:
+        verdicts = []
+        for event_id in event_ids:
+            verdicts.append(event_id not in self.seen)
+            self.seen.add(event_id)
+        return verdicts
 
-    async def forget(self, event_id: str) -> None:
-        self.seen.discard(event_id)
+    async def forget(self, event_ids: list[str]) -> None:
+        self.seen.difference_update(event_ids)
 
 
 class RecordingHealth:
@@ -547,3 +548,39 @@ async def test_new_worker_indexes_window_buckets_from_tables() -> None:
     assert wkey("twitter", 60.0, 0, partition=2) not in tables["windows"]
     assert wkey("twitter", 900.0, 0, partition=2) not in tables["windows"]
     assert tables["totals"][tkey("twitter", 2)]["mentions_total"] == 2.0
+
+
+async def test_batches_give_the_same_tables_as_one_by_one() -> None:
+    # Synthetic hour of traffic over 3 partitions, plus a duplicate, a broken message and a
+    # late event, handled one by one in one harness and in batches of 7 in another.
+    from processor.synthetic import SyntheticTraffic, TrafficProfile
+
+    settings = Settings.model_validate(
+        {"clock": "event", "allowed_lateness_seconds": 600, "partitions": 3}
+    )
+    events = SyntheticTraffic(T0, seed=11, profile=TrafficProfile(conversations_per_minute=3))
+    documents = events.advance(T0 + 3600)
+    topics = {"mention": "social.mentions", "reply": "social.replies",
+              "redirection": "social.redirections", "survey": "social.surveys"}  # fmt: skip
+    messages = [
+        Message(topics[str(doc["type"])], hash(doc["conversation_id"]) % 3, offset,
+                str(doc["conversation_id"]).encode(), orjson.dumps(doc), WALL)
+        for offset, doc in enumerate(documents)
+    ]  # fmt: skip
+    late = dict(documents[0], event_id="late-one")
+    messages += [
+        messages[5],  # a redelivery
+        Message("social.replies", 1, 10_000, b"x", b"{broken", WALL),
+        Message("social.mentions", messages[0].partition, 10_001, b"c", orjson.dumps(late), WALL),
+    ]
+    one_by_one, batched = Harness(settings=settings), Harness(settings=settings)
+    for message in messages:
+        await one_by_one.pipeline.handle(message)
+    for start in range(0, len(messages), 7):
+        await batched.pipeline.handle_batch(messages[start : start + 7])
+    assert len(documents) > 200
+    assert batched.tables == one_by_one.tables
+    assert batched.health.outcomes == one_by_one.health.outcomes
+    assert [letter["reason"] for _, letter in batched.dead_letters] == ["invalid_json", "too_late"]
+    assert batched.dedup.seen == one_by_one.dedup.seen
+    assert ("mention", "duplicate") in batched.health.outcomes
