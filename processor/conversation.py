@@ -46,6 +46,7 @@ class ConversationState:
     human_reply_times: list[float] = field(default_factory=list)
     silence_breached: bool = False
     resolved_at: float | None = None
+    last_event_at: float | None = None
     redirected_to: list[str] = field(default_factory=list)
     surveys: list[tuple[str, int]] = field(default_factory=list)
 
@@ -88,6 +89,8 @@ def apply_event(
 ) -> None:
     """Fold one event into the state (in place). Commutative across event orders."""
     at = event.occurred_ts
+    if state.last_event_at is None or at > state.last_event_at:
+        state.last_event_at = at
     if isinstance(event, Mention):
         state.customer_posts += 1
         if state.opened_at is None or at < state.opened_at:
@@ -164,6 +167,19 @@ def contributions(state: ConversationState) -> Contributions:
     if state.resolved_at is not None:
         out[("resolutions_total", labels, state.resolved_at)] = 1.0
     return out
+
+
+# Series that describe the present (a backlog), not a history: they go when the state goes.
+GAUGE_SERIES = frozenset({"open_conversations"})
+
+
+def retirement(state: ConversationState) -> Contributions:
+    """What forgetting an idle conversation changes: its share of the backlog gauges only.
+
+    Counters keep what the conversation contributed; a conversation still open when it is
+    forgotten (abandoned) leaves the open backlog.
+    """
+    return {key: -amount for key, amount in contributions(state).items() if key[0] in GAUGE_SERIES}
 
 
 def event_increments(event: Mention | Reply | Redirection | Survey) -> Contributions:

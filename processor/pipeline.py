@@ -120,6 +120,8 @@ class Pipeline:
         self._deadlines: dict[int, list[tuple[float, str]]] = defaultdict(list)
         # One heap per bucket size: their retentions differ (1 h vs 24 h plus lateness).
         self._buckets: dict[tuple[int, float], list[tuple[float, str]]] = defaultdict(list)
+        # Conversations by last event time, to forget idle ones (one entry per conversation).
+        self._idle: dict[int, list[tuple[float, str]]] = defaultdict(list)
         self._indexed: set[int] = set()
 
     # -- time ---------------------------------------------------------------------------
@@ -201,7 +203,12 @@ class Pipeline:
             self.health.processed(item.type, "counted")
             self.health.observe_event(item.occurred_ts, message.timestamp)
         for partition in sorted(touched):
-            self.sweep(partition)
+            try:
+                self.sweep(partition)
+            except Exception:
+                # Time-driven work must not stop event processing; the next tick retries.
+                log.exception("deadline sweep failed on partition %d", partition)
+                self.health.processing_error()
         self.flush()
         if unmark:
             # Not counted: a retry after a fix must not be taken for a duplicate.
@@ -258,6 +265,7 @@ class Pipeline:
         """Fold a valid, first-seen event into its conversation and the aggregates."""
         self._ensure_indexed(partition)
         state = self._load(event.conversation_id, partition)
+        is_new = state.last_event_at is None
         before = conversation.contributions(state)
         conversation.apply_event(state, event, self.policies)
         delta = conversation.difference(before, conversation.contributions(state))
@@ -266,6 +274,8 @@ class Pipeline:
         self.conversations[event.conversation_id] = state.to_json()
         self._aggregate(partition, delta)
         self._track_deadline(partition, state)
+        if is_new and state.last_event_at is not None:
+            heapq.heappush(self._idle[partition], (state.last_event_at, state.conversation_id))
         latest = self.stream_time(partition)
         if latest is None or event.occurred_ts > latest:
             self.clocks[str(partition)] = event.occurred_ts
@@ -325,6 +335,7 @@ class Pipeline:
                     partition, conversation.difference(before, conversation.contributions(state))
                 )
         window_now = self.window_now(partition)
+        self._forget_idle(partition, window_now - self.settings.conversation_ttl_seconds)
         for size in BUCKET_SIZES:
             buckets = self._buckets[(partition, size)]
             expired_before = window_now - retention_seconds(size, self._lateness)
@@ -333,11 +344,28 @@ class Pipeline:
                 if wkey in self.windows:
                     del self.windows[wkey]
 
+    def _forget_idle(self, partition: int, idle_before: float) -> None:
+        """Remove conversations with no event since `idle_before` (bounded state)."""
+        idle = self._idle[partition]
+        while idle and idle[0][0] < idle_before:
+            _, conversation_id = heapq.heappop(idle)
+            document = self.conversations.get(conversation_id)
+            if document is None:
+                continue
+            state = ConversationState.from_json(document)
+            last = state.last_event_at
+            if last is not None and last >= idle_before:
+                heapq.heappush(idle, (last, conversation_id))  # active since: look again later
+                continue
+            self._aggregate(partition, conversation.retirement(state))
+            del self.conversations[conversation_id]
+
     def forget_partitions(self, partitions: set[int] | None = None) -> None:
         """Drop derived indexes (on revocation); they are rebuilt on next use."""
         for partition in list(self._indexed) if partitions is None else partitions:
             self._indexed.discard(partition)
             self._deadlines.pop(partition, None)
+            self._idle.pop(partition, None)
             for size in BUCKET_SIZES:
                 self._buckets.pop((partition, size), None)
 
@@ -345,10 +373,13 @@ class Pipeline:
         if partition in self._indexed:
             return
         deadlines: list[tuple[float, str]] = []
+        idle: list[tuple[float, str]] = []
         for conversation_id, document in list(self.conversations.items()):
             if document is None or document.get("partition") != partition:
                 continue
             state = ConversationState.from_json(document)
+            if state.last_event_at is not None:
+                idle.append((state.last_event_at, conversation_id))
             deadline = state.first_response_deadline
             if (
                 deadline is not None
@@ -357,6 +388,8 @@ class Pipeline:
             ):
                 deadlines.append((deadline, conversation_id))
         heapq.heapify(deadlines)
+        heapq.heapify(idle)
+        self._idle[partition] = idle
         buckets: dict[float, list[tuple[float, str]]] = {size: [] for size in BUCKET_SIZES}
         for wkey in list(self.windows.keys()):
             parsed = parse_key(wkey)

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     dedup_window_seconds: int = Field(
         7 * 86400, validation_alias=_env("SOCIALCARE_DEDUP_WINDOW_SECONDS"), ge=1
     )
+    conversation_ttl_seconds: float = Field(
+        30 * 86400, validation_alias=_env("SOCIALCARE_CONVERSATION_TTL_SECONDS"), gt=0
+    )
     sweep_interval_seconds: float = Field(
         1.0, validation_alias=_env("SOCIALCARE_SWEEP_INTERVAL_SECONDS"), gt=0
     )

@@ -378,6 +378,7 @@ def test_every_permutation_gives_the_same_state_and_totals() -> None:
         "human_reply_times": [T0 + 300],
         "silence_breached": False,
         "resolved_at": T0 + 300,
+        "last_event_at": T0 + 5000,  # the survey, the latest event
         "redirected_to": ["dm"],
         "surveys": [("csat", 5)],
     }

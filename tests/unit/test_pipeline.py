@@ -584,3 +584,27 @@ async def test_batches_give_the_same_tables_as_one_by_one() -> None:
     assert [letter["reason"] for _, letter in batched.dead_letters] == ["invalid_json", "too_late"]
     assert batched.dedup.seen == one_by_one.dedup.seen
     assert ("mention", "duplicate") in batched.health.outcomes
+
+
+async def test_idle_conversations_are_forgotten_after_the_ttl() -> None:
+    # TTL 30 min in event time, lateness 60 s, first response 15 min, partition 1.
+    # c-old opened at T0, c-mid at T0+30m, c-new at T0+60m; none answered.
+    # At T0+60m the watermark is T0+59m: c-old (deadline +15m) and c-mid (+45m) are breached
+    # by silence; c-old idle 60 m > 30 m: its state goes and it leaves the backlog; c-mid
+    # (idle exactly 30 m, not more) stays. Counters (opened 3, breached 2) keep c-old.
+    settings = Settings.model_validate(
+        {"clock": "event", "allowed_lateness_seconds": 60, "partitions": 4,
+         "conversation_ttl_seconds": 1800}
+    )  # fmt: skip
+    h = Harness(settings=settings)
+    await h.send("mention", "c-old", 0)
+    await h.send("mention", "c-mid", 1800)
+    assert set(h.conversations) == {"c-old", "c-mid"}
+    await h.send("mention", "c-new", 3600)
+    assert set(h.conversations) == {"c-mid", "c-new"}
+    totals = h.totals[totals_key(1, BRAND, "twitter")]
+    assert totals["conversations_opened_total"] == 3
+    assert totals["first_response_sla_total|normal|breached"] == 2
+    assert totals["open_conversations|breached"] == 1  # c-mid only
+    assert totals["open_conversations|awaiting_first_response"] == 1  # c-new
+    # A late follow-up of the forgotten conversation would start it afresh: documented.
