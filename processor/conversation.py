@@ -12,7 +12,7 @@ and are returned by `event_increments`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from processor.events import Mention, Redirection, Reply, Survey
@@ -51,7 +51,13 @@ class ConversationState:
     surveys: list[tuple[str, int]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # Shallow copy of the fields (lists copied): dataclasses.asdict deep-copies every
+        # value and was the most expensive call per event.
+        document = dict(self.__dict__)
+        document["human_reply_times"] = list(self.human_reply_times)
+        document["redirected_to"] = list(self.redirected_to)
+        document["surveys"] = [list(survey) for survey in self.surveys]
+        return document
 
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> ConversationState:

@@ -8,10 +8,9 @@ with a machine-readable reason, so the caller can dead-letter it.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Literal, Self
 
 import orjson
 from pydantic import (
@@ -19,7 +18,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     StringConstraints,
     TypeAdapter,
     ValidationError,
@@ -51,7 +49,7 @@ Timestamp = Annotated[str, StringConstraints(pattern=_RFC3339)]
 class _Event(BaseModel):
     """Fields common to every event type (DESIGN.md, Event contract v1)."""
 
-    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True, allow_inf_nan=False)
 
     event_id: Id
     occurred_at: Timestamp
@@ -59,7 +57,11 @@ class _Event(BaseModel):
     brand: Brand
     channel: Channel
     schema_version: Annotated[int, Field(ge=1, le=1)] = 1
-    _occurred_ts: float = PrivateAttr(0.0)
+
+    if TYPE_CHECKING:
+        # Event time as POSIX seconds, set by the validator below. A plain instance
+        # attribute, not a pydantic private one: the hot path reads it several times.
+        occurred_ts: float
 
     @model_validator(mode="after")
     def _parse_event_time(self) -> Self:
@@ -70,13 +72,8 @@ class _Event(BaseModel):
             raise ValueError(
                 f"occurred_at {self.occurred_at!r} is not a valid RFC 3339 time"
             ) from None
-        self._occurred_ts = parsed.timestamp()
+        self.__dict__["occurred_ts"] = parsed.timestamp()
         return self
-
-    @property
-    def occurred_ts(self) -> float:
-        """Event time as POSIX seconds."""
-        return self._occurred_ts
 
 
 _DATETIME: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
@@ -160,16 +157,6 @@ class Rejection:
     event_id: str | None = None
 
 
-def _has_non_finite(value: object) -> bool:
-    if isinstance(value, float):
-        return not math.isfinite(value)
-    if isinstance(value, dict):
-        return any(_has_non_finite(item) for item in value.values())
-    if isinstance(value, list):
-        return any(_has_non_finite(item) for item in value)
-    return False
-
-
 def decode_event(
     raw: bytes | None, expected_type: str | None, max_bytes: int
 ) -> Mention | Reply | Redirection | Survey | Rejection:
@@ -187,8 +174,6 @@ def decode_event(
             "schema_violation", f"event must be a JSON object, got {type(document).__name__}"
         )
     event_id = document.get("event_id") if isinstance(document.get("event_id"), str) else None
-    if _has_non_finite(document):
-        return Rejection("schema_violation", "NaN or Infinity is not valid JSON", event_id)
     try:
         event = _EVENT.validate_python(document)
     except ValidationError as exc:

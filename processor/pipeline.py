@@ -10,6 +10,7 @@ partition's numbers move with it on rebalance (its changelog is replayed by the 
 
 from __future__ import annotations
 
+import functools
 import heapq
 import logging
 import time
@@ -29,7 +30,6 @@ from processor.metrics import (
     WINDOWED_SERIES,
     Contributions,
     add_into,
-    bucket_start,
     retention_seconds,
 )
 from processor.settings import ClockMode, Settings
@@ -70,10 +70,12 @@ class Message:
 DeadLetterSink = Callable[[bytes | None, bytes], Awaitable[None]]
 
 
+@functools.lru_cache(maxsize=65536)
 def totals_key(partition: int, brand: str, channel: str) -> str:
     return orjson.dumps([partition, brand, channel]).decode()
 
 
+@functools.lru_cache(maxsize=65536)
 def window_key(partition: int, brand: str, channel: str, size: float, start: float) -> str:
     return orjson.dumps([partition, brand, channel, size, start]).decode()
 
@@ -115,6 +117,7 @@ class Pipeline:
         self.flush = flush
         self.topic_types = settings.input_topics
         self._lateness = settings.allowed_lateness_seconds
+        self._retention = {size: retention_seconds(size, self._lateness) for size in BUCKET_SIZES}
         # Derived, in-memory indexes, rebuilt from the tables for a partition when it is
         # (re)assigned: open first-response deadlines and live window buckets.
         self._deadlines: dict[int, list[tuple[float, str]]] = defaultdict(list)
@@ -286,6 +289,8 @@ class Pipeline:
             heapq.heappush(self._deadlines[partition], (deadline, state.conversation_id))
 
     def _aggregate(self, partition: int, delta: Contributions) -> None:
+        # Values are mutated in place and assigned back once, so each changed key is one
+        # table write (the changelog record is sent at the end of the batch).
         touched_totals: dict[str, dict[str, float]] = {}
         touched_windows: dict[str, dict[str, float]] = {}
         window_now = self.window_now(partition)
@@ -294,13 +299,13 @@ class Pipeline:
             key = totals_key(partition, brand, channel)
             totals = touched_totals.get(key)
             if totals is None:
-                totals = touched_totals[key] = dict(self.totals.get(key) or {})
+                totals = touched_totals[key] = self.totals.get(key) or {}
             add_into(totals, name, extra, amount)
             if at is None or name not in WINDOWED_SERIES:
                 continue
             for size in BUCKET_SIZES:
-                start = bucket_start(at, size)
-                if start < window_now - retention_seconds(size, self._lateness):
+                start = at - (at % size)
+                if start < window_now - self._retention[size]:
                     continue  # older than any window that reads this bucket size
                 wkey = window_key(partition, brand, channel, size, start)
                 bucket = touched_windows.get(wkey)
@@ -308,7 +313,8 @@ class Pipeline:
                     stored = self.windows.get(wkey)
                     if stored is None:
                         heapq.heappush(self._buckets[(partition, size)], (start, wkey))
-                    bucket = touched_windows[wkey] = dict(stored or {})
+                        stored = {}
+                    bucket = touched_windows[wkey] = stored
                 add_into(bucket, name, extra, amount)
         for key, totals in touched_totals.items():
             self.totals[key] = totals
@@ -338,7 +344,7 @@ class Pipeline:
         self._forget_idle(partition, window_now - self.settings.conversation_ttl_seconds)
         for size in BUCKET_SIZES:
             buckets = self._buckets[(partition, size)]
-            expired_before = window_now - retention_seconds(size, self._lateness)
+            expired_before = window_now - self._retention[size]
             while buckets and buckets[0][0] < expired_before:
                 _, wkey = heapq.heappop(buckets)
                 if wkey in self.windows:

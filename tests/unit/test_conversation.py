@@ -380,7 +380,7 @@ def test_every_permutation_gives_the_same_state_and_totals() -> None:
         "resolved_at": T0 + 300,
         "last_event_at": T0 + 5000,  # the survey, the latest event
         "redirected_to": ["dm"],
-        "surveys": [("csat", 5)],
+        "surveys": [["csat", 5]],  # JSON-shaped, as stored in the changelog
     }
     expected_totals = {
         OPENED: 1.0,
