@@ -17,7 +17,10 @@ from typing import Any
 
 from processor.events import Mention, Redirection, Reply, Survey
 from processor.metrics import FIRST_RESPONSE_BUCKETS, Contributions, bucket_index
+from processor.quality import SentimentRules, csat_satisfied, nps_category, recovered
 from processor.sla import SlaPolicyCache
+
+DEFAULT_SENTIMENT_RULES = SentimentRules()
 
 # Long conversations must not grow the state without bound: only the earliest human
 # reply times matter (the first response is the earliest one after the opening post).
@@ -47,6 +50,9 @@ class ConversationState:
     silence_breached: bool = False
     resolved_at: float | None = None
     last_event_at: float | None = None
+    # (time, sentiment) of the customer posts, earliest first (capped like reply times).
+    mention_sentiments: list[tuple[float, float | None]] = field(default_factory=list)
+    negative_below: float | None = None  # the sentiment threshold when the conversation opened
     redirected_to: list[str] = field(default_factory=list)
     surveys: list[tuple[str, int]] = field(default_factory=list)
 
@@ -57,12 +63,14 @@ class ConversationState:
         document["human_reply_times"] = list(self.human_reply_times)
         document["redirected_to"] = list(self.redirected_to)
         document["surveys"] = [list(survey) for survey in self.surveys]
+        document["mention_sentiments"] = [list(pair) for pair in self.mention_sentiments]
         return document
 
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> ConversationState:
         state = cls(**document)
         state.surveys = [(kind, score) for kind, score in state.surveys]
+        state.mention_sentiments = [(at, value) for at, value in state.mention_sentiments]
         return state
 
     @property
@@ -92,6 +100,7 @@ def apply_event(
     state: ConversationState,
     event: Mention | Reply | Redirection | Survey,
     policies: SlaPolicyCache,
+    sentiment_rules: SentimentRules = DEFAULT_SENTIMENT_RULES,
 ) -> None:
     """Fold one event into the state (in place). Commutative across event orders."""
     at = event.occurred_ts
@@ -99,6 +108,10 @@ def apply_event(
         state.last_event_at = at
     if isinstance(event, Mention):
         state.customer_posts += 1
+        sentiments = state.mention_sentiments
+        sentiments.append((at, event.sentiment))
+        sentiments.sort(key=lambda pair: pair[0])
+        del sentiments[_MAX_REPLY_TIMES:]
         if state.opened_at is None or at < state.opened_at:
             # The earliest inbound post opens the conversation and fixes its labels and its
             # SLA targets (the policy in force when it is seen), whatever the arrival order.
@@ -111,6 +124,7 @@ def apply_event(
             state.resolution_target = policies.target_seconds(
                 "resolution", state.brand, state.channel, state.priority
             )
+            state.negative_below = sentiment_rules.negative_below
     elif isinstance(event, Reply):
         state.brand_posts += 1
         if event.automated:
@@ -172,6 +186,16 @@ def contributions(state: ConversationState) -> Contributions:
         out[("open_conversations", (*labels, open_state), None)] = 1.0
     if state.resolved_at is not None:
         out[("resolutions_total", labels, state.resolved_at)] = 1.0
+    if state.mention_sentiments and state.negative_below is not None:
+        _, opening_sentiment = state.mention_sentiments[0]
+        later = (value for at, value in state.mention_sentiments[1:] if at > state.opened_at)
+        outcome_of_negative = recovered(
+            opening_sentiment, state.negative_below, later, state.surveys
+        )
+        if outcome_of_negative is not None:
+            out[("negative_conversations_total", labels, None)] = 1.0
+            if outcome_of_negative:
+                out[("recovered_conversations_total", labels, None)] = 1.0
     return out
 
 
@@ -188,18 +212,40 @@ def retirement(state: ConversationState) -> Contributions:
     return {key: -amount for key, amount in contributions(state).items() if key[0] in GAUGE_SERIES}
 
 
-def event_increments(event: Mention | Reply | Redirection | Survey) -> Contributions:
+def event_increments(
+    event: Mention | Reply | Redirection | Survey,
+    sentiment_rules: SentimentRules = DEFAULT_SENTIMENT_RULES,
+) -> Contributions:
     """Counts every post and action once, labelled by the event's own brand and channel."""
     labels = (event.brand, event.channel)
     at = event.occurred_ts
     if isinstance(event, Mention):
-        return {("mentions_total", labels, at): 1.0}
+        sentiment = sentiment_rules.classify(event.sentiment)
+        inquiry_type = event.inquiry_type or "unknown"
+        counts: Contributions = {
+            ("mentions_total", labels, at): 1.0,
+            ("mentions_by_sentiment_total", (*labels, sentiment), None): 1.0,
+            ("mentions_by_inquiry_type_total", (*labels, inquiry_type), None): 1.0,
+        }
+        if inquiry_type == "complaint":
+            counts[("complaints_total", labels, at)] = 1.0
+        return counts
     if isinstance(event, Reply):
         kind = "automated" if event.automated else "human"
         return {("replies_total", (*labels, kind), None): 1.0}
     if isinstance(event, Redirection):
         return {("redirections_total", (*labels, event.to_channel), None): 1.0}
-    return {("surveys_total", (*labels, event.kind), None): 1.0}
+    out: Contributions = {("surveys_total", (*labels, event.kind), None): 1.0}
+    if event.kind == "csat":
+        out[("csat_responses_total", labels, None)] = 1.0
+        out[("csat_score_total", labels, None)] = float(event.score)
+        if csat_satisfied(event.score):
+            out[("csat_satisfied_total", labels, None)] = 1.0
+        else:
+            out[("csat_followup_needed_total", labels, None)] = 1.0
+    else:
+        out[("nps_responses_total", (*labels, nps_category(event.score)), None)] = 1.0
+    return out
 
 
 def difference(before: Contributions, after: Contributions) -> Contributions:

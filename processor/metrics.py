@@ -74,6 +74,32 @@ BUSINESS_FAMILIES: tuple[Family, ...] = (
     ),
     Family("surveys", "counter", "Survey answers received.", ("brand", "channel", "kind")),
     Family(
+        "mentions_by_sentiment", "counter",
+        "Inbound posts by sentiment class (negative, neutral, positive, unknown).",
+        ("brand", "channel", "sentiment"),
+    ),
+    Family(
+        "mentions_by_inquiry_type", "counter",
+        "Inbound posts by inquiry type (complaint, feedback, recommendation, question, praise, "
+        "other, unknown).",
+        ("brand", "channel", "inquiry_type"),
+    ),
+    Family("complaints", "counter", "Inbound posts of inquiry type complaint.",
+           ("brand", "channel")),
+    Family("csat_responses", "counter", "CSAT survey answers (1-5).", ("brand", "channel")),
+    Family("csat_score", "counter", "Sum of CSAT scores (average = score / responses).",
+           ("brand", "channel")),
+    Family("csat_satisfied", "counter", "CSAT answers of 4 or 5.", ("brand", "channel")),
+    Family("csat_followup_needed", "counter", "CSAT answers of 3 or less: follow up.",
+           ("brand", "channel")),
+    Family("nps_responses", "counter", "NPS answers by category (promoter 9-10, passive 7-8, "
+           "detractor 0-6).", ("brand", "channel", "category")),
+    Family("negative_conversations", "counter",
+           "Conversations whose opening post was negative.", ("brand", "channel")),
+    Family("recovered_conversations", "counter",
+           "Negative-opening conversations that ended recovered (later non-negative post, "
+           "CSAT 4-5 or NPS 7-10).", ("brand", "channel")),
+    Family(
         "open_conversations", "gauge",
         "Open conversations without a first human reply, by state.", ("brand", "channel", "state"),
     ),
@@ -92,6 +118,11 @@ WINDOWED_SERIES: Mapping[str, Family] = {
     ),
     "resolutions_total": Family(
         "window_resolutions", "gauge", "Resolutions in the last window (event time).",
+        ("brand", "channel", "window"),
+    ),
+    "complaints_total": Family(
+        "window_complaints", "gauge",
+        "Inbound posts of inquiry type complaint in the last window (event time).",
         ("brand", "channel", "window"),
     ),
 }  # fmt: skip

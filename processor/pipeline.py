@@ -32,6 +32,8 @@ from processor.metrics import (
     add_into,
     retention_seconds,
 )
+from processor.quality import SentimentRules
+from processor.sentiment import load_scorer, with_sentiment
 from processor.settings import ClockMode, Settings
 from processor.sla import SlaPolicyCache
 
@@ -116,6 +118,10 @@ class Pipeline:
         # Called once per batch, after the table writes: sends the changelog records.
         self.flush = flush
         self.topic_types = settings.input_topics
+        self.sentiment_rules = SentimentRules(
+            settings.negative_sentiment_below, settings.positive_sentiment_above
+        )
+        self.scorer = load_scorer(settings.sentiment_scorer)
         self._lateness = settings.allowed_lateness_seconds
         self._retention = {size: retention_seconds(size, self._lateness) for size in BUCKET_SIZES}
         # Derived, in-memory indexes, rebuilt from the tables for a partition when it is
@@ -267,12 +273,14 @@ class Pipeline:
     def apply(self, partition: int, event: AnyEvent) -> None:
         """Fold a valid, first-seen event into its conversation and the aggregates."""
         self._ensure_indexed(partition)
+        if isinstance(event, Mention):
+            event = with_sentiment(event, self.scorer)
         state = self._load(event.conversation_id, partition)
         is_new = state.last_event_at is None
         before = conversation.contributions(state)
-        conversation.apply_event(state, event, self.policies)
+        conversation.apply_event(state, event, self.policies, self.sentiment_rules)
         delta = conversation.difference(before, conversation.contributions(state))
-        for key, amount in conversation.event_increments(event).items():
+        for key, amount in conversation.event_increments(event, self.sentiment_rules).items():
             delta[key] = delta.get(key, 0.0) + amount
         self.conversations[event.conversation_id] = state.to_json()
         self._aggregate(partition, delta)

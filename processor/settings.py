@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -68,6 +69,15 @@ class Settings(BaseSettings):
     dedup_window_seconds: int = Field(
         7 * 86400, validation_alias=_env("SOCIALCARE_DEDUP_WINDOW_SECONDS"), ge=1
     )
+    negative_sentiment_below: float = Field(
+        -0.05, validation_alias=_env("SOCIALCARE_NEGATIVE_SENTIMENT_BELOW"), ge=-1, le=1
+    )
+    positive_sentiment_above: float = Field(
+        0.05, validation_alias=_env("SOCIALCARE_POSITIVE_SENTIMENT_ABOVE"), ge=-1, le=1
+    )
+    sentiment_scorer: Literal["none", "vader"] = Field(
+        "none", validation_alias=_env("SOCIALCARE_SENTIMENT_SCORER")
+    )
     conversation_ttl_seconds: float = Field(
         30 * 86400, validation_alias=_env("SOCIALCARE_CONVERSATION_TTL_SECONDS"), gt=0
     )
@@ -77,7 +87,9 @@ class Settings(BaseSettings):
     sla_refresh_seconds: float = Field(
         1.0, validation_alias=_env("SOCIALCARE_SLA_REFRESH_SECONDS"), gt=0
     )
-    store: str = Field("memory://", validation_alias=_env("SOCIALCARE_STORE"))
+    # Only the in-memory store: Faust's RocksDB store picks the database of a write from the
+    # event being processed, which batched writes (processor/tables.py) do not provide.
+    store: Literal["memory://"] = Field("memory://", validation_alias=_env("SOCIALCARE_STORE"))
     data_dir: Path = Field(Path("./socialcare-data"), validation_alias=_env("SOCIALCARE_DATA_DIR"))
     session_timeout_seconds: float = Field(
         30.0, validation_alias=_env("SOCIALCARE_SESSION_TIMEOUT_SECONDS"), gt=0
@@ -96,6 +108,15 @@ class Settings(BaseSettings):
         validation_alias=_env("SOCIALCARE_LOG_LEVEL"),
         pattern=r"^(?i:debug|info|warning|warn|error|critical)$",
     )
+
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> Settings:
+        if self.negative_sentiment_below > self.positive_sentiment_above:
+            raise ValueError(
+                "SOCIALCARE_NEGATIVE_SENTIMENT_BELOW must not be above "
+                "SOCIALCARE_POSITIVE_SENTIMENT_ABOVE"
+            )
+        return self
 
     @property
     def redis_prefix(self) -> str:

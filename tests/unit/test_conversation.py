@@ -324,14 +324,59 @@ def test_json_round_trip() -> None:
 
 def test_event_increments() -> None:
     at = T0 + 42
-    assert event_increments(mention(42)) == {("mentions_total", L, at): 1.0}
+    # No sentiment and no inquiry type given: both classified "unknown".
+    assert event_increments(mention(42)) == {
+        ("mentions_total", L, at): 1.0,
+        ("mentions_by_sentiment_total", (*L, "unknown"), None): 1.0,
+        ("mentions_by_inquiry_type_total", (*L, "unknown"), None): 1.0,
+    }
+    # -0.3 < -0.05: negative; a complaint also counts (windowed) in complaints_total.
+    assert event_increments(mention(42, sentiment=-0.3, inquiry_type="complaint")) == {
+        ("mentions_total", L, at): 1.0,
+        ("mentions_by_sentiment_total", (*L, "negative"), None): 1.0,
+        ("mentions_by_inquiry_type_total", (*L, "complaint"), None): 1.0,
+        ("complaints_total", L, at): 1.0,
+    }
+    # 0.05 is not above 0.05: neutral.
+    assert (
+        event_increments(mention(42, sentiment=0.05, inquiry_type="praise"))[
+            ("mentions_by_sentiment_total", (*L, "neutral"), None)
+        ]
+        == 1.0
+    )
     assert event_increments(reply(42)) == {("replies_total", (*L, "human"), None): 1.0}
     assert event_increments(event("redirection", 42, to_channel="email")) == {
         ("redirections_total", (*L, "email"), None): 1.0
     }
     assert event_increments(event("survey", 42, kind="nps", score=10)) == {
-        ("surveys_total", (*L, "nps"), None): 1.0
+        ("surveys_total", (*L, "nps"), None): 1.0,
+        ("nps_responses_total", (*L, "promoter"), None): 1.0,
     }
+    assert (
+        event_increments(event("survey", 42, kind="nps", score=7))[
+            ("nps_responses_total", (*L, "passive"), None)
+        ]
+        == 1.0
+    )
+    assert (
+        event_increments(event("survey", 42, kind="nps", score=6))[
+            ("nps_responses_total", (*L, "detractor"), None)
+        ]
+        == 1.0
+    )
+    # CSAT 3: a response, its score in the sum, not satisfied: follow-up needed.
+    assert event_increments(event("survey", 42, kind="csat", score=3)) == {
+        ("surveys_total", (*L, "csat"), None): 1.0,
+        ("csat_responses_total", L, None): 1.0,
+        ("csat_score_total", L, None): 3.0,
+        ("csat_followup_needed_total", L, None): 1.0,
+    }
+    assert (
+        event_increments(event("survey", 42, kind="csat", score=4))[
+            ("csat_satisfied_total", L, None)
+        ]
+        == 1.0
+    )
 
 
 def test_difference_drops_zeros() -> None:
@@ -379,6 +424,8 @@ def test_every_permutation_gives_the_same_state_and_totals() -> None:
         "silence_breached": False,
         "resolved_at": T0 + 300,
         "last_event_at": T0 + 5000,  # the survey, the latest event
+        "mention_sentiments": [[T0, None], [T0 + 600, None]],  # JSON-shaped
+        "negative_below": -0.05,
         "redirected_to": ["dm"],
         "surveys": [["csat", 5]],  # JSON-shaped, as stored in the changelog
     }
@@ -395,6 +442,13 @@ def test_every_permutation_gives_the_same_state_and_totals() -> None:
         ("replies_total", (*L, "human"), None): 1.0,
         ("redirections_total", (*L, "dm"), None): 1.0,
         ("surveys_total", (*L, "csat"), None): 1.0,
+        # CSAT 5: one response, score 5, satisfied.
+        ("csat_responses_total", L, None): 1.0,
+        ("csat_score_total", L, None): 5.0,
+        ("csat_satisfied_total", L, None): 1.0,
+        # Two mentions without sentiment or inquiry type.
+        ("mentions_by_sentiment_total", (*L, "unknown"), None): 2.0,
+        ("mentions_by_inquiry_type_total", (*L, "unknown"), None): 2.0,
     }
     cache = policies()
     count = 0

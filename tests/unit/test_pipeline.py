@@ -196,6 +196,8 @@ async def test_scenario_totals() -> None:
     assert h.totals == {
         tkey("twitter"): {
             "mentions_total": 2.0,  # c1, c3
+            "mentions_by_sentiment_total|unknown": 2.0,  # no sentiment given
+            "mentions_by_inquiry_type_total|unknown": 2.0,
             "conversations_opened_total": 2.0,
             "replies_total|automated": 1.0,  # c3 bot
             "replies_total|human": 1.0,  # c1
@@ -209,6 +211,8 @@ async def test_scenario_totals() -> None:
         },
         tkey("facebook"): {
             "mentions_total": 1.0,
+            "mentions_by_sentiment_total|unknown": 1.0,
+            "mentions_by_inquiry_type_total|unknown": 1.0,
             "conversations_opened_total": 1.0,
             "replies_total|human": 1.0,
             # c2 waited 1500 - 120 = 1380: 900 < 1380 <= 1800 -> index 6
