@@ -133,13 +133,15 @@ def sla_list() -> None:
 
     policy, version = asyncio.run(load_policies(settings))
     table = Table(title=f"SLA policies (version {version})")
-    for column in ("brand", "channel", "priority", "first response", "resolution"):
+    for column in ("brand", "channel", "priority", "first response", "next response",
+                   "resolution"):  # fmt: skip
         table.add_column(column)
     table.add_row("*", "*", "*", str(policy.default.first_response), str(policy.default.resolution))
     for rule in sorted(policy.rules, key=lambda r: -r.specificity):
         table.add_row(
             rule.brand or "*", rule.channel or "*", rule.priority or "*",
-            str(rule.first_response or "(default)"), str(rule.resolution or "(default)"),
+            str(rule.first_response or "(default)"), str(rule.next_response or "(default)"),
+            str(rule.resolution or "(default)"),
         )  # fmt: skip
     Console().print(table)
 
@@ -154,6 +156,9 @@ def sla_set(
     first_response: Annotated[
         float | None, typer.Option(help="First-response target in seconds.")
     ] = None,
+    next_response: Annotated[
+        float | None, typer.Option(help="Next-response target (follow-ups) in seconds.")
+    ] = None,
     resolution: Annotated[float | None, typer.Option(help="Resolution target in seconds.")] = None,
     default: Annotated[bool, typer.Option("--default", help="Change the default targets.")] = False,
 ) -> None:
@@ -162,23 +167,22 @@ def sla_set(
     from processor.sla import SlaRule
     from processor.worker import set_default_policy, set_policy_rule
 
-    if first_response is None and resolution is None:
-        console.print("[red]error:[/red] give --first-response and/or --resolution (seconds)")
+    targets = {
+        "first_response": _duration(first_response),
+        "next_response": _duration(next_response),
+        "resolution": _duration(resolution),
+    }
+    if all(value is None for value in targets.values()):
+        console.print(
+            "[red]error:[/red] give --first-response, --next-response and/or --resolution (seconds)"
+        )
         raise typer.Exit(2)
     try:
         if default:
-            version = asyncio.run(
-                set_default_policy(settings, _duration(first_response), _duration(resolution))
-            )
+            version = asyncio.run(set_default_policy(settings, targets))
         else:
             rule = SlaRule.model_validate(
-                {
-                    "brand": brand,
-                    "channel": channel,
-                    "priority": priority,
-                    "first_response": _duration(first_response),
-                    "resolution": _duration(resolution),
-                }
+                {"brand": brand, "channel": channel, "priority": priority, **targets}
             )
             version = asyncio.run(set_policy_rule(settings, rule))
     except ValueError as exc:

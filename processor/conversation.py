@@ -1,10 +1,13 @@
 """Per-conversation state and the metric contributions it implies.
 
-The business metrics of a conversation are a pure function of its state
-(`contributions`). The agent applies an event, computes the contributions before and
-after, and adds the difference to the aggregate tables. So the aggregates depend only on
-the final states, not on the order in which events of a conversation arrived across the
-four topics, and replay gives the numbers that live processing gives.
+The state is a timeline: the conversation's posts (customer, human brand, bot), the
+resolving replies, redirections and surveys, each with its event time, plus the time up to
+which the clock has been checked (`swept_until`). Every business metric of a conversation
+is a pure function of that state (`contributions`). The agent applies an event (or advances
+the clock), computes the contributions before and after, and adds the difference to the
+aggregate tables. So the aggregates depend only on the final states, not on the order in
+which events arrived across the four topics, and a replay gives the numbers that live
+processing gives.
 
 Event-level counts (every post, every redirection) do not depend on the conversation
 and are returned by `event_increments`.
@@ -16,19 +19,48 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from processor.events import Mention, Redirection, Reply, Survey
-from processor.metrics import FIRST_RESPONSE_BUCKETS, Contributions, bucket_index
+from processor.metrics import (
+    FIRST_RESPONSE_BUCKETS,
+    POSTS_BUCKETS,
+    RESOLUTION_BUCKETS,
+    Contributions,
+    SeriesKey,
+    bucket_index,
+)
 from processor.quality import SentimentRules, csat_satisfied, nps_category, recovered
 from processor.sla import SlaPolicyCache
 
-DEFAULT_SENTIMENT_RULES = SentimentRules()
+# Long conversations must not grow the state without bound: the earliest posts are kept
+# (the metrics are about the start of a conversation: first response, first resolution).
+MAX_POSTS = 500
+MAX_SURVEYS = 32
 
-# Long conversations must not grow the state without bound: only the earliest human
-# reply times matter (the first response is the earliest one after the opening post).
-_MAX_REPLY_TIMES = 32
+CUSTOMER, HUMAN, BOT = "c", "h", "b"
 
 AWAITING_FIRST_RESPONSE = "awaiting_first_response"
+AWAITING_NEXT_RESPONSE = "awaiting_next_response"
+AWAITING_CUSTOMER = "awaiting_customer"
+AT_RISK = "at_risk"
 BREACHED = "breached"
-OPEN_STATES = (AWAITING_FIRST_RESPONSE, BREACHED)
+OPEN_STATES = (
+    AWAITING_FIRST_RESPONSE,
+    AWAITING_NEXT_RESPONSE,
+    AWAITING_CUSTOMER,
+    AT_RISK,
+    BREACHED,
+)
+
+
+@dataclass(frozen=True)
+class ConversationRules:
+    """Configuration that shapes the metrics; recorded in a state when it opens."""
+
+    sentiment: SentimentRules = field(default_factory=SentimentRules)
+    inactivity_seconds: float = 86400.0  # 0: no resolution by inactivity
+    at_risk_margin_seconds: float = 600.0
+
+
+DEFAULT_RULES = ConversationRules()
 
 
 @dataclass
@@ -45,30 +77,33 @@ class ConversationState:
     brand_posts: int = 0
     automated_posts: int = 0
     first_response_target: float | None = None
+    next_response_target: float | None = None
     resolution_target: float | None = None
-    human_reply_times: list[float] = field(default_factory=list)
-    silence_breached: bool = False
-    resolved_at: float | None = None
-    last_event_at: float | None = None
-    # (time, sentiment) of the customer posts, earliest first (capped like reply times).
-    mention_sentiments: list[tuple[float, float | None]] = field(default_factory=list)
-    negative_below: float | None = None  # the sentiment threshold when the conversation opened
-    redirected_to: list[str] = field(default_factory=list)
+    inactivity_seconds: float = 0.0
+    at_risk_margin: float = 0.0
+    negative_below: float | None = None
+    posts: list[tuple[float, str]] = field(default_factory=list)
+    resolves: list[float] = field(default_factory=list)
+    redirections: list[tuple[float, str]] = field(default_factory=list)
     surveys: list[tuple[str, int]] = field(default_factory=list)
+    mention_sentiments: list[tuple[float, float | None]] = field(default_factory=list)
+    swept_until: float | None = None
+    last_event_at: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        # Shallow copy of the fields (lists copied): dataclasses.asdict deep-copies every
-        # value and was the most expensive call per event.
+        # Shallow copy with lists copied: dataclasses.asdict deep-copies every value and
+        # was the most expensive call per event.
         document = dict(self.__dict__)
-        document["human_reply_times"] = list(self.human_reply_times)
-        document["redirected_to"] = list(self.redirected_to)
-        document["surveys"] = [list(survey) for survey in self.surveys]
-        document["mention_sentiments"] = [list(pair) for pair in self.mention_sentiments]
+        for name in ("posts", "redirections", "surveys", "mention_sentiments"):
+            document[name] = [list(pair) for pair in getattr(self, name)]
+        document["resolves"] = list(self.resolves)
         return document
 
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> ConversationState:
         state = cls(**document)
+        state.posts = [(at, kind) for at, kind in state.posts]
+        state.redirections = [(at, to) for at, to in state.redirections]
         state.surveys = [(kind, score) for kind, score in state.surveys]
         state.mention_sentiments = [(at, value) for at, value in state.mention_sentiments]
         return state
@@ -79,28 +114,18 @@ class ConversationState:
             return None
         return self.opened_at + self.first_response_target
 
-    @property
-    def first_response_at(self) -> float | None:
-        """Earliest human brand reply at or after the opening post."""
-        if self.opened_at is None:
-            return None
-        opened_at = self.opened_at
-        return next((t for t in self.human_reply_times if t >= opened_at), None)
 
-    @property
-    def awaiting_first_response(self) -> bool:
-        return (
-            self.opened_at is not None
-            and self.first_response_at is None
-            and self.resolved_at is None
-        )
+def _insert(items: list[Any], item: Any, cap: int) -> None:
+    items.append(item)
+    items.sort()
+    del items[cap:]
 
 
 def apply_event(
     state: ConversationState,
     event: Mention | Reply | Redirection | Survey,
     policies: SlaPolicyCache,
-    sentiment_rules: SentimentRules = DEFAULT_SENTIMENT_RULES,
+    rules: ConversationRules = DEFAULT_RULES,
 ) -> None:
     """Fold one event into the state (in place). Commutative across event orders."""
     at = event.occurred_ts
@@ -108,52 +133,206 @@ def apply_event(
         state.last_event_at = at
     if isinstance(event, Mention):
         state.customer_posts += 1
-        sentiments = state.mention_sentiments
-        sentiments.append((at, event.sentiment))
-        sentiments.sort(key=lambda pair: pair[0])
-        del sentiments[_MAX_REPLY_TIMES:]
+        _insert(state.posts, (at, CUSTOMER), MAX_POSTS)
+        _insert(state.mention_sentiments, (at, event.sentiment), MAX_POSTS)
         if state.opened_at is None or at < state.opened_at:
             # The earliest inbound post opens the conversation and fixes its labels and its
-            # SLA targets (the policy in force when it is seen), whatever the arrival order.
+            # targets (the policy and rules in force when it is seen), whatever the order.
             state.brand, state.channel = event.brand, event.channel
             state.priority = event.effective_priority
             state.opened_at = at
-            state.first_response_target = policies.target_seconds(
-                "first_response", state.brand, state.channel, state.priority
-            )
-            state.resolution_target = policies.target_seconds(
-                "resolution", state.brand, state.channel, state.priority
-            )
-            state.negative_below = sentiment_rules.negative_below
+            for target in ("first_response", "next_response", "resolution"):
+                setattr(
+                    state,
+                    f"{target}_target",
+                    policies.target_seconds(target, state.brand, state.channel, state.priority),
+                )
+            state.negative_below = rules.sentiment.negative_below
+            state.inactivity_seconds = rules.inactivity_seconds
+            state.at_risk_margin = rules.at_risk_margin_seconds
     elif isinstance(event, Reply):
         state.brand_posts += 1
         if event.automated:
             state.automated_posts += 1
-        else:
-            times = state.human_reply_times
-            times.append(at)
-            times.sort()
-            del times[_MAX_REPLY_TIMES:]
-        if event.resolves and (state.resolved_at is None or at < state.resolved_at):
-            state.resolved_at = at
+        _insert(state.posts, (at, BOT if event.automated else HUMAN), MAX_POSTS)
+        if event.resolves:
+            _insert(state.resolves, at, MAX_POSTS)
     elif isinstance(event, Redirection):
-        state.redirected_to.append(event.to_channel)
+        _insert(state.redirections, (at, event.to_channel), MAX_POSTS)
     else:
-        state.surveys.append((event.kind, event.score))
+        _insert(state.surveys, (event.kind, event.score), MAX_SURVEYS)
     if state.brand is None:
         # Until the opening mention arrives, label with what the first event says.
         state.brand, state.channel = event.brand, event.channel
 
 
-def breach_if_due(state: ConversationState, now: float) -> bool:
-    """Declare a breach by silence when the deadline passed with no reply; True if changed."""
-    deadline = state.first_response_deadline
-    if state.silence_breached or deadline is None or deadline > now:
+@dataclass
+class Timeline:
+    """What the posts of a conversation say, walked once in event time."""
+
+    first_response_at: float | None = None
+    # (start of the customer's wait after a response, the human reply that ended it or None)
+    next_responses: list[tuple[float, float | None]] = field(default_factory=list)
+    # (resolution time, "explicit" | "inactivity")
+    resolutions: list[tuple[float, str]] = field(default_factory=list)
+    reopens: int = 0
+    open_now: bool = True
+    waiting_since: float | None = None  # the customer waits for a next response since
+    awaiting_customer_since: float | None = None  # last human reply, customer silent since
+    customer_posts_to_resolution: int = 0
+    brand_posts_to_resolution: int = 0
+    human_replies_to_resolution: int = 0
+    customer_posts_answered: int = 0
+
+
+_ORDER = {CUSTOMER: 0, HUMAN: 1, BOT: 1, "resolve": 2}
+
+
+class _Walk:
+    """The running totals of `walk`; a resolution freezes the counts to it."""
+
+    def __init__(self) -> None:
+        self.timeline = Timeline()
+        self.customer = self.brand = self.humans = 0
+
+    def resolve(self, at: float, how: str) -> None:
+        timeline = self.timeline
+        timeline.resolutions.append((at, how))
+        timeline.open_now = False
+        if len(timeline.resolutions) == 1:
+            timeline.customer_posts_to_resolution = self.customer
+            timeline.brand_posts_to_resolution = self.brand
+            timeline.human_replies_to_resolution = self.humans
+
+
+def walk(state: ConversationState) -> Timeline:
+    """Follow the conversation from its opening post; inactivity up to `swept_until`."""
+    run = _Walk()
+    timeline = run.timeline
+    opened_at = state.opened_at
+    if opened_at is None:
+        return timeline
+    marks = [(at, kind) for at, kind in state.posts if at >= opened_at]
+    marks += [(at, "resolve") for at in state.resolves if at >= opened_at]
+    marks.sort(key=lambda mark: (mark[0], _ORDER[mark[1]]))
+    inactivity = state.inactivity_seconds
+    last_human: float | None = None  # the last post of the open episode, if a human reply
+    waiting_since: float | None = None
+    unanswered = 0
+    for at, kind in marks:
+        if kind == CUSTOMER:
+            if last_human is not None and inactivity > 0 and at - last_human >= inactivity:
+                # The customer stayed silent long enough: resolved at the last reply.
+                run.resolve(last_human, "inactivity")
+            last_human = None
+            unanswered += 1
+            if not timeline.resolutions:
+                run.customer += 1
+            if not timeline.open_now:
+                timeline.reopens += 1
+                timeline.open_now = True
+            if timeline.first_response_at is not None and waiting_since is None:
+                waiting_since = at
+        elif kind == HUMAN:
+            timeline.customer_posts_answered += unanswered
+            unanswered = 0
+            if not timeline.resolutions:
+                run.brand += 1
+                run.humans += 1
+            if timeline.first_response_at is None:
+                timeline.first_response_at = at
+            elif waiting_since is not None:
+                timeline.next_responses.append((waiting_since, at))
+                waiting_since = None
+            last_human = at if timeline.open_now else None
+        elif kind == BOT:
+            if not timeline.resolutions:
+                run.brand += 1
+        elif timeline.open_now:  # an explicit resolution
+            run.resolve(at, "explicit")
+            last_human = None
+            if waiting_since is not None:
+                timeline.next_responses.append((waiting_since, None))
+                waiting_since = None
+    horizon = state.swept_until if state.swept_until is not None else float("-inf")
+    if last_human is not None and inactivity > 0:
+        if horizon - last_human >= inactivity:
+            run.resolve(last_human, "inactivity")
+        else:
+            timeline.awaiting_customer_since = last_human
+    if waiting_since is not None:
+        timeline.next_responses.append((waiting_since, None))
+        timeline.waiting_since = waiting_since
+    return timeline
+
+
+def advance_clock(state: ConversationState, now: float) -> bool:
+    """Record that the clock reached `now`; True if a deadline or trigger was crossed."""
+    due = next_check(state)
+    if state.swept_until is not None and now <= state.swept_until:
         return False
-    if not state.awaiting_first_response:
-        return False
-    state.silence_breached = True
-    return True
+    state.swept_until = now
+    return due is not None and due <= now
+
+
+def next_check(state: ConversationState) -> float | None:
+    """The next time at which the clock alone changes this conversation's metrics."""
+    if state.opened_at is None:
+        return None
+    timeline = walk(state)
+    swept = state.swept_until if state.swept_until is not None else float("-inf")
+    margin = state.at_risk_margin
+    candidates: list[float] = []
+    if timeline.open_now:
+        deadline = _waiting_deadline(state, timeline)
+        if deadline is not None:
+            candidates += [deadline - margin, deadline] if margin > 0 else [deadline]
+        if timeline.awaiting_customer_since is not None:
+            candidates.append(timeline.awaiting_customer_since + state.inactivity_seconds)
+    if not timeline.resolutions and state.resolution_target is not None:
+        candidates.append(state.opened_at + state.resolution_target)
+    future = [at for at in candidates if at > swept]
+    return min(future) if future else None
+
+
+def _waiting_deadline(state: ConversationState, timeline: Timeline) -> float | None:
+    """Deadline of the reply the customer is waiting for, if any."""
+    if timeline.first_response_at is None:
+        return state.first_response_deadline
+    if timeline.waiting_since is not None and state.next_response_target is not None:
+        return timeline.waiting_since + state.next_response_target
+    return None
+
+
+def _sla(
+    out: Contributions,
+    name: str,
+    labels: tuple[str, ...],
+    deadline: float,
+    done_at: float | None,
+    swept: float,
+    stopped_at: float | None = None,
+) -> None:
+    """Met/breached for one clock: done in time, done late, or silent past the deadline."""
+    if done_at is not None:
+        outcome, at = ("met", done_at) if done_at <= deadline else ("breached", deadline)
+    elif swept >= deadline and (stopped_at is None or stopped_at > deadline):
+        outcome, at = "breached", deadline
+    else:
+        return
+    key = (name, (*labels, outcome), at)
+    out[key] = out.get(key, 0.0) + 1.0
+
+
+def _observe(
+    out: Contributions, name: str, labels: tuple[str, ...], bounds: tuple[float, ...], value: float
+) -> None:
+    bucket = (f"{name}_bucket", (*labels, str(bucket_index(bounds, value))), None)
+    out[bucket] = out.get(bucket, 0.0) + 1.0
+    total = (f"{name}_sum", labels, None)
+    out[total] = out.get(total, 0.0) + value
+    count = (f"{name}_count", labels, None)
+    out[count] = out.get(count, 0.0) + 1.0
 
 
 def contributions(state: ConversationState) -> Contributions:
@@ -161,41 +340,102 @@ def contributions(state: ConversationState) -> Contributions:
     out: Contributions = {}
     if state.opened_at is None or state.brand is None or state.channel is None:
         return out
+    opened_at = state.opened_at
     labels = (state.brand, state.channel)
+    sla_labels = (*labels, state.priority)
+    swept = state.swept_until if state.swept_until is not None else float("-inf")
+    timeline = walk(state)
+    first_resolution = timeline.resolutions[0][0] if timeline.resolutions else None
     out[("conversations_opened_total", labels, None)] = 1.0
+
+    # First response: the first human reply after the opening post.
     deadline = state.first_response_deadline
-    first_response_at = state.first_response_at
-    outcome: str | None = None
-    outcome_at: float | None = None
-    if first_response_at is not None:
-        waited = first_response_at - state.opened_at
-        index = bucket_index(FIRST_RESPONSE_BUCKETS, waited)
-        out[("first_response_seconds_bucket", (*labels, str(index)), None)] = 1.0
-        out[("first_response_seconds_sum", labels, None)] = waited
-        out[("first_response_seconds_count", labels, None)] = 1.0
-        if deadline is not None:
-            met = first_response_at <= deadline and not state.silence_breached
-            outcome, outcome_at = ("met", first_response_at) if met else ("breached", deadline)
-    elif state.silence_breached and deadline is not None:
-        outcome, outcome_at = "breached", deadline
-    if outcome is not None:
-        key = ("first_response_sla_total", (*labels, state.priority, outcome), outcome_at)
-        out[key] = 1.0
-    if state.awaiting_first_response:
-        open_state = BREACHED if state.silence_breached else AWAITING_FIRST_RESPONSE
+    if timeline.first_response_at is not None:
+        _observe(out, "first_response_seconds", labels, FIRST_RESPONSE_BUCKETS,
+                 timeline.first_response_at - opened_at)  # fmt: skip
+    if deadline is not None:
+        _sla(out, "first_response_sla_total", sla_labels, deadline, timeline.first_response_at,
+             swept, stopped_at=first_resolution)  # fmt: skip
+
+    # Next responses: each wait of the customer after a response, to the next human reply.
+    for start, replied_at in timeline.next_responses:
+        if replied_at is not None:
+            _observe(out, "next_response_seconds", labels, FIRST_RESPONSE_BUCKETS,
+                     replied_at - start)  # fmt: skip
+        if state.next_response_target is not None:
+            stopped = next((at for at, _ in timeline.resolutions if at >= start), None)
+            _sla(out, "next_response_sla_total", sla_labels, start + state.next_response_target,
+                 replied_at, swept, stopped_at=stopped)  # fmt: skip
+    if timeline.customer_posts_answered:
+        out[("mentions_answered_total", labels, None)] = float(timeline.customer_posts_answered)
+
+    # Resolutions: explicit or by inactivity; the first one for time, SLA and effort.
+    redirected = any(at <= (first_resolution or float("inf")) for at, _ in state.redirections)
+    for resolved_at, how in timeline.resolutions:
+        key = ("resolutions_total", (*labels, how), resolved_at)
+        out[key] = out.get(key, 0.0) + 1.0
+    if timeline.reopens:
+        out[("reopens_total", labels, None)] = float(timeline.reopens)
+    if first_resolution is not None:
+        flag = "true" if redirected else "false"
+        _observe(out, "resolution_seconds", (*labels, flag), RESOLUTION_BUCKETS,
+                 first_resolution - opened_at)  # fmt: skip
+        for side, count in (("customer", timeline.customer_posts_to_resolution),
+                            ("brand", timeline.brand_posts_to_resolution)):  # fmt: skip
+            _observe(out, "posts_to_resolution", (*labels, side), POSTS_BUCKETS, float(count))
+        channels = 1 + len({to for at, to in state.redirections if at <= first_resolution})
+        _observe(out, "customer_effort_channels", labels, POSTS_BUCKETS, float(channels))
+        if timeline.human_replies_to_resolution == 1 and not redirected and not timeline.reopens:
+            out[("first_contact_resolutions_total", labels, None)] = 1.0
+    if state.resolution_target is not None:
+        resolution_deadline = opened_at + state.resolution_target
+        pending_inference = (
+            timeline.awaiting_customer_since is not None
+            and timeline.awaiting_customer_since <= resolution_deadline
+        )
+        if first_resolution is not None or not pending_inference:
+            _sla(out, "resolution_sla_total", sla_labels, resolution_deadline, first_resolution,
+                 swept)  # fmt: skip
+
+    # Backlog: where the open conversation stands now.
+    if timeline.open_now:
+        waiting = _waiting_deadline(state, timeline)
+        if waiting is not None:
+            if swept >= waiting:
+                open_state = BREACHED
+            elif state.at_risk_margin > 0 and swept >= waiting - state.at_risk_margin:
+                open_state = AT_RISK
+            elif timeline.first_response_at is None:
+                open_state = AWAITING_FIRST_RESPONSE
+            else:
+                open_state = AWAITING_NEXT_RESPONSE
+        elif timeline.first_response_at is None:
+            open_state = AWAITING_FIRST_RESPONSE
+        else:
+            open_state = AWAITING_CUSTOMER
         out[("open_conversations", (*labels, open_state), None)] = 1.0
-    if state.resolved_at is not None:
-        out[("resolutions_total", labels, state.resolved_at)] = 1.0
+
+    # Quality: recovery of a negative start; CSAT and NPS by redirection.
     if state.mention_sentiments and state.negative_below is not None:
         _, opening_sentiment = state.mention_sentiments[0]
-        later = (value for at, value in state.mention_sentiments[1:] if at > state.opened_at)
-        outcome_of_negative = recovered(
-            opening_sentiment, state.negative_below, later, state.surveys
-        )
+        later = (value for at, value in state.mention_sentiments[1:] if at > opened_at)
+        outcome_of_negative = recovered(opening_sentiment, state.negative_below, later,
+                                        state.surveys)  # fmt: skip
         if outcome_of_negative is not None:
             out[("negative_conversations_total", labels, None)] = 1.0
             if outcome_of_negative:
                 out[("recovered_conversations_total", labels, None)] = 1.0
+    any_redirection = "true" if state.redirections else "false"
+    for kind, score in state.surveys:
+        if kind == "csat":
+            for name, amount in (("csat_responses_total", 1.0), ("csat_score_total", float(score)),
+                                 ("csat_satisfied_total" if csat_satisfied(score)
+                                  else "csat_followup_needed_total", 1.0)):  # fmt: skip
+                csat_key: SeriesKey = (name, (*labels, any_redirection), None)
+                out[csat_key] = out.get(csat_key, 0.0) + amount
+        else:
+            nps_key: SeriesKey = ("nps_responses_total", (*labels, nps_category(score)), None)
+            out[nps_key] = out.get(nps_key, 0.0) + 1.0
     return out
 
 
@@ -214,7 +454,7 @@ def retirement(state: ConversationState) -> Contributions:
 
 def event_increments(
     event: Mention | Reply | Redirection | Survey,
-    sentiment_rules: SentimentRules = DEFAULT_SENTIMENT_RULES,
+    sentiment_rules: SentimentRules = DEFAULT_RULES.sentiment,
 ) -> Contributions:
     """Counts every post and action once, labelled by the event's own brand and channel."""
     labels = (event.brand, event.channel)
@@ -235,17 +475,7 @@ def event_increments(
         return {("replies_total", (*labels, kind), None): 1.0}
     if isinstance(event, Redirection):
         return {("redirections_total", (*labels, event.to_channel), None): 1.0}
-    out: Contributions = {("surveys_total", (*labels, event.kind), None): 1.0}
-    if event.kind == "csat":
-        out[("csat_responses_total", labels, None)] = 1.0
-        out[("csat_score_total", labels, None)] = float(event.score)
-        if csat_satisfied(event.score):
-            out[("csat_satisfied_total", labels, None)] = 1.0
-        else:
-            out[("csat_followup_needed_total", labels, None)] = 1.0
-    else:
-        out[("nps_responses_total", (*labels, nps_category(event.score)), None)] = 1.0
-    return out
+    return {("surveys_total", (*labels, event.kind), None): 1.0}
 
 
 def difference(before: Contributions, after: Contributions) -> Contributions:

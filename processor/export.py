@@ -33,7 +33,7 @@ from prometheus_client.registry import Collector
 from processor.events import EVENT_TYPES
 from processor.metrics import (
     BUSINESS_FAMILIES,
-    FIRST_RESPONSE_BUCKETS,
+    HISTOGRAM_BOUNDS,
     PREFIX,
     WINDOWED_SERIES,
     WINDOWS,
@@ -184,25 +184,27 @@ def build_families(pipeline: Pipeline, partitions: set[int]) -> list[Metric]:
         for series, value in values.items():
             into[series] += value
 
-    histograms: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
+    # Histogram series: (family, label values without `le`) -> bucket index -> count.
+    histograms: dict[tuple[str, tuple[str, ...]], dict[int, float]] = defaultdict(dict)
+    sums: dict[tuple[str, tuple[str, ...]], float] = defaultdict(float)
     for (brand, channel), values in sorted(merged.items()):
         for series, value in sorted(values.items()):
             name, extra = split_series_id(series)
-            if name == "first_response_seconds_bucket":
-                histograms[(brand, channel)][int(extra[0])] = value
-                continue
-            if name in ("first_response_seconds_sum", "first_response_seconds_count"):
-                continue
-            base = name.removesuffix("_total")
-            metric = families[base]
+            family_name, _, part = name.rpartition("_")
+            if family_name in HISTOGRAM_BOUNDS:
+                if part == "bucket":
+                    key = (family_name, (brand, channel, *extra[:-1]))
+                    histograms[key][int(extra[-1])] = value
+                elif part == "sum":
+                    sums[(family_name, (brand, channel, *extra))] = value
+                continue  # `_count` is the +Inf bucket
+            metric = families[name.removesuffix("_total")]
             metric.add_metric([brand, channel, *extra], value)  # type: ignore[attr-defined]
-    histogram = families["first_response_seconds"]
-    for (brand, channel), counts in sorted(histograms.items()):
-        values = merged[(brand, channel)]
-        histogram.add_metric(  # type: ignore[attr-defined]
-            [brand, channel],
-            buckets=cumulative_buckets(counts, FIRST_RESPONSE_BUCKETS),
-            sum_value=values.get("first_response_seconds_sum", 0.0),
+    for (family_name, label_values), counts in sorted(histograms.items()):
+        families[family_name].add_metric(  # type: ignore[attr-defined]
+            list(label_values),
+            buckets=cumulative_buckets(counts, HISTOGRAM_BOUNDS[family_name]),
+            sum_value=sums.get((family_name, label_values), 0.0),
         )
 
     # Windows end at each partition's own "now", then add up over partitions.

@@ -26,6 +26,15 @@ FIRST_RESPONSE_BUCKETS: tuple[float, ...] = (
 )  # fmt: skip
 
 
+# Open to resolution: minutes to a month.
+RESOLUTION_BUCKETS: tuple[float, ...] = (
+    300, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400, 172800, 345600, 604800, 1209600,
+    2592000,
+)  # fmt: skip
+# Counts of posts or channels: small integers.
+POSTS_BUCKETS: tuple[float, ...] = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50)
+
+
 def bucket_index(bounds: tuple[float, ...], value: float) -> int:
     """Index of the first bucket whose upper bound is >= value (len(bounds) means +Inf)."""
     return bisect.bisect_left(bounds, value)
@@ -59,14 +68,61 @@ BUSINESS_FAMILIES: tuple[Family, ...] = (
         "Time from the opening post to the first human brand reply.", ("brand", "channel"),
     ),
     Family(
+        "next_response_seconds", "histogram",
+        "Time from a customer's follow-up (after a response) to the next human brand reply.",
+        ("brand", "channel"),
+    ),
+    Family(
+        "next_response_sla", "counter",
+        "Follow-up waits whose next-response SLA was met or breached (breach at the deadline).",
+        ("brand", "channel", "priority", "outcome"),
+    ),
+    Family(
+        "mentions_answered", "counter",
+        "Inbound posts followed by a human brand reply (response rate = answered / mentions).",
+        ("brand", "channel"),
+    ),
+    Family(
+        "resolution_seconds", "histogram",
+        "Time from the opening post to the first resolution; redirected=true when the "
+        "conversation was moved to a private channel before it.",
+        ("brand", "channel", "redirected"),
+    ),
+    Family(
+        "resolution_sla", "counter",
+        "Conversations whose resolution SLA was met or breached (breach at the deadline).",
+        ("brand", "channel", "priority", "outcome"),
+    ),
+    Family(
+        "posts_to_resolution", "histogram",
+        "Posts exchanged from the opening post to the first resolution, by side "
+        "(customer, brand): Tweets to Resolution, and customer effort in posts.",
+        ("brand", "channel", "side"),
+    ),
+    Family(
+        "customer_effort_channels", "histogram",
+        "Channels the customer used until the first resolution (1 + distinct redirections).",
+        ("brand", "channel"),
+    ),
+    Family(
+        "first_contact_resolutions", "counter",
+        "Resolved conversations solved with one human brand reply, no redirection and no "
+        "reopening (First Social Contact Resolution).",
+        ("brand", "channel"),
+    ),
+    Family("reopens", "counter", "Customer posts after a resolution that reopened it.",
+           ("brand", "channel")),
+    Family(
         "first_response_sla", "counter",
         "Conversations whose first-response SLA was met or breached "
         "(a breach is counted at the deadline).",
         ("brand", "channel", "priority", "outcome"),
     ),
     Family(
-        "resolutions", "counter", "Conversations the brand marked resolved.",
-        ("brand", "channel"),
+        "resolutions", "counter",
+        "Resolutions: how=explicit (a reply with resolves: true) or how=inactivity (no "
+        "customer post for the inactivity time after a human reply).",
+        ("brand", "channel", "how"),
     ),
     Family(
         "redirections", "counter", "Conversations moved to a private channel.",
@@ -86,12 +142,15 @@ BUSINESS_FAMILIES: tuple[Family, ...] = (
     ),
     Family("complaints", "counter", "Inbound posts of inquiry type complaint.",
            ("brand", "channel")),
-    Family("csat_responses", "counter", "CSAT survey answers (1-5).", ("brand", "channel")),
+    Family("csat_responses", "counter",
+           "CSAT survey answers (1-5); redirected=true if the conversation was redirected.",
+           ("brand", "channel", "redirected")),
     Family("csat_score", "counter", "Sum of CSAT scores (average = score / responses).",
-           ("brand", "channel")),
-    Family("csat_satisfied", "counter", "CSAT answers of 4 or 5.", ("brand", "channel")),
+           ("brand", "channel", "redirected")),
+    Family("csat_satisfied", "counter", "CSAT answers of 4 or 5.",
+           ("brand", "channel", "redirected")),
     Family("csat_followup_needed", "counter", "CSAT answers of 3 or less: follow up.",
-           ("brand", "channel")),
+           ("brand", "channel", "redirected")),
     Family("nps_responses", "counter", "NPS answers by category (promoter 9-10, passive 7-8, "
            "detractor 0-6).", ("brand", "channel", "category")),
     Family("negative_conversations", "counter",
@@ -101,7 +160,10 @@ BUSINESS_FAMILIES: tuple[Family, ...] = (
            "CSAT 4-5 or NPS 7-10).", ("brand", "channel")),
     Family(
         "open_conversations", "gauge",
-        "Open conversations without a first human reply, by state.", ("brand", "channel", "state"),
+        "Open conversations by state: awaiting_first_response, awaiting_next_response, "
+        "at_risk (deadline within the margin), breached (waiting past the deadline), "
+        "awaiting_customer (answered, not resolved).",
+        ("brand", "channel", "state"),
     ),
 )  # fmt: skip
 
@@ -118,7 +180,17 @@ WINDOWED_SERIES: Mapping[str, Family] = {
     ),
     "resolutions_total": Family(
         "window_resolutions", "gauge", "Resolutions in the last window (event time).",
-        ("brand", "channel", "window"),
+        ("brand", "channel", "how", "window"),
+    ),
+    "next_response_sla_total": Family(
+        "window_next_response_sla", "gauge",
+        "Next-response SLA outcomes in the last window (event time of the reply or deadline).",
+        ("brand", "channel", "priority", "outcome", "window"),
+    ),
+    "resolution_sla_total": Family(
+        "window_resolution_sla", "gauge",
+        "Resolution SLA outcomes in the last window (event time of the resolution or deadline).",
+        ("brand", "channel", "priority", "outcome", "window"),
     ),
     "complaints_total": Family(
         "window_complaints", "gauge",
@@ -126,6 +198,15 @@ WINDOWED_SERIES: Mapping[str, Family] = {
         ("brand", "channel", "window"),
     ),
 }  # fmt: skip
+
+# Histogram families and their bucket bounds (the bucket index is the last label).
+HISTOGRAM_BOUNDS: Mapping[str, tuple[float, ...]] = {
+    "first_response_seconds": FIRST_RESPONSE_BUCKETS,
+    "next_response_seconds": FIRST_RESPONSE_BUCKETS,
+    "resolution_seconds": RESOLUTION_BUCKETS,
+    "posts_to_resolution": POSTS_BUCKETS,
+    "customer_effort_channels": POSTS_BUCKETS,
+}
 
 # Tumbling bucket sizes, and which one each sliding window is summed from.
 FINE_BUCKET_SECONDS = 60.0

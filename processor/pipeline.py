@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import orjson
 
 from processor import conversation
-from processor.conversation import ConversationState
+from processor.conversation import ConversationRules, ConversationState
 from processor.deadletters import envelope
 from processor.events import Mention, Redirection, Rejection, Reply, Survey, decode_event
 from processor.metrics import (
@@ -118,15 +118,21 @@ class Pipeline:
         # Called once per batch, after the table writes: sends the changelog records.
         self.flush = flush
         self.topic_types = settings.input_topics
-        self.sentiment_rules = SentimentRules(
-            settings.negative_sentiment_below, settings.positive_sentiment_above
+        self.rules = ConversationRules(
+            sentiment=SentimentRules(
+                settings.negative_sentiment_below, settings.positive_sentiment_above
+            ),
+            inactivity_seconds=settings.inactivity_resolution_seconds,
+            at_risk_margin_seconds=settings.at_risk_margin_seconds,
         )
         self.scorer = load_scorer(settings.sentiment_scorer)
         self._lateness = settings.allowed_lateness_seconds
         self._retention = {size: retention_seconds(size, self._lateness) for size in BUCKET_SIZES}
         # Derived, in-memory indexes, rebuilt from the tables for a partition when it is
         # (re)assigned: open first-response deadlines and live window buckets.
-        self._deadlines: dict[int, list[tuple[float, str]]] = defaultdict(list)
+        # (next time the clock alone changes a conversation, its id): deadlines, at-risk
+        # moments, inactivity; entries may be stale and are checked against the state.
+        self._checks: dict[int, list[tuple[float, str]]] = defaultdict(list)
         # One heap per bucket size: their retentions differ (1 h vs 24 h plus lateness).
         self._buckets: dict[tuple[int, float], list[tuple[float, str]]] = defaultdict(list)
         # Conversations by last event time, to forget idle ones (one entry per conversation).
@@ -278,23 +284,23 @@ class Pipeline:
         state = self._load(event.conversation_id, partition)
         is_new = state.last_event_at is None
         before = conversation.contributions(state)
-        conversation.apply_event(state, event, self.policies, self.sentiment_rules)
+        conversation.apply_event(state, event, self.policies, self.rules)
         delta = conversation.difference(before, conversation.contributions(state))
-        for key, amount in conversation.event_increments(event, self.sentiment_rules).items():
+        for key, amount in conversation.event_increments(event, self.rules.sentiment).items():
             delta[key] = delta.get(key, 0.0) + amount
         self.conversations[event.conversation_id] = state.to_json()
         self._aggregate(partition, delta)
-        self._track_deadline(partition, state)
+        self._track(partition, state)
         if is_new and state.last_event_at is not None:
             heapq.heappush(self._idle[partition], (state.last_event_at, state.conversation_id))
         latest = self.stream_time(partition)
         if latest is None or event.occurred_ts > latest:
             self.clocks[str(partition)] = event.occurred_ts
 
-    def _track_deadline(self, partition: int, state: ConversationState) -> None:
-        deadline = state.first_response_deadline
-        if deadline is not None and state.awaiting_first_response and not state.silence_breached:
-            heapq.heappush(self._deadlines[partition], (deadline, state.conversation_id))
+    def _track(self, partition: int, state: ConversationState) -> None:
+        due = conversation.next_check(state)
+        if due is not None:
+            heapq.heappush(self._checks[partition], (due, state.conversation_id))
 
     def _aggregate(self, partition: int, delta: Contributions) -> None:
         # Values are mutated in place and assigned back once, so each changed key is one
@@ -335,19 +341,20 @@ class Pipeline:
         """Breach overdue conversations and drop expired window buckets of a partition."""
         self._ensure_indexed(partition)
         now = self.deadline_now(partition)
-        deadlines = self._deadlines[partition]
-        while deadlines and deadlines[0][0] <= now:
-            _, conversation_id = heapq.heappop(deadlines)
+        checks = self._checks[partition]
+        while checks and checks[0][0] <= now:
+            _, conversation_id = heapq.heappop(checks)
             document = self.conversations.get(conversation_id)
             if document is None:
                 continue
             state = ConversationState.from_json(document)
             before = conversation.contributions(state)
-            if conversation.breach_if_due(state, now):
+            if conversation.advance_clock(state, now):
                 self.conversations[conversation_id] = state.to_json()
                 self._aggregate(
                     partition, conversation.difference(before, conversation.contributions(state))
                 )
+                self._track(partition, state)
         window_now = self.window_now(partition)
         self._forget_idle(partition, window_now - self.settings.conversation_ttl_seconds)
         for size in BUCKET_SIZES:
@@ -378,7 +385,7 @@ class Pipeline:
         """Drop derived indexes (on revocation); they are rebuilt on next use."""
         for partition in list(self._indexed) if partitions is None else partitions:
             self._indexed.discard(partition)
-            self._deadlines.pop(partition, None)
+            self._checks.pop(partition, None)
             self._idle.pop(partition, None)
             for size in BUCKET_SIZES:
                 self._buckets.pop((partition, size), None)
@@ -386,7 +393,7 @@ class Pipeline:
     def _ensure_indexed(self, partition: int) -> None:
         if partition in self._indexed:
             return
-        deadlines: list[tuple[float, str]] = []
+        checks: list[tuple[float, str]] = []
         idle: list[tuple[float, str]] = []
         for conversation_id, document in list(self.conversations.items()):
             if document is None or document.get("partition") != partition:
@@ -394,14 +401,10 @@ class Pipeline:
             state = ConversationState.from_json(document)
             if state.last_event_at is not None:
                 idle.append((state.last_event_at, conversation_id))
-            deadline = state.first_response_deadline
-            if (
-                deadline is not None
-                and state.awaiting_first_response
-                and not state.silence_breached
-            ):
-                deadlines.append((deadline, conversation_id))
-        heapq.heapify(deadlines)
+            due = conversation.next_check(state)
+            if due is not None:
+                checks.append((due, conversation_id))
+        heapq.heapify(checks)
         heapq.heapify(idle)
         self._idle[partition] = idle
         buckets: dict[float, list[tuple[float, str]]] = {size: [] for size in BUCKET_SIZES}
@@ -412,11 +415,11 @@ class Pipeline:
         for size, heap in buckets.items():
             heapq.heapify(heap)
             self._buckets[(partition, size)] = heap
-        self._deadlines[partition] = deadlines
+        self._checks[partition] = checks
         self._indexed.add(partition)
         log.info(
-            "partition %d indexed: %d open deadlines, %d window buckets",
-            partition, len(deadlines), sum(len(heap) for heap in buckets.values()),
+            "partition %d indexed: %d clock checks, %d window buckets",
+            partition, len(checks), sum(len(heap) for heap in buckets.values()),
         )  # fmt: skip
 
     # -- reading for export ---------------------------------------------------------------------

@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     sentiment_scorer: Literal["none", "vader"] = Field(
         "none", validation_alias=_env("SOCIALCARE_SENTIMENT_SCORER")
     )
+    inactivity_resolution_seconds: float = Field(
+        86400.0, validation_alias=_env("SOCIALCARE_INACTIVITY_RESOLUTION_SECONDS"), ge=0
+    )
+    at_risk_margin_seconds: float = Field(
+        600.0, validation_alias=_env("SOCIALCARE_AT_RISK_MARGIN_SECONDS"), ge=0
+    )
     conversation_ttl_seconds: float = Field(
         30 * 86400, validation_alias=_env("SOCIALCARE_CONVERSATION_TTL_SECONDS"), gt=0
     )

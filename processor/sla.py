@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from processor.events import Priority
 
-Target = Literal["first_response", "resolution"]
+Target = Literal["first_response", "next_response", "resolution"]
+TARGETS: tuple[Target, ...] = ("first_response", "next_response", "resolution")
 
 # Specificity weights: a brand match beats a channel match beats a priority match, any two
 # together beat one alone, and no two rules of different shape tie (4, 3, 2; 5, 6, 7; 9).
@@ -34,8 +35,9 @@ class SlaTargets(BaseModel):
 
     first_response: timedelta
     resolution: timedelta
+    next_response: timedelta = timedelta(hours=1)
 
-    @field_validator("first_response", "resolution")
+    @field_validator("first_response", "next_response", "resolution")
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value.total_seconds() <= 0:
@@ -52,9 +54,10 @@ class SlaRule(BaseModel):
     channel: str | None = None
     priority: Priority | None = None
     first_response: timedelta | None = None
+    next_response: timedelta | None = None
     resolution: timedelta | None = None
 
-    @field_validator("first_response", "resolution")
+    @field_validator("first_response", "next_response", "resolution")
     @classmethod
     def _positive(cls, value: timedelta | None) -> timedelta | None:
         if value is not None and value.total_seconds() <= 0:
@@ -111,7 +114,7 @@ class SlaPolicySet(BaseModel):
                 merged = existing.model_copy(
                     update={
                         name: getattr(rule, name)
-                        for name in ("first_response", "resolution")
+                        for name in TARGETS
                         if getattr(rule, name) is not None
                     }
                 )
@@ -191,16 +194,11 @@ class SlaPolicyStore:
         policy, _ = await self.load()
         return await self.save(policy.with_rule(rule))
 
-    async def set_default(
-        self, first_response: timedelta | None, resolution: timedelta | None
-    ) -> int:
+    async def set_default(self, targets: dict[str, timedelta | None]) -> int:
+        """Change some of the default targets (None leaves a target as it is)."""
         policy, _ = await self.load()
         default = policy.default.model_copy(
-            update={
-                key: value
-                for key, value in (("first_response", first_response), ("resolution", resolution))
-                if value is not None
-            }
+            update={key: value for key, value in targets.items() if value is not None}
         )
         return await self.save(policy.model_copy(update={"default": default}))
 

@@ -80,13 +80,9 @@ async def set_policy_rule(settings: Settings, rule: SlaRule) -> int:
         await client.aclose()
 
 
-async def set_default_policy(
-    settings: Settings, first_response: timedelta | None, resolution: timedelta | None
-) -> int:
+async def set_default_policy(settings: Settings, targets: dict[str, timedelta | None]) -> int:
     client = aioredis.Redis.from_url(settings.redis_url)
     try:
-        return await SlaPolicyStore(client, settings.redis_prefix).set_default(
-            first_response, resolution
-        )
+        return await SlaPolicyStore(client, settings.redis_prefix).set_default(targets)
     finally:
         await client.aclose()

@@ -182,11 +182,37 @@ def test_hand_made_conversations_exact_metrics(
     assert v("socialcare_redirections_total", brand=N, channel="twitter", to_channel="dm") == 1
     assert v("socialcare_surveys_total", brand=N, channel="twitter", kind="csat") == 1
 
-    # Open: c3 breached by silence; c6 awaiting (deadline +3000 > watermark +600).
+    # Open at watermark +600: c3 breached by silence; c6 awaiting its first response
+    # (deadline +3000, at risk from +2400); c1 awaiting a next response (follow-up at +150,
+    # default next-response target 1 h: deadline +3750); c2 answered, awaiting the customer
+    # (resolution by inactivity after 24 h). c4 and c5 are resolved.
     opened = "socialcare_open_conversations"
     assert v(opened, brand=A, channel="facebook", state="breached") == 1
     assert v(opened, brand=N, channel="facebook", state="awaiting_first_response") == 1
-    assert v(opened) == 2
+    assert v(opened, brand=A, channel="twitter", state="awaiting_next_response") == 1
+    assert v(opened, brand=A, channel="twitter", state="awaiting_customer") == 1
+    assert v(opened) == 4
+    # Resolution SLA (default 86400 s): c4 (+800 after opening) and c5 (+850) met.
+    assert v("socialcare_resolution_sla_total", brand=N, outcome="met") == 2
+    assert v("socialcare_resolution_sla_total", outcome="breached") == 0
+    assert v("socialcare_resolutions_total", brand=N, how="explicit") == 2
+    # Response rate: customer posts followed by a human reply: c1-m1 (c1-m2 at +150 is
+    # after the last reply), c2, c4, c5 = 4 of 7 (c3 only bot, c6 none).
+    assert v("socialcare_mentions_answered_total") == 4
+    # First contact resolution: c5 (one human reply before +1200? no: r1 +400 and the
+    # resolving r2 +1200 are two) -> none; c4: r1 +300 then r2 +1000, redirected -> none.
+    assert v("socialcare_first_contact_resolutions_total") == 0
+    # Tweets to resolution, c4: customer 1, brand 2 (r1, r2); c5: customer 1, brand 2.
+    assert v("socialcare_posts_to_resolution_sum", brand=N, side="brand") == 4
+    assert v("socialcare_posts_to_resolution_sum", brand=N, side="customer") == 2
+    # Customer effort in channels: c4 twitter + dm = 2, c5 twitter = 1.
+    assert v("socialcare_customer_effort_channels_sum", brand=N) == 3
+    assert v("socialcare_customer_effort_channels_count", brand=N) == 2
+    # CSAT 5 of c5 (not redirected).
+    assert v("socialcare_csat_satisfied_total", brand=N, redirected="false") == 1
+    # Resolution time: c4 800 s (redirected), c5 850 s (not redirected).
+    assert v("socialcare_resolution_seconds_sum", brand=N, redirected="true") == 800
+    assert v("socialcare_resolution_seconds_sum", brand=N, redirected="false") == 850
 
     # Windows end at the latest event time, +2400: the 5m window holds buckets from
     # +2160 to +2400 (only c6); 1h and 24h hold everything.

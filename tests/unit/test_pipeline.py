@@ -5,8 +5,10 @@ protocols, so these are the real code paths with in-memory stand-ins.
 
 Times: T0 = 2017-10-31T22:00:00Z = 1509408000 + 22*3600 = 1509487200, a multiple of 900
 (and so of 60): bucket starts are T0 + a multiple of the bucket size. The wall clock is
-fixed at T0 + 3600. Settings: event clock, allowed lateness 60 s, 4 partitions; SLA
-default first response 15 min (900 s), resolution 8 h.
+fixed at T0 + 3600. Settings (EVENT_CLOCK): event clock, allowed lateness 60 s, 4 partitions,
+no resolution by inactivity and no at-risk margin (the first-response view the older tests
+were written for; DEFAULT_RULES_CLOCK keeps the defaults: inactivity 24 h, margin 600 s);
+SLA default first response 15 min (900 s), next response 1 h, resolution 8 h.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from typing import Any
 import orjson
 from jsonschema import Draft202012Validator, FormatChecker
 
+from processor import conversation
+from processor.conversation import ConversationState
 from processor.metrics import sum_windows
 from processor.pipeline import Message, Pipeline, totals_key, window_key
 from processor.settings import Settings
@@ -37,7 +41,14 @@ TOPICS = {
 }
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 DROP = object()  # a field value meaning "leave this field out"
-EVENT_CLOCK = Settings(clock="event", allowed_lateness_seconds=60, partitions=4)
+EVENT_CLOCK = Settings(
+    clock="event",
+    allowed_lateness_seconds=60,
+    partitions=4,
+    inactivity_resolution_seconds=0,
+    at_risk_margin_seconds=0,
+)
+DEFAULT_RULES_CLOCK = Settings(clock="event", allowed_lateness_seconds=60, partitions=4)
 
 
 class SetDedup:
@@ -175,10 +186,13 @@ def wkey(channel: str, size: float, offset: float, partition: int = 1) -> str:
 
 
 async def scenario(h: Harness) -> None:
-    """Three conversations on partition 1.
+    """Three conversations on partition 1 (EVENT_CLOCK: no inactivity, no margin).
 
     c1 twitter: mention @0, human reply @300 (resolves)  -> met, FRT 300, resolved @300
-    c2 facebook: mention @120 (high), human reply @1500  -> deadline 1020, breached, FRT 1380
+       (explicit; 1 customer post, 1 brand post, 1 channel, one human reply: a first
+       contact resolution; resolution 300 s, SLA met @300)
+    c2 facebook: mention @120 (high), human reply @1500  -> deadline 1020, breached, FRT 1380;
+       then awaits the customer
     c3 twitter: mention @200, bot reply @230, nothing else -> deadline 1100; the watermark
        after the reply @1500 is 1500 - 60 = 1440 >= 1100: breached by silence at 1100
     """
@@ -206,7 +220,24 @@ async def test_scenario_totals() -> None:
             "first_response_seconds_count": 1.0,
             "first_response_sla_total|normal|met": 1.0,  # c1
             "first_response_sla_total|normal|breached": 1.0,  # c3 by silence
-            "resolutions_total": 1.0,  # c1
+            "mentions_answered_total": 1.0,  # c1's mention (a bot reply answers nothing)
+            "resolutions_total|explicit": 1.0,  # c1
+            # c1: resolved 300 s after opening -> RESOLUTION_BUCKETS (300, ...) index 0
+            "resolution_seconds_bucket|false|0": 1.0,
+            "resolution_seconds_sum|false": 300.0,
+            "resolution_seconds_count|false": 1.0,
+            # c1: 1 customer post and 1 brand post -> POSTS_BUCKETS (1, ...) index 0
+            "posts_to_resolution_bucket|customer|0": 1.0,
+            "posts_to_resolution_sum|customer": 1.0,
+            "posts_to_resolution_count|customer": 1.0,
+            "posts_to_resolution_bucket|brand|0": 1.0,
+            "posts_to_resolution_sum|brand": 1.0,
+            "posts_to_resolution_count|brand": 1.0,
+            "customer_effort_channels_bucket|0": 1.0,  # 1 channel
+            "customer_effort_channels_sum": 1.0,
+            "customer_effort_channels_count": 1.0,
+            "first_contact_resolutions_total": 1.0,  # c1
+            "resolution_sla_total|normal|met": 1.0,  # c1, 300 <= 28800
             "open_conversations|breached": 1.0,  # c3; the awaiting series went back to 0
         },
         tkey("facebook"): {
@@ -220,6 +251,8 @@ async def test_scenario_totals() -> None:
             "first_response_seconds_sum": 1380.0,
             "first_response_seconds_count": 1.0,
             "first_response_sla_total|high|breached": 1.0,
+            "mentions_answered_total": 1.0,
+            "open_conversations|awaiting_customer": 1.0,  # answered, not resolved
         },
     }
     assert h.tables["clocks"] == {"1": T0 + 1500}
@@ -240,31 +273,32 @@ async def test_scenario_totals() -> None:
         T0 + 300,
         T0 + 1500,
     ]
-    assert h.conversations["c3"]["silence_breached"] is True
-    assert h.conversations["c2"]["silence_breached"] is False
+    # c3's clock was swept to the watermark 1440 (past its deadline: breached by silence);
+    # c2 was answered (late) before any sweep reached its deadline: never swept.
+    assert h.conversations["c3"]["swept_until"] == T0 + 1440
+    assert h.conversations["c2"]["swept_until"] is None
 
 
 async def test_scenario_window_buckets() -> None:
     h = Harness()
     await scenario(h)
+    met_and_resolved = {
+        "first_response_sla_total|normal|met": 1.0,
+        "resolutions_total|explicit": 1.0,
+        "resolution_sla_total|normal|met": 1.0,
+    }
     assert h.windows == {
-        # fine (60 s) buckets: mention @0 -> 0, @200 -> 180, @120 -> 120; met and resolved
-        # @300 -> 300; c3 breached at its deadline 1100 -> 1080; c2 at 1020 -> 1020
+        # fine (60 s) buckets: mention @0 -> 0, @200 -> 180, @120 -> 120; c1 met, resolved
+        # and resolution SLA met @300 -> 300; c3 breached at its deadline 1100 -> 1080;
+        # c2 at 1020 -> 1020
         wkey("twitter", 60.0, 0): {"mentions_total": 1.0},
         wkey("twitter", 60.0, 180): {"mentions_total": 1.0},
-        wkey("twitter", 60.0, 300): {
-            "first_response_sla_total|normal|met": 1.0,
-            "resolutions_total": 1.0,
-        },
+        wkey("twitter", 60.0, 300): met_and_resolved,
         wkey("twitter", 60.0, 1080): {"first_response_sla_total|normal|breached": 1.0},
         wkey("facebook", 60.0, 120): {"mentions_total": 1.0},
         wkey("facebook", 60.0, 1020): {"first_response_sla_total|high|breached": 1.0},
         # coarse (900 s) buckets: 0..899 -> 0, 900..1799 -> 900
-        wkey("twitter", 900.0, 0): {
-            "mentions_total": 2.0,
-            "first_response_sla_total|normal|met": 1.0,
-            "resolutions_total": 1.0,
-        },
+        wkey("twitter", 900.0, 0): {"mentions_total": 2.0, **met_and_resolved},
         wkey("twitter", 900.0, 900): {"first_response_sla_total|normal|breached": 1.0},
         wkey("facebook", 900.0, 0): {"mentions_total": 1.0},
         wkey("facebook", 900.0, 900): {"first_response_sla_total|high|breached": 1.0},
@@ -281,9 +315,8 @@ async def test_scenario_window_buckets() -> None:
     assert windows["5m"] == {}
     expected_twitter = {
         "mentions_total": 2.0,
-        "first_response_sla_total|normal|met": 1.0,
         "first_response_sla_total|normal|breached": 1.0,
-        "resolutions_total": 1.0,
+        **met_and_resolved,
     }
     assert windows["1h"] == expected_twitter
     assert windows["24h"] == expected_twitter
@@ -523,11 +556,13 @@ async def test_forget_partitions_and_reindex_from_tables() -> None:
     # from the tables on next use.
     first.pipeline.forget_partitions({2})
     await first.send("mention", "a3", 1061, partition=2)  # watermark 1001 >= 1000 and 900
-    assert first.conversations["a1"]["silence_breached"] is True
-    assert first.conversations["a2"]["silence_breached"] is True
-    assert first.conversations["a3"]["silence_breached"] is False
-    # partition 3's watermark is still T0 - 60
-    assert first.conversations["b1"]["silence_breached"] is False
+    # a1 and a2 were swept to the watermark 1001 (past their deadlines 900 and 1000);
+    # a3 (deadline 1961) was not due, so never swept
+    assert first.conversations["a1"]["swept_until"] == T0 + 1001
+    assert first.conversations["a2"]["swept_until"] == T0 + 1001
+    assert first.conversations["a3"]["swept_until"] is None
+    # partition 3's watermark is still T0 - 60: b1 never swept
+    assert first.conversations["b1"]["swept_until"] is None
     totals = tables["totals"][tkey("twitter", 2)]
     assert totals["first_response_sla_total|normal|breached"] == 2.0
     assert totals["open_conversations|breached"] == 2.0

@@ -1,0 +1,69 @@
+"""10,000 distinct customers and agents: the exported series stay within the documented bound."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import Deployment, WorkerProcess, value, wait_until
+from tests.integration.test_scenario import event
+
+pytestmark = pytest.mark.integration
+
+# docs/metrics.md, "Label cardinality": at most 271 business series per (brand, channel).
+BUSINESS_SERIES_PER_PAIR = 271
+HEALTH_SERIES_BOUND = 120
+TO_CHANNELS = ("dm", "email", "chat", "voice", "other")
+
+
+def test_ten_thousand_customers_and_agents(
+    deployment_factory: Callable[..., Deployment], workers: Callable[..., WorkerProcess]
+) -> None:
+    deployment = deployment_factory(partitions=4, SOCIALCARE_CLOCK="event")
+    worker = workers(deployment)
+    worker.wait_ready()
+    start = time.time() - 6 * 3600
+    brands, channels = ("CardA", "CardB"), ("twitter", "instagram")
+    priorities = ("low", "normal", "high", "urgent")
+    kinds = ("complaint", "feedback", "recommendation", "question", "praise", "other")
+    events: list[dict[str, Any]] = []
+    for n in range(10_000):
+        cid = f"card-{n}"
+        brand, channel = brands[n % 2], channels[(n // 2) % 2]
+        at = start + n * 2.0
+        events.append(event("mention", f"{cid}-m", cid, brand, channel, at, author_id=f"cust-{n}",
+                              priority=priorities[n % 4], inquiry_type=kinds[n % 6],
+                              sentiment=((n % 7) - 3) / 3))  # fmt: skip
+        events.append(event("reply", f"{cid}-r", cid, brand, channel, at + 30 + n % 900,
+                            agent_id=f"agent-{n}", team=f"team{n % 3}",
+                            resolves=n % 3 == 0))  # fmt: skip
+        if n % 5 == 0:
+            events.append(event("redirection", f"{cid}-x", cid, brand, channel, at + 40,
+                                to_channel=TO_CHANNELS[(n // 5) % 5],
+                                agent_id=f"agent-{n}"))  # fmt: skip
+        if n % 4 == 0:
+            events.append(event("survey", f"{cid}-s", cid, brand, channel, at + 1000,
+                                kind="csat" if n % 8 == 0 else "nps",
+                                score=(n % 5) + 1 if n % 8 == 0 else n % 11))  # fmt: skip
+    deployment.produce(events)
+    wait_until(
+        lambda: value(worker.scrape(), "socialcare_events_processed_total") == len(events),
+        180, "all events processed", worker.log_tail,
+    )  # fmt: skip
+    text = worker.raw()
+    series = [line for line in text.splitlines() if line and not line.startswith("#")]
+    business = [line for line in series if line.startswith("socialcare_")
+                and not line.startswith(("socialcare_events_processed", "socialcare_deadletters",
+                                         "socialcare_processing_errors", "socialcare_event_time",
+                                         "socialcare_pipeline_latency", "socialcare_last_event",
+                                         "socialcare_owned", "socialcare_sla_policy"))]  # fmt: skip
+    health = [line for line in series if line not in business]
+    assert value(worker.scrape(), "socialcare_conversations_opened_total") == 10_000
+    assert len(business) <= BUSINESS_SERIES_PER_PAIR * len(brands) * len(channels), len(business)
+    assert len(health) <= HEALTH_SERIES_BOUND, len(health)
+    # No customer, agent or conversation id ever becomes a label value.
+    for needle in ('"cust-', '"agent-', '"card-', '"team'):
+        assert needle not in text
