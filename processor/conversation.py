@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from processor.calendar import calendar_from_json
 from processor.events import Mention, Redirection, Reply, Survey
 from processor.metrics import (
     FIRST_RESPONSE_BUCKETS,
@@ -82,6 +83,7 @@ class ConversationState:
     inactivity_seconds: float = 0.0
     at_risk_margin: float = 0.0
     negative_below: float | None = None
+    calendar: dict[str, Any] | None = None  # business hours the clocks follow (None: 24/7)
     posts: list[tuple[float, str]] = field(default_factory=list)
     resolves: list[float] = field(default_factory=list)
     redirections: list[tuple[float, str]] = field(default_factory=list)
@@ -108,11 +110,17 @@ class ConversationState:
         state.mention_sentiments = [(at, value) for at, value in state.mention_sentiments]
         return state
 
+    def deadline(self, start: float, target: float) -> float:
+        """`target` seconds after `start`: calendar time, or business time with a calendar."""
+        if self.calendar is None:
+            return start + target
+        return calendar_from_json(self.calendar).deadline(start, target)
+
     @property
     def first_response_deadline(self) -> float | None:
         if self.opened_at is None or self.first_response_target is None:
             return None
-        return self.opened_at + self.first_response_target
+        return self.deadline(self.opened_at, self.first_response_target)
 
 
 def _insert(items: list[Any], item: Any, cap: int) -> None:
@@ -147,6 +155,7 @@ def apply_event(
                     f"{target}_target",
                     policies.target_seconds(target, state.brand, state.channel, state.priority),
                 )
+            state.calendar = policies.calendar_for(state.brand, state.channel, state.priority)
             state.negative_below = rules.sentiment.negative_below
             state.inactivity_seconds = rules.inactivity_seconds
             state.at_risk_margin = rules.at_risk_margin_seconds
@@ -290,7 +299,7 @@ def next_check(state: ConversationState) -> float | None:
         if timeline.awaiting_customer_since is not None:
             candidates.append(timeline.awaiting_customer_since + state.inactivity_seconds)
     if not timeline.resolutions and state.resolution_target is not None:
-        candidates.append(state.opened_at + state.resolution_target)
+        candidates.append(state.deadline(state.opened_at, state.resolution_target))
     future = [at for at in candidates if at > swept]
     return min(future) if future else None
 
@@ -300,7 +309,7 @@ def _waiting_deadline(state: ConversationState, timeline: Timeline) -> float | N
     if timeline.first_response_at is None:
         return state.first_response_deadline
     if timeline.waiting_since is not None and state.next_response_target is not None:
-        return timeline.waiting_since + state.next_response_target
+        return state.deadline(timeline.waiting_since, state.next_response_target)
     return None
 
 
@@ -364,7 +373,8 @@ def contributions(state: ConversationState) -> Contributions:
                      replied_at - start)  # fmt: skip
         if state.next_response_target is not None:
             stopped = next((at for at, _ in timeline.resolutions if at >= start), None)
-            _sla(out, "next_response_sla_total", sla_labels, start + state.next_response_target,
+            _sla(out, "next_response_sla_total", sla_labels,
+                 state.deadline(start, state.next_response_target),
                  replied_at, swept, stopped_at=stopped)  # fmt: skip
     if timeline.customer_posts_answered:
         out[("mentions_answered_total", labels, None)] = float(timeline.customer_posts_answered)
@@ -388,7 +398,7 @@ def contributions(state: ConversationState) -> Contributions:
         if timeline.human_replies_to_resolution == 1 and not redirected and not timeline.reopens:
             out[("first_contact_resolutions_total", labels, None)] = 1.0
     if state.resolution_target is not None:
-        resolution_deadline = opened_at + state.resolution_target
+        resolution_deadline = state.deadline(opened_at, state.resolution_target)
         pending_inference = (
             timeline.awaiting_customer_since is not None
             and timeline.awaiting_customer_since <= resolution_deadline

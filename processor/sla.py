@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
 import redis.asyncio as aioredis
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from processor.calendar import BusinessCalendar
 from processor.events import Priority
 
 Target = Literal["first_response", "next_response", "resolution"]
@@ -36,6 +37,7 @@ class SlaTargets(BaseModel):
     first_response: timedelta
     resolution: timedelta
     next_response: timedelta = timedelta(hours=1)
+    calendar: str | None = None  # a name in `calendars`; None: the clock runs 24/7
 
     @field_validator("first_response", "next_response", "resolution")
     @classmethod
@@ -56,6 +58,7 @@ class SlaRule(BaseModel):
     first_response: timedelta | None = None
     next_response: timedelta | None = None
     resolution: timedelta | None = None
+    calendar: str | None = None
 
     @field_validator("first_response", "next_response", "resolution")
     @classmethod
@@ -92,6 +95,29 @@ class SlaPolicySet(BaseModel):
         first_response=timedelta(hours=1), resolution=timedelta(hours=24)
     )
     rules: list[SlaRule] = Field(default_factory=list)
+    calendars: dict[str, BusinessCalendar] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _calendars_exist(self) -> SlaPolicySet:
+        named = [self.default.calendar, *(rule.calendar for rule in self.rules)]
+        for name in named:
+            if name is not None and name not in self.calendars:
+                raise ValueError(
+                    f"calendar {name!r} is not defined under `calendars` "
+                    f"(defined: {', '.join(sorted(self.calendars)) or 'none'})"
+                )
+        return self
+
+    def calendar_for(self, brand: str, channel: str, priority: str) -> BusinessCalendar | None:
+        """The calendar of the most specific rule that names one, else the default's."""
+        best: tuple[int, str] | None = None
+        for rule in self.rules:
+            if rule.calendar is None or not rule.matches(brand, channel, priority):
+                continue
+            if best is None or rule.specificity > best[0]:
+                best = (rule.specificity, rule.calendar)
+        name = best[1] if best is not None else self.default.calendar
+        return self.calendars[name] if name is not None else None
 
     def target_seconds(self, target: Target, brand: str, channel: str, priority: str) -> float:
         """The target of the most specific rule that sets it, else the default."""
@@ -114,7 +140,7 @@ class SlaPolicySet(BaseModel):
                 merged = existing.model_copy(
                     update={
                         name: getattr(rule, name)
-                        for name in TARGETS
+                        for name in (*TARGETS, "calendar")
                         if getattr(rule, name) is not None
                     }
                 )
@@ -210,11 +236,13 @@ class SlaPolicyCache:
         self.policy = policy or SlaPolicySet()
         self.version = version
         self._memo: dict[tuple[Target, str, str, str], float] = {}
+        self._calendars: dict[tuple[str, str, str], dict[str, Any] | None] = {}
 
     def replace(self, policy: SlaPolicySet, version: int) -> None:
         self.policy = policy
         self.version = version
         self._memo = {}
+        self._calendars = {}
 
     def target_seconds(self, target: Target, brand: str, channel: str, priority: str) -> float:
         key = (target, brand, channel, priority)
@@ -223,3 +251,11 @@ class SlaPolicyCache:
             value = self.policy.target_seconds(target, brand, channel, priority)
             self._memo[key] = value
         return value
+
+    def calendar_for(self, brand: str, channel: str, priority: str) -> dict[str, Any] | None:
+        """The business calendar (as JSON) the clocks of such a conversation follow."""
+        key = (brand, channel, priority)
+        if key not in self._calendars:
+            calendar = self.policy.calendar_for(brand, channel, priority)
+            self._calendars[key] = calendar.model_dump(mode="json") if calendar else None
+        return self._calendars[key]
