@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from processor.calendar import calendar_from_json
-from processor.events import Mention, Redirection, Reply, Survey
+from processor.events import ContactCount, Mention, Redirection, Reply, Survey
 from processor.metrics import (
     FIRST_RESPONSE_BUCKETS,
     POSTS_BUCKETS,
@@ -298,6 +298,16 @@ def next_check(state: ConversationState) -> float | None:
             candidates += [deadline - margin, deadline] if margin > 0 else [deadline]
         if timeline.awaiting_customer_since is not None:
             candidates.append(timeline.awaiting_customer_since + state.inactivity_seconds)
+    # Every clock still without its reply has a deadline where its SLA outcome may be
+    # decided, even a wait that a late resolution stopped after that deadline.
+    if timeline.first_response_at is None and state.first_response_deadline is not None:
+        candidates.append(state.first_response_deadline)
+    if state.next_response_target is not None:
+        candidates += [
+            state.deadline(start, state.next_response_target)
+            for start, replied_at in timeline.next_responses
+            if replied_at is None
+        ]
     if not timeline.resolutions and state.resolution_target is not None:
         candidates.append(state.deadline(state.opened_at, state.resolution_target))
     future = [at for at in candidates if at > swept]
@@ -463,7 +473,7 @@ def retirement(state: ConversationState) -> Contributions:
 
 
 def event_increments(
-    event: Mention | Reply | Redirection | Survey,
+    event: Mention | Reply | Redirection | Survey | ContactCount,
     sentiment_rules: SentimentRules = DEFAULT_RULES.sentiment,
 ) -> Contributions:
     """Counts every post and action once, labelled by the event's own brand and channel."""
@@ -485,6 +495,8 @@ def event_increments(
         return {("replies_total", (*labels, kind), None): 1.0}
     if isinstance(event, Redirection):
         return {("redirections_total", (*labels, event.to_channel), None): 1.0}
+    if isinstance(event, ContactCount):
+        return {("other_channel_contacts_total", labels, at): float(event.count)}
     return {("surveys_total", (*labels, event.kind), None): 1.0}
 
 

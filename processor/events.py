@@ -46,14 +46,13 @@ Text = Annotated[str, StringConstraints(max_length=20000)]
 Timestamp = Annotated[str, StringConstraints(pattern=_RFC3339)]
 
 
-class _Event(BaseModel):
-    """Fields common to every event type (DESIGN.md, Event contract v1)."""
+class _Timed(BaseModel):
+    """Fields of every event: identity, event time, brand and channel."""
 
     model_config = ConfigDict(extra="allow", frozen=True, strict=True, allow_inf_nan=False)
 
     event_id: Id
     occurred_at: Timestamp
-    conversation_id: Id
     brand: Brand
     channel: Channel
     schema_version: Annotated[int, Field(ge=1, le=1)] = 1
@@ -77,6 +76,12 @@ class _Event(BaseModel):
 
 
 _DATETIME: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
+
+
+class _Event(_Timed):
+    """Fields common to the four conversation event types (DESIGN.md, Event contract v1)."""
+
+    conversation_id: Id
 
 
 class Mention(_Event):
@@ -143,9 +148,24 @@ class Survey(_Event):
         return self
 
 
-Event = Annotated[Mention | Reply | Redirection | Survey, Field(discriminator="type")]
-_EVENT: TypeAdapter[Mention | Reply | Redirection | Survey] = TypeAdapter(Event)
-EVENT_TYPES = ("mention", "reply", "redirection", "survey")
+class ContactCount(_Timed):
+    """Contacts a brand received on another channel (phone, email...) in an interval.
+
+    Not part of a conversation: the optional fifth input, for deflection (social-resolved
+    contacts against contacts on other channels). `channel` is that other channel.
+    """
+
+    type: Literal["contact_count"]
+    count: Annotated[int, Field(ge=0, le=10_000_000)]
+    interval_seconds: Annotated[float, Field(gt=0)] | None = None
+
+
+Event = Annotated[
+    Mention | Reply | Redirection | Survey | ContactCount, Field(discriminator="type")
+]
+AnyEvent = Mention | Reply | Redirection | Survey | ContactCount
+_EVENT: TypeAdapter[AnyEvent] = TypeAdapter(Event)
+EVENT_TYPES = ("mention", "reply", "redirection", "survey", "contact_count")
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +179,7 @@ class Rejection:
 
 def decode_event(
     raw: bytes | None, expected_type: str | None, max_bytes: int
-) -> Mention | Reply | Redirection | Survey | Rejection:
+) -> AnyEvent | Rejection:
     """Parse and validate one message value; `expected_type` is the type its topic carries."""
     if raw is None:
         return Rejection("invalid_json", "message has no value (tombstone)")

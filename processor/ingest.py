@@ -58,12 +58,17 @@ class EventProducer:
         topic = self.topic_for(document)
         if topic is None:
             raise ValueError(f"unknown event type {document.get('type')!r}")
-        key = str(document.get("conversation_id", "")).encode() or None
-        await self._producer.send(topic, value=orjson.dumps(document), key=key)
+        await self._producer.send(topic, value=orjson.dumps(document), key=message_key(document))
         return topic
 
     async def flush(self) -> None:
         await self._producer.flush()
+
+
+def message_key(document: dict[str, Any]) -> bytes | None:
+    """Conversation events are keyed by conversation; contact counts by brand."""
+    key = document.get("conversation_id") or document.get("brand")
+    return str(key).encode() if key else None
 
 
 def read_json_lines(path: Path) -> Iterator[tuple[int, bytes]]:
@@ -97,8 +102,7 @@ async def produce_file(
                 continue
             topic = producer.topic_for(document)
             assert topic is not None
-            key = str(document.get("conversation_id", "")).encode() or None
-            await producer.send_raw(topic, key, line)
+            await producer.send_raw(topic, message_key(document), line)
             report.sent += 1
             report.by_topic[topic] = report.by_topic.get(topic, 0) + 1
             if progress is not None:

@@ -130,6 +130,12 @@ BUSINESS_FAMILIES: tuple[Family, ...] = (
     ),
     Family("surveys", "counter", "Survey answers received.", ("brand", "channel", "kind")),
     Family(
+        "other_channel_contacts", "counter",
+        "Contacts on other channels (channel=phone, email...) from the optional contacts topic, "
+        "for deflection.",
+        ("brand", "channel"),
+    ),
+    Family(
         "mentions_by_sentiment", "counter",
         "Inbound posts by sentiment class (negative, neutral, positive, unknown).",
         ("brand", "channel", "sentiment"),
@@ -191,6 +197,11 @@ WINDOWED_SERIES: Mapping[str, Family] = {
         "window_resolution_sla", "gauge",
         "Resolution SLA outcomes in the last window (event time of the resolution or deadline).",
         ("brand", "channel", "priority", "outcome", "window"),
+    ),
+    "other_channel_contacts_total": Family(
+        "window_other_channel_contacts", "gauge",
+        "Contacts on other channels in the last window (event time of the interval).",
+        ("brand", "channel", "window"),
     ),
     "complaints_total": Family(
         "window_complaints", "gauge",

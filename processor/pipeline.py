@@ -24,7 +24,7 @@ import orjson
 from processor import conversation
 from processor.conversation import ConversationRules, ConversationState
 from processor.deadletters import envelope
-from processor.events import Mention, Redirection, Rejection, Reply, Survey, decode_event
+from processor.events import AnyEvent, ContactCount, Mention, Rejection, decode_event
 from processor.metrics import (
     BUCKET_SIZES,
     WINDOWED_SERIES,
@@ -39,7 +39,6 @@ from processor.sla import SlaPolicyCache
 
 log = logging.getLogger(__name__)
 
-AnyEvent = Mention | Reply | Redirection | Survey
 Table = MutableMapping[Any, Any]
 
 
@@ -279,6 +278,10 @@ class Pipeline:
     def apply(self, partition: int, event: AnyEvent) -> None:
         """Fold a valid, first-seen event into its conversation and the aggregates."""
         self._ensure_indexed(partition)
+        if isinstance(event, ContactCount):
+            self._aggregate(partition, conversation.event_increments(event))
+            self._advance_stream_time(partition, event.occurred_ts)
+            return
         if isinstance(event, Mention):
             event = with_sentiment(event, self.scorer)
         state = self._load(event.conversation_id, partition)
@@ -293,9 +296,12 @@ class Pipeline:
         self._track(partition, state)
         if is_new and state.last_event_at is not None:
             heapq.heappush(self._idle[partition], (state.last_event_at, state.conversation_id))
+        self._advance_stream_time(partition, event.occurred_ts)
+
+    def _advance_stream_time(self, partition: int, at: float) -> None:
         latest = self.stream_time(partition)
-        if latest is None or event.occurred_ts > latest:
-            self.clocks[str(partition)] = event.occurred_ts
+        if latest is None or at > latest:
+            self.clocks[str(partition)] = at
 
     def _track(self, partition: int, state: ConversationState) -> None:
         due = conversation.next_check(state)

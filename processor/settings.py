@@ -53,6 +53,9 @@ class Settings(BaseSettings):
         "social.redirections", validation_alias=_env("SOCIALCARE_TOPIC_REDIRECTIONS")
     )
     topic_surveys: str = Field("social.surveys", validation_alias=_env("SOCIALCARE_TOPIC_SURVEYS"))
+    topic_contacts: str | None = Field(
+        None, validation_alias=_env("SOCIALCARE_TOPIC_CONTACTS"), min_length=1
+    )
     topic_deadletters: str = Field(
         "social.deadletters", validation_alias=_env("SOCIALCARE_TOPIC_DEADLETTERS")
     )
@@ -132,12 +135,15 @@ class Settings(BaseSettings):
     @property
     def input_topics(self) -> dict[str, str]:
         """Topic name -> the event type it carries."""
-        return {
+        topics = {
             self.topic_mentions: "mention",
             self.topic_replies: "reply",
             self.topic_redirections: "redirection",
             self.topic_surveys: "survey",
         }
+        if self.topic_contacts:
+            topics[self.topic_contacts] = "contact_count"
+        return topics
 
     @property
     def topic_ticks(self) -> str:

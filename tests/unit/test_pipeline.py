@@ -708,13 +708,6 @@ async def test_default_rules_at_risk_then_inactivity_resolution_then_reopen() ->
     assert totals["open_conversations|awaiting_next_response"] == 1.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A first-response clock stopped by a resolution after its deadline (no human "
-    "reply) is a breach once the clock passes the deadline, but next_check() returns None "
-    "for a resolved conversation, so advance_clock() returns False and Pipeline.sweep "
-    "neither saves the swept state nor counts the breach.",
-)
 async def test_breach_of_a_clock_stopped_after_its_deadline_is_swept() -> None:
     h = Harness()
     await h.send("mention", "c1", 0)  # deadline 900
