@@ -300,14 +300,23 @@ def next_check(state: ConversationState) -> float | None:
             candidates.append(timeline.awaiting_customer_since + state.inactivity_seconds)
     # Every clock still without its reply has a deadline where its SLA outcome may be
     # decided, even a wait that a late resolution stopped after that deadline.
-    if timeline.first_response_at is None and state.first_response_deadline is not None:
-        candidates.append(state.first_response_deadline)
+    # A clock that a resolution stopped before its deadline never decides anything.
+    first_resolution = timeline.resolutions[0][0] if timeline.resolutions else None
+    fr_deadline = state.first_response_deadline
+    if (
+        timeline.first_response_at is None
+        and fr_deadline is not None
+        and (first_resolution is None or first_resolution > fr_deadline)
+    ):
+        candidates.append(fr_deadline)
     if state.next_response_target is not None:
-        candidates += [
-            state.deadline(start, state.next_response_target)
-            for start, replied_at in timeline.next_responses
-            if replied_at is None
-        ]
+        for start, replied_at in timeline.next_responses:
+            if replied_at is not None:
+                continue
+            deadline = state.deadline(start, state.next_response_target)
+            stopped = next((at for at, _ in timeline.resolutions if at >= start), None)
+            if stopped is None or stopped > deadline:
+                candidates.append(deadline)
     if not timeline.resolutions and state.resolution_target is not None:
         candidates.append(state.deadline(state.opened_at, state.resolution_target))
     future = [at for at in candidates if at > swept]

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
 from processor import conversation
@@ -709,6 +708,7 @@ async def test_default_rules_at_risk_then_inactivity_resolution_then_reopen() ->
 
 
 async def test_breach_of_a_clock_stopped_after_its_deadline_is_swept() -> None:
+    # Regression: next_check() returned None once resolved, so the sweep dropped the breach.
     h = Harness()
     await h.send("mention", "c1", 0)  # deadline 900
     # a bot resolves at 950 (after the deadline, no human reply); watermark 890 < 900

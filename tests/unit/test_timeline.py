@@ -16,8 +16,6 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-import pytest
-
 from processor.conversation import (
     AT_RISK,
     AWAITING_CUSTOMER,
@@ -467,6 +465,8 @@ def test_next_check_values() -> None:
 
 
 def test_next_check_for_a_first_response_clock_stopped_after_its_deadline() -> None:
+    # Regression: next_check() once returned None for a resolved conversation, so this
+    # breach was never swept.
     # deadline 900; a bot resolves at 1000 with no human reply; clock not yet at 900
     state = run([mention(0), reply(1000, automated=True, resolves=True)])
     before = contributions(state)
@@ -476,6 +476,7 @@ def test_next_check_for_a_first_response_clock_stopped_after_its_deadline() -> N
 
 
 def test_next_check_for_a_next_response_wait_stopped_after_its_deadline() -> None:
+    # Regression: the wait's deadline was not scheduled once the conversation resolved.
     # wait from 1000 (deadline 4600); a bot resolves at 5000
     state = run([mention(0), reply(100), mention(1000),
                  reply(5000, automated=True, resolves=True)])  # fmt: skip
@@ -483,6 +484,11 @@ def test_next_check_for_a_next_response_wait_stopped_after_its_deadline() -> Non
     assert next_check(state) == T0 + 4600
     assert advance_clock(state, T0 + 4600)
     assert difference(before, contributions(state)) == {next_sla("breached", T0 + 4600): 1.0}
+
+
+def test_no_check_for_a_clock_stopped_before_its_deadline() -> None:
+    state = run([mention(0), reply(60, automated=True, resolves=True)])
+    assert next_check(state) is None
 
 
 # -- CSAT by redirection --------------------------------------------------------------------
