@@ -59,6 +59,17 @@ class ConversationRules:
     sentiment: SentimentRules = field(default_factory=SentimentRules)
     inactivity_seconds: float = 86400.0  # 0: no resolution by inactivity
     at_risk_margin_seconds: float = 600.0
+    # Label values are bounded: teams outside the allowlist (if any) become "other",
+    # agents are labelled only when listed (else no per-agent series at all).
+    teams: frozenset[str] | None = None
+    agents: frozenset[str] = frozenset()
+
+    def team_label(self, team: str | None) -> str:
+        if team is None:
+            return "unassigned"
+        if self.teams is not None and team not in self.teams:
+            return "other"
+        return team
 
 
 DEFAULT_RULES = ConversationRules()
@@ -84,6 +95,9 @@ class ConversationState:
     at_risk_margin: float = 0.0
     negative_below: float | None = None
     calendar: dict[str, Any] | None = None  # business hours the clocks follow (None: 24/7)
+    customer_value: float | None = None  # the largest customer_value of its mentions
+    # (time, team label) of the human replies, to credit first responses and resolutions
+    reply_teams: list[tuple[float, str]] = field(default_factory=list)
     posts: list[tuple[float, str]] = field(default_factory=list)
     resolves: list[float] = field(default_factory=list)
     redirections: list[tuple[float, str]] = field(default_factory=list)
@@ -96,7 +110,7 @@ class ConversationState:
         # Shallow copy with lists copied: dataclasses.asdict deep-copies every value and
         # was the most expensive call per event.
         document = dict(self.__dict__)
-        for name in ("posts", "redirections", "surveys", "mention_sentiments"):
+        for name in ("posts", "redirections", "surveys", "mention_sentiments", "reply_teams"):
             document[name] = [list(pair) for pair in getattr(self, name)]
         document["resolves"] = list(self.resolves)
         return document
@@ -108,6 +122,7 @@ class ConversationState:
         state.redirections = [(at, to) for at, to in state.redirections]
         state.surveys = [(kind, score) for kind, score in state.surveys]
         state.mention_sentiments = [(at, value) for at, value in state.mention_sentiments]
+        state.reply_teams = [(at, team) for at, team in state.reply_teams]
         return state
 
     def deadline(self, start: float, target: float) -> float:
@@ -143,6 +158,10 @@ def apply_event(
         state.customer_posts += 1
         _insert(state.posts, (at, CUSTOMER), MAX_POSTS)
         _insert(state.mention_sentiments, (at, event.sentiment), MAX_POSTS)
+        if event.customer_value is not None and (
+            state.customer_value is None or event.customer_value > state.customer_value
+        ):
+            state.customer_value = event.customer_value
         if state.opened_at is None or at < state.opened_at:
             # The earliest inbound post opens the conversation and fixes its labels and its
             # targets (the policy and rules in force when it is seen), whatever the order.
@@ -164,6 +183,8 @@ def apply_event(
         if event.automated:
             state.automated_posts += 1
         _insert(state.posts, (at, BOT if event.automated else HUMAN), MAX_POSTS)
+        if not event.automated:
+            _insert(state.reply_teams, (at, rules.team_label(event.team)), MAX_POSTS)
         if event.resolves:
             _insert(state.resolves, at, MAX_POSTS)
     elif isinstance(event, Redirection):
@@ -277,6 +298,8 @@ def walk(state: ConversationState) -> Timeline:
 
 def advance_clock(state: ConversationState, now: float) -> bool:
     """Record that the clock reached `now`; True if a deadline or trigger was crossed."""
+    if state.swept_until is not None and now <= state.swept_until:
+        return False
     due = next_check(state)
     if state.swept_until is not None and now <= state.swept_until:
         return False
@@ -284,11 +307,11 @@ def advance_clock(state: ConversationState, now: float) -> bool:
     return due is not None and due <= now
 
 
-def next_check(state: ConversationState) -> float | None:
+def next_check(state: ConversationState, timeline: Timeline | None = None) -> float | None:
     """The next time at which the clock alone changes this conversation's metrics."""
     if state.opened_at is None:
         return None
-    timeline = walk(state)
+    timeline = timeline or walk(state)
     swept = state.swept_until if state.swept_until is not None else float("-inf")
     margin = state.at_risk_margin
     candidates: list[float] = []
@@ -332,6 +355,16 @@ def _waiting_deadline(state: ConversationState, timeline: Timeline) -> float | N
     return None
 
 
+def _team_at(state: ConversationState, at: float) -> str:
+    """The team of the human reply at `at` (or the last one before it), else unassigned."""
+    team = "unassigned"
+    for reply_at, reply_team in state.reply_teams:
+        if reply_at > at:
+            break
+        team = reply_team
+    return team
+
+
 def _sla(
     out: Contributions,
     name: str,
@@ -363,7 +396,7 @@ def _observe(
     out[count] = out.get(count, 0.0) + 1.0
 
 
-def contributions(state: ConversationState) -> Contributions:
+def contributions(state: ConversationState, timeline: Timeline | None = None) -> Contributions:
     """The conversation-level metric values this state stands for."""
     out: Contributions = {}
     if state.opened_at is None or state.brand is None or state.channel is None:
@@ -372,7 +405,7 @@ def contributions(state: ConversationState) -> Contributions:
     labels = (state.brand, state.channel)
     sla_labels = (*labels, state.priority)
     swept = state.swept_until if state.swept_until is not None else float("-inf")
-    timeline = walk(state)
+    timeline = timeline or walk(state)
     first_resolution = timeline.resolutions[0][0] if timeline.resolutions else None
     out[("conversations_opened_total", labels, None)] = 1.0
 
@@ -384,6 +417,11 @@ def contributions(state: ConversationState) -> Contributions:
     if deadline is not None:
         _sla(out, "first_response_sla_total", sla_labels, deadline, timeline.first_response_at,
              swept, stopped_at=first_resolution)  # fmt: skip
+
+    if timeline.first_response_at is not None:
+        team = _team_at(state, timeline.first_response_at)
+        _observe(out, "team_first_response_seconds", (*labels, team), FIRST_RESPONSE_BUCKETS,
+                 timeline.first_response_at - opened_at)  # fmt: skip
 
     # Next responses: each wait of the customer after a response, to the next human reply.
     for start, replied_at in timeline.next_responses:
@@ -412,6 +450,9 @@ def contributions(state: ConversationState) -> Contributions:
         for side, count in (("customer", timeline.customer_posts_to_resolution),
                             ("brand", timeline.brand_posts_to_resolution)):  # fmt: skip
             _observe(out, "posts_to_resolution", (*labels, side), POSTS_BUCKETS, float(count))
+        resolver = _team_at(state, first_resolution)
+        _observe(out, "team_resolution_seconds", (*labels, resolver), RESOLUTION_BUCKETS,
+                 first_resolution - opened_at)  # fmt: skip
         channels = 1 + len({to for at, to in state.redirections if at <= first_resolution})
         _observe(out, "customer_effort_channels", labels, POSTS_BUCKETS, float(channels))
         if timeline.human_replies_to_resolution == 1 and not redirected and not timeline.reopens:
@@ -443,6 +484,15 @@ def contributions(state: ConversationState) -> Contributions:
         else:
             open_state = AWAITING_CUSTOMER
         out[("open_conversations", (*labels, open_state), None)] = 1.0
+        if state.customer_value:
+            out[("open_customer_value", (*labels, open_state), None)] = state.customer_value
+    if state.customer_value:
+        breached = sum(
+            amount for key, amount in out.items()
+            if key[0] == "first_response_sla_total" and key[1][-1] == "breached"
+        )  # fmt: skip
+        if breached:
+            out[("breached_customer_value_total", labels, None)] = state.customer_value
 
     # Quality: recovery of a negative start; CSAT and NPS by redirection.
     if state.mention_sentiments and state.negative_below is not None:
@@ -469,7 +519,7 @@ def contributions(state: ConversationState) -> Contributions:
 
 
 # Series that describe the present (a backlog), not a history: they go when the state goes.
-GAUGE_SERIES = frozenset({"open_conversations"})
+GAUGE_SERIES = frozenset({"open_conversations", "open_customer_value"})
 
 
 def retirement(state: ConversationState) -> Contributions:
@@ -483,9 +533,10 @@ def retirement(state: ConversationState) -> Contributions:
 
 def event_increments(
     event: Mention | Reply | Redirection | Survey | ContactCount,
-    sentiment_rules: SentimentRules = DEFAULT_RULES.sentiment,
+    rules: ConversationRules = DEFAULT_RULES,
 ) -> Contributions:
     """Counts every post and action once, labelled by the event's own brand and channel."""
+    sentiment_rules = rules.sentiment
     labels = (event.brand, event.channel)
     at = event.occurred_ts
     if isinstance(event, Mention):
@@ -501,7 +552,12 @@ def event_increments(
         return counts
     if isinstance(event, Reply):
         kind = "automated" if event.automated else "human"
-        return {("replies_total", (*labels, kind), None): 1.0}
+        counts = {("replies_total", (*labels, kind), None): 1.0}
+        if not event.automated:
+            counts[("team_replies_total", (*labels, rules.team_label(event.team)), None)] = 1.0
+            if event.agent_id is not None and event.agent_id in rules.agents:
+                counts[("agent_replies_total", (*labels, event.agent_id), None)] = 1.0
+        return counts
     if isinstance(event, Redirection):
         return {("redirections_total", (*labels, event.to_channel), None): 1.0}
     if isinstance(event, ContactCount):

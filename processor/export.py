@@ -182,7 +182,7 @@ def build_families(pipeline: Pipeline, partitions: set[int]) -> list[Metric]:
     for brand, channel, values in pipeline.owned_totals(partitions):
         into = merged[(brand, channel)]
         for series, value in values.items():
-            into[series] += value
+            into[series] = round(into[series] + value, 6)  # same sum in any partition order
 
     # Histogram series: (family, label values without `le`) -> bucket index -> count.
     histograms: dict[tuple[str, tuple[str, ...]], dict[int, float]] = defaultdict(dict)
@@ -234,6 +234,18 @@ def build_families(pipeline: Pipeline, partitions: set[int]) -> list[Metric]:
     } - seen:
         name, extra = split_series_id(series)
         families[name].add_metric([brand, channel, *extra, window], 0.0)  # type: ignore[attr-defined]
+    # Configuration, not data: exported once in the cluster, by the owner of partition 0,
+    # so that a sum over workers is the configured figure.
+    if 0 in partitions and pipeline.settings.team_staffing:
+        staffing = GaugeMetricFamily(
+            PREFIX + "team_staffing_cost_per_hour",
+            "Configured cost of a team per hour: hourly cost per agent x staffed agents "
+            "(SOCIALCARE_TEAM_STAFFING).",
+            labels=("team",),
+        )
+        for team, plan in sorted(pipeline.settings.team_staffing.items()):
+            staffing.add_metric([team], plan.hourly_cost * plan.agents)
+        families["team_staffing_cost_per_hour"] = staffing
     return list(families.values())
 
 

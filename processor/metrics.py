@@ -110,6 +110,36 @@ BUSINESS_FAMILIES: tuple[Family, ...] = (
         "reopening (First Social Contact Resolution).",
         ("brand", "channel"),
     ),
+    Family(
+        "team_replies", "counter",
+        "Human brand replies by team (unassigned without a team; other outside SOCIALCARE_TEAMS).",
+        ("brand", "channel", "team"),
+    ),
+    Family(
+        "agent_replies", "counter",
+        "Human brand replies of the agents listed in SOCIALCARE_AGENT_LABELS (only those).",
+        ("brand", "channel", "agent"),
+    ),
+    Family(
+        "team_first_response_seconds", "histogram",
+        "First response time, by the team of the reply that gave it.",
+        ("brand", "channel", "team"),
+    ),
+    Family(
+        "team_resolution_seconds", "histogram",
+        "Time to the first resolution, by the team of the resolving (or last human) reply.",
+        ("brand", "channel", "team"),
+    ),
+    Family(
+        "open_customer_value", "gauge",
+        "Sum of customer_value of open conversations, by backlog state (value at stake).",
+        ("brand", "channel", "state"),
+    ),
+    Family(
+        "breached_customer_value", "counter",
+        "Sum of customer_value of conversations whose first-response SLA was breached.",
+        ("brand", "channel"),
+    ),
     Family("reopens", "counter", "Customer posts after a resolution that reopened it.",
            ("brand", "channel")),
     Family(
@@ -217,6 +247,8 @@ HISTOGRAM_BOUNDS: Mapping[str, tuple[float, ...]] = {
     "resolution_seconds": RESOLUTION_BUCKETS,
     "posts_to_resolution": POSTS_BUCKETS,
     "customer_effort_channels": POSTS_BUCKETS,
+    "team_first_response_seconds": FIRST_RESPONSE_BUCKETS,
+    "team_resolution_seconds": RESOLUTION_BUCKETS,
 }
 
 # Tumbling bucket sizes, and which one each sliding window is summed from.
@@ -254,7 +286,9 @@ def add_into(
     target: MutableMapping[str, float], name: str, labels: tuple[str, ...], amount: float
 ) -> None:
     key = series_id(name, labels)
-    value = target.get(key, 0.0) + amount
+    # Rounded to the microunit: amounts (counts, seconds with milliseconds, money with
+    # cents) then add up to the same value in any order, and a sum back at zero is zero.
+    value = round(target.get(key, 0.0) + amount, 6)
     if value == 0.0:
         target.pop(key, None)
     else:

@@ -39,6 +39,8 @@ from processor.sla import SlaPolicyCache
 
 log = logging.getLogger(__name__)
 
+_CONTRIBUTIONS_CACHE = 50_000
+
 Table = MutableMapping[Any, Any]
 
 
@@ -123,6 +125,8 @@ class Pipeline:
             ),
             inactivity_seconds=settings.inactivity_resolution_seconds,
             at_risk_margin_seconds=settings.at_risk_margin_seconds,
+            teams=frozenset(settings.teams) if settings.teams is not None else None,
+            agents=frozenset(settings.agent_labels),
         )
         self.scorer = load_scorer(settings.sentiment_scorer)
         self._lateness = settings.allowed_lateness_seconds
@@ -134,6 +138,9 @@ class Pipeline:
         self._checks: dict[int, list[tuple[float, str]]] = defaultdict(list)
         # One heap per bucket size: their retentions differ (1 h vs 24 h plus lateness).
         self._buckets: dict[tuple[int, float], list[tuple[float, str]]] = defaultdict(list)
+        # The contributions of recently written states (derived, bounded): saves computing
+        # the "before" side of each change again.
+        self._contributions: dict[str, Contributions] = {}
         # Conversations by last event time, to forget idle ones (one entry per conversation).
         self._idle: dict[int, list[tuple[float, str]]] = defaultdict(list)
         self._indexed: set[int] = set()
@@ -286,14 +293,16 @@ class Pipeline:
             event = with_sentiment(event, self.scorer)
         state = self._load(event.conversation_id, partition)
         is_new = state.last_event_at is None
-        before = conversation.contributions(state)
+        before = self._contributions_of(state)
         conversation.apply_event(state, event, self.policies, self.rules)
-        delta = conversation.difference(before, conversation.contributions(state))
-        for key, amount in conversation.event_increments(event, self.rules.sentiment).items():
+        timeline = conversation.walk(state)
+        after = conversation.contributions(state, timeline)
+        delta = conversation.difference(before, after)
+        for key, amount in conversation.event_increments(event, self.rules).items():
             delta[key] = delta.get(key, 0.0) + amount
-        self.conversations[event.conversation_id] = state.to_json()
+        self._store(state, after)
         self._aggregate(partition, delta)
-        self._track(partition, state)
+        self._track(partition, state, timeline)
         if is_new and state.last_event_at is not None:
             heapq.heappush(self._idle[partition], (state.last_event_at, state.conversation_id))
         self._advance_stream_time(partition, event.occurred_ts)
@@ -303,8 +312,27 @@ class Pipeline:
         if latest is None or at > latest:
             self.clocks[str(partition)] = at
 
-    def _track(self, partition: int, state: ConversationState) -> None:
-        due = conversation.next_check(state)
+    def _contributions_of(self, state: ConversationState) -> Contributions:
+        """Contributions of a stored state: remembered from its last write when possible."""
+        cached = self._contributions.get(state.conversation_id)
+        if cached is not None:
+            return cached
+        return conversation.contributions(state)
+
+    def _store(self, state: ConversationState, contributions: Contributions) -> None:
+        self.conversations[state.conversation_id] = state.to_json()
+        cache = self._contributions
+        cache[state.conversation_id] = contributions
+        if len(cache) > _CONTRIBUTIONS_CACHE:
+            del cache[next(iter(cache))]  # the oldest entry: insertion order
+
+    def _track(
+        self,
+        partition: int,
+        state: ConversationState,
+        timeline: conversation.Timeline | None = None,
+    ) -> None:
+        due = conversation.next_check(state, timeline)
         if due is not None:
             heapq.heappush(self._checks[partition], (due, state.conversation_id))
 
@@ -354,13 +382,13 @@ class Pipeline:
             if document is None:
                 continue
             state = ConversationState.from_json(document)
-            before = conversation.contributions(state)
+            before = self._contributions_of(state)
             if conversation.advance_clock(state, now):
-                self.conversations[conversation_id] = state.to_json()
-                self._aggregate(
-                    partition, conversation.difference(before, conversation.contributions(state))
-                )
-                self._track(partition, state)
+                timeline = conversation.walk(state)
+                after = conversation.contributions(state, timeline)
+                self._store(state, after)
+                self._aggregate(partition, conversation.difference(before, after))
+                self._track(partition, state, timeline)
         window_now = self.window_now(partition)
         self._forget_idle(partition, window_now - self.settings.conversation_ttl_seconds)
         for size in BUCKET_SIZES:
@@ -386,9 +414,11 @@ class Pipeline:
                 continue
             self._aggregate(partition, conversation.retirement(state))
             del self.conversations[conversation_id]
+            self._contributions.pop(conversation_id, None)
 
     def forget_partitions(self, partitions: set[int] | None = None) -> None:
         """Drop derived indexes (on revocation); they are rebuilt on next use."""
+        self._contributions.clear()
         for partition in list(self._indexed) if partitions is None else partitions:
             self._indexed.discard(partition)
             self._checks.pop(partition, None)

@@ -10,7 +10,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationError, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,6 +19,15 @@ class ClockMode(StrEnum):
 
     WALL = "wall"
     EVENT = "event"
+
+
+class TeamStaffing(BaseModel):
+    """Cost of a team per agent hour and how many agents staff it (cost per response)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hourly_cost: float = Field(ge=0)
+    agents: float = Field(ge=0)
 
 
 def _env(name: str) -> AliasChoices:
@@ -87,6 +96,21 @@ class Settings(BaseSettings):
     at_risk_margin_seconds: float = Field(
         600.0, validation_alias=_env("SOCIALCARE_AT_RISK_MARGIN_SECONDS"), ge=0
     )
+    teams: list[str] | None = Field(
+        None,
+        validation_alias=_env("SOCIALCARE_TEAMS"),
+        description="JSON list of team names exported as labels; others become 'other'",
+    )
+    agent_labels: list[str] = Field(
+        default_factory=list,
+        validation_alias=_env("SOCIALCARE_AGENT_LABELS"),
+        description="JSON list of agent ids that get per-agent series (none by default)",
+    )
+    team_staffing: dict[str, TeamStaffing] = Field(
+        default_factory=dict,
+        validation_alias=_env("SOCIALCARE_TEAM_STAFFING"),
+        description='JSON {"team": {"hourly_cost": 42.5, "agents": 6}} for cost per response',
+    )
     conversation_ttl_seconds: float = Field(
         30 * 86400, validation_alias=_env("SOCIALCARE_CONVERSATION_TTL_SECONDS"), gt=0
     )
@@ -127,6 +151,18 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _labels_are_plain(self) -> Settings:
+        # "|" separates label values in the stored series ids (processor/metrics.py).
+        for variable, names in (
+            ("SOCIALCARE_TEAMS", self.teams or []),
+            ("SOCIALCARE_AGENT_LABELS", self.agent_labels),
+        ):
+            bad = [name for name in names if "|" in name or not name]
+            if bad:
+                raise ValueError(f"{variable}: label values must be non-empty without '|': {bad}")
+        return self
+
     @property
     def redis_prefix(self) -> str:
         """Redis keys are namespaced by app id so several deployments can share a Redis."""
@@ -163,7 +199,10 @@ def load_settings() -> Settings:
         problems = []
         for error in exc.errors():
             variable = ".".join(str(part) for part in error["loc"])
-            problems.append(f"{variable}={error.get('input')!r}: {error['msg']}")
+            if variable:
+                problems.append(f"{variable}={error.get('input')!r}: {error['msg']}")
+            else:  # a rule across variables: the message names them
+                problems.append(str(error["msg"]).removeprefix("Value error, "))
         raise ConfigurationError(
             "invalid configuration (see README, Configuration): " + "; ".join(problems)
         ) from None

@@ -28,7 +28,8 @@ def summed(*scrapes: Samples) -> dict[tuple[str, frozenset[tuple[str, str]]], fl
     total: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
     for scrape in scrapes:
         for key, v in business(scrape).items():
-            total[key] = total.get(key, 0.0) + v
+            # Rounded like the worker's own sums: float addition order differs per layout.
+            total[key] = round(total.get(key, 0.0) + v, 6)
     return total
 
 

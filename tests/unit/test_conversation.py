@@ -140,6 +140,16 @@ def histogram(name: str, labels: tuple[str, ...], index: int, value: float) -> C
     }
 
 
+def team_frt(team: str, index: int, value: float) -> Contributions:
+    """team_first_response_seconds: the first response again, labelled by its reply's team."""
+    return histogram("team_first_response_seconds", (team,), index, value)
+
+
+def team_resolution(team: str, index: int, value: float) -> Contributions:
+    """team_resolution_seconds: the first resolution, by the team of the resolving reply."""
+    return histogram("team_resolution_seconds", (team,), index, value)
+
+
 def resolution_effort(
     seconds: float,
     seconds_index: int,
@@ -184,11 +194,13 @@ def test_answered_in_time() -> None:
     state = run([mention(0), reply(300, agent_id="a-1", team="Tier 1")], rules=NARROW)
     # waited 300 s; bounds 30, 60, 120, 300 -> le="300" is index 3; deadline T0+900 not passed.
     # The opening post was answered (1); the brand now waits for the customer.
+    # The same observation by the team of that reply: "Tier 1" (no allowlist: as given).
     assert contributions(state) == {
         OPENED: 1.0,
         FRT(3): 1.0,
         FRT_SUM: 300.0,
         FRT_COUNT: 1.0,
+        **team_frt("Tier 1", 3, 300.0),
         sla("met", T0 + 300): 1.0,
         ANSWERED: 1.0,
         open_state(AWAITING_CUSTOMER): 1.0,
@@ -207,11 +219,13 @@ def test_answered_exactly_at_deadline_is_met() -> None:
 def test_answered_late_breached_at_deadline_time() -> None:
     state = run([mention(0), reply(1200)], rules=NARROW)
     # waited 1200: 900 < 1200 <= 1800 -> index 6. Breach is counted at the deadline T0+900.
+    # The reply has no team: the team histogram says "unassigned".
     assert contributions(state) == {
         OPENED: 1.0,
         FRT(6): 1.0,
         FRT_SUM: 1200.0,
         FRT_COUNT: 1.0,
+        **team_frt("unassigned", 6, 1200.0),
         sla("breached", T0 + 900): 1.0,
         ANSWERED: 1.0,
         open_state(AWAITING_CUSTOMER): 1.0,
@@ -272,12 +286,13 @@ def test_silence_breach_then_late_reply() -> None:
     apply_event(state, reply(2000), policies(), NARROW)
     after = contributions(state)
     # stays breached (at the deadline), FRT observed: 2000 in (1800, 3600] -> index 7;
-    # no longer waiting: the brand awaits the customer
+    # no longer waiting: the brand awaits the customer. The reply has no team: unassigned.
     assert after == {
         OPENED: 1.0,
         FRT(7): 1.0,
         FRT_SUM: 2000.0,
         FRT_COUNT: 1.0,
+        **team_frt("unassigned", 7, 2000.0),
         sla("breached", T0 + 900): 1.0,
         ANSWERED: 1.0,
         open_state(AWAITING_CUSTOMER): 1.0,
@@ -287,6 +302,7 @@ def test_silence_breach_then_late_reply() -> None:
         FRT(7): 1.0,
         FRT_SUM: 2000.0,
         FRT_COUNT: 1.0,
+        **team_frt("unassigned", 7, 2000.0),
         ANSWERED: 1.0,
         open_state(AWAITING_CUSTOMER): 1.0,
     }
@@ -307,6 +323,7 @@ def test_reply_stamped_before_the_deadline_after_a_sweep_is_met() -> None:
         FRT(5): 1.0,
         FRT_SUM: 800.0,
         FRT_COUNT: 1.0,
+        **team_frt("unassigned", 5, 800.0),  # the reply has no team
         ANSWERED: 1.0,
     }
 
@@ -389,10 +406,12 @@ def test_automated_resolution_stops_awaiting_without_first_response() -> None:
     # clock stopped at +60 < deadline +900: no outcome. Resolution 60 s: RESOLUTION_BUCKETS
     # (300, ...) -> index 0; posts to resolution: 1 customer, 1 brand (the bot); 1 channel.
     # Not a first-contact resolution (no human reply). Resolution SLA met at +60.
+    # No human reply at or before the resolution: its team histogram says "unassigned".
     assert contributions(state) == {
         OPENED: 1.0,
         resolved(T0 + 60): 1.0,
         **resolution_effort(60.0, 0, customer_posts=1, brand_posts=1),
+        **team_resolution("unassigned", 0, 60.0),
         resolution_sla("met", T0 + 60): 1.0,
     }
     # the clock passing the first-response deadline changes nothing: it was stopped first
@@ -479,7 +498,12 @@ def test_event_increments() -> None:
         ]
         == 1.0
     )
-    assert event_increments(reply(42)) == {("replies_total", (*L, "human"), None): 1.0}
+    # A human reply without a team counts for team "unassigned"; no agent series (the
+    # default rules list no agents).
+    assert event_increments(reply(42)) == {
+        ("replies_total", (*L, "human"), None): 1.0,
+        ("team_replies_total", (*L, "unassigned"), None): 1.0,
+    }
     assert event_increments(event("redirection", 42, to_channel="email")) == {
         ("redirections_total", (*L, "email"), None): 1.0
     }
@@ -553,6 +577,8 @@ def test_every_permutation_gives_the_same_state_and_totals() -> None:
     # - the follow-up at +600 reopens it (reopens 1, so no first-contact resolution) and
     #   starts a next-response wait (deadline +600+3600, not reached): awaiting next
     #   response; not yet answered, so still 1 mention answered.
+    # - teams: the only human reply (+300) has no team: "unassigned" for the first response
+    #   (300 s, index 3), the resolution (300 s, index 0) and the team reply count.
     # - CSAT 5 on a conversation with a redirection: redirected=true, satisfied.
     expected_state = {
         "conversation_id": CID,
@@ -570,6 +596,8 @@ def test_every_permutation_gives_the_same_state_and_totals() -> None:
         "inactivity_seconds": 86400.0,
         "at_risk_margin": 600.0,
         "negative_below": -0.05,
+        "customer_value": None,  # no mention gives one
+        "reply_teams": [[T0 + 300, "unassigned"]],  # JSON-shaped, the human reply
         "posts": [[T0, "c"], [T0 + 60, "b"], [T0 + 300, "h"], [T0 + 600, "c"]],  # JSON-shaped
         "resolves": [T0 + 300],
         "redirections": [[T0 + 400, "dm"]],
@@ -588,6 +616,9 @@ def test_every_permutation_gives_the_same_state_and_totals() -> None:
         resolved(T0 + 300): 1.0,
         ("reopens_total", L, None): 1.0,
         **resolution_effort(300.0, 0, customer_posts=1, brand_posts=2),
+        **team_frt("unassigned", 3, 300.0),
+        **team_resolution("unassigned", 0, 300.0),
+        ("team_replies_total", (*L, "unassigned"), None): 1.0,
         resolution_sla("met", T0 + 300, "high"): 1.0,
         open_state(AWAITING_NEXT_RESPONSE): 1.0,
         ("mentions_total", L, T0): 1.0,
@@ -635,6 +666,7 @@ def test_permutations_with_a_sweep_in_between() -> None:
     # T0+900 (the reply came 1200 > 900 s after opening), and FRT is 1200 (index 6).
     # With a reply at +800 instead, the outcome is met at +800 in every order (event-time
     # truth, even when the sweep to +1000 came first); FRT 800 -> index 5.
+    # The reply has no team: the team first-response histogram says "unassigned".
     cache = policies()
     for reply_at, outcome, index in ((1200, sla("breached", T0 + 900), 6),
                                      (800, sla("met", T0 + 800), 5)):  # fmt: skip
@@ -652,6 +684,7 @@ def test_permutations_with_a_sweep_in_between() -> None:
                 FRT(index): 1.0,
                 FRT_SUM: float(reply_at),
                 FRT_COUNT: 1.0,
+                **team_frt("unassigned", index, float(reply_at)),  # the reply has no team
                 outcome: 1.0,
                 ANSWERED: 1.0,
                 open_state(AWAITING_CUSTOMER): 1.0,

@@ -239,6 +239,17 @@ async def test_scenario_totals() -> None:
             "first_contact_resolutions_total": 1.0,  # c1
             "resolution_sla_total|normal|met": 1.0,  # c1, 300 <= 28800
             "open_conversations|breached": 1.0,  # c3; the awaiting series went back to 0
+            # Teams (no SOCIALCARE_TEAMS allowlist: labels as given; no agents listed, so no
+            # agent series): c1's human reply is team "Tier 1" (c3's bot reply counts for no
+            # team). c1's first response (300 s, index 3) and its resolution (300 s,
+            # RESOLUTION_BUCKETS index 0) are credited to "Tier 1".
+            "team_replies_total|Tier 1": 1.0,
+            "team_first_response_seconds_bucket|Tier 1|3": 1.0,
+            "team_first_response_seconds_sum|Tier 1": 300.0,
+            "team_first_response_seconds_count|Tier 1": 1.0,
+            "team_resolution_seconds_bucket|Tier 1|0": 1.0,
+            "team_resolution_seconds_sum|Tier 1": 300.0,
+            "team_resolution_seconds_count|Tier 1": 1.0,
         },
         tkey("facebook"): {
             "mentions_total": 1.0,
@@ -253,6 +264,11 @@ async def test_scenario_totals() -> None:
             "first_response_sla_total|high|breached": 1.0,
             "mentions_answered_total": 1.0,
             "open_conversations|awaiting_customer": 1.0,  # answered, not resolved
+            # c2's reply has no team: "unassigned"; FRT 1380 -> index 6 as above.
+            "team_replies_total|unassigned": 1.0,
+            "team_first_response_seconds_bucket|unassigned|6": 1.0,
+            "team_first_response_seconds_sum|unassigned": 1380.0,
+            "team_first_response_seconds_count|unassigned": 1.0,
         },
     }
     assert h.tables["clocks"] == {"1": T0 + 1500}

@@ -56,6 +56,8 @@ from tests.unit.test_conversation import (
     resolved,
     run,
     sla,
+    team_frt,
+    team_resolution,
 )
 
 REOPENS = ("reopens_total", L, None)
@@ -215,9 +217,11 @@ def test_resolution_by_inactivity() -> None:
     assert walk(state).resolutions == [(T0 + 100, "inactivity")]
     # Resolved at 100: 100 s (index 0), 1 customer post, 1 brand post, 1 channel; one
     # human reply, no redirection, no reopen: first contact resolution. SLA met at 100.
+    # Credited to the team of the last human reply (at 100, no team): "unassigned".
     assert difference(before, contributions(state)) == {
         resolved(T0 + 100, "inactivity"): 1.0,
         **resolution_effort(100.0, 0, customer_posts=1, brand_posts=1),
+        **team_resolution("unassigned", 0, 100.0),
         FCR: 1.0,
         resolution_sla("met", T0 + 100): 1.0,
         open_state(AWAITING_CUSTOMER): -1.0,
@@ -537,6 +541,9 @@ def test_every_permutation_with_follow_up_reopen_and_gap() -> None:
     #   posts h100, h1500 = 2, 1 channel; 2 human replies: no first contact resolution.
     #   Resolution SLA met at 1500.
     # - open, waiting for a next response past its deadline: breached.
+    # - teams: no reply has a team, so the first response (100 s, index 2) and the first
+    #   resolution (1500 s: 900 < 1500 <= 1800, RESOLUTION_BUCKETS index 2) are credited to
+    #   "unassigned".
     expected = {
         OPENED: 1.0,
         FRT(2): 1.0,
@@ -555,6 +562,8 @@ def test_every_permutation_with_follow_up_reopen_and_gap() -> None:
         resolved(T0 + 2300, "inactivity"): 1.0,
         REOPENS: 2.0,
         **resolution_effort(1500.0, 2, customer_posts=2, brand_posts=2),
+        **team_frt("unassigned", 2, 100.0),
+        **team_resolution("unassigned", 2, 1500.0),
         resolution_sla("met", T0 + 1500): 1.0,
         open_state(BREACHED): 1.0,
     }
