@@ -207,6 +207,12 @@ def build_families(pipeline: Pipeline, partitions: set[int]) -> list[Metric]:
             sum_value=sums.get((family_name, label_values), 0.0),
         )
 
+    ages: dict[tuple[str, str, str], float] = defaultdict(float)
+    for brand, channel, age in pipeline.open_ages(partitions):
+        ages[(brand, channel, age)] += 1
+    for (brand, channel, age), count in sorted(ages.items()):
+        families["open_conversations_by_age"].add_metric([brand, channel, age], count)  # type: ignore[attr-defined]
+
     # Windows end at each partition's own "now", then add up over partitions.
     per_partition: dict[int, list[tuple[float, float, dict[str, float]]]] = defaultdict(list)
     labels_of: dict[int, list[tuple[str, str]]] = defaultdict(list)

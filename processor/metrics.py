@@ -35,6 +35,16 @@ RESOLUTION_BUCKETS: tuple[float, ...] = (
 POSTS_BUCKETS: tuple[float, ...] = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50)
 
 
+# Age of open conversations: bucket upper bounds (seconds) and labels.
+AGE_BOUNDS: tuple[float, ...] = (3600.0, 4 * 3600.0, 86400.0, 3 * 86400.0)
+AGE_LABELS = ("lt_1h", "1h_4h", "4h_24h", "1d_3d", "gt_3d")
+
+
+def age_label(age: float) -> str:
+    """The age bucket of an open conversation (upper bounds exclusive: 1 h is 1h_4h)."""
+    return AGE_LABELS[bisect.bisect_right(AGE_BOUNDS, age)]
+
+
 def bucket_index(bounds: tuple[float, ...], value: float) -> int:
     """Index of the first bucket whose upper bound is >= value (len(bounds) means +Inf)."""
     return bisect.bisect_left(bounds, value)
@@ -129,6 +139,12 @@ BUSINESS_FAMILIES: tuple[Family, ...] = (
         "team_resolution_seconds", "histogram",
         "Time to the first resolution, by the team of the resolving (or last human) reply.",
         ("brand", "channel", "team"),
+    ),
+    Family(
+        "open_conversations_by_age", "gauge",
+        "Open conversations by age since the opening post (lt_1h, 1h_4h, 4h_24h, 1d_3d, "
+        "gt_3d) at scrape time.",
+        ("brand", "channel", "age"),
     ),
     Family(
         "open_customer_value", "gauge",

@@ -30,6 +30,7 @@ from processor.metrics import (
     WINDOWED_SERIES,
     Contributions,
     add_into,
+    age_label,
     retention_seconds,
 )
 from processor.quality import SentimentRules
@@ -141,6 +142,9 @@ class Pipeline:
         # The contributions of recently written states (derived, bounded): saves computing
         # the "before" side of each change again.
         self._contributions: dict[str, Contributions] = {}
+        # Open conversations per partition: id -> (brand, channel, opened_at), for the age
+        # buckets of the backlog, computed at scrape time (age grows with the clock).
+        self._open: dict[int, dict[str, tuple[str, str, float]]] = defaultdict(dict)
         # Conversations by last event time, to forget idle ones (one entry per conversation).
         self._idle: dict[int, list[tuple[float, str]]] = defaultdict(list)
         self._indexed: set[int] = set()
@@ -321,6 +325,12 @@ class Pipeline:
 
     def _store(self, state: ConversationState, contributions: Contributions) -> None:
         self.conversations[state.conversation_id] = state.to_json()
+        open_now = self._open[state.partition]
+        is_open = any(key[0] == "open_conversations" for key in contributions)
+        if is_open and state.brand and state.channel and state.opened_at is not None:
+            open_now[state.conversation_id] = (state.brand, state.channel, state.opened_at)
+        else:
+            open_now.pop(state.conversation_id, None)
         cache = self._contributions
         cache[state.conversation_id] = contributions
         if len(cache) > _CONTRIBUTIONS_CACHE:
@@ -415,6 +425,7 @@ class Pipeline:
             self._aggregate(partition, conversation.retirement(state))
             del self.conversations[conversation_id]
             self._contributions.pop(conversation_id, None)
+            self._open[partition].pop(conversation_id, None)
 
     def forget_partitions(self, partitions: set[int] | None = None) -> None:
         """Drop derived indexes (on revocation); they are rebuilt on next use."""
@@ -423,6 +434,7 @@ class Pipeline:
             self._indexed.discard(partition)
             self._checks.pop(partition, None)
             self._idle.pop(partition, None)
+            self._open.pop(partition, None)
             for size in BUCKET_SIZES:
                 self._buckets.pop((partition, size), None)
 
@@ -431,12 +443,16 @@ class Pipeline:
             return
         checks: list[tuple[float, str]] = []
         idle: list[tuple[float, str]] = []
+        open_now: dict[str, tuple[str, str, float]] = {}
         for conversation_id, document in list(self.conversations.items()):
             if document is None or document.get("partition") != partition:
                 continue
             state = ConversationState.from_json(document)
             if state.last_event_at is not None:
                 idle.append((state.last_event_at, conversation_id))
+            timeline = conversation.walk(state)
+            if timeline.open_now and state.opened_at is not None and state.brand and state.channel:
+                open_now[conversation_id] = (state.brand, state.channel, state.opened_at)
             due = conversation.next_check(state)
             if due is not None:
                 checks.append((due, conversation_id))
@@ -452,6 +468,7 @@ class Pipeline:
             heapq.heapify(heap)
             self._buckets[(partition, size)] = heap
         self._checks[partition] = checks
+        self._open[partition] = open_now
         self._indexed.add(partition)
         log.info(
             "partition %d indexed: %d clock checks, %d window buckets",
@@ -465,6 +482,13 @@ class Pipeline:
             partition, brand, channel = parse_key(key)
             if partition in partitions and values:
                 yield brand, channel, values
+
+    def open_ages(self, partitions: set[int]) -> Iterator[tuple[str, str, str]]:
+        """(brand, channel, age bucket) of every open conversation of the partitions."""
+        for partition in partitions:
+            now = self.window_now(partition)
+            for brand, channel, opened_at in list(self._open.get(partition, {}).values()):
+                yield brand, channel, age_label(max(0.0, now - opened_at))
 
     def owned_buckets(
         self, partitions: set[int]

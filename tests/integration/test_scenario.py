@@ -192,6 +192,9 @@ def test_hand_made_conversations_exact_metrics(
     assert v(opened, brand=A, channel="twitter", state="awaiting_next_response") == 1
     assert v(opened, brand=A, channel="twitter", state="awaiting_customer") == 1
     assert v(opened) == 4
+    # All four opened within the hour before the latest event time (+2400): age lt_1h.
+    assert v("socialcare_open_conversations_by_age", age="lt_1h") == 4
+    assert v("socialcare_open_conversations_by_age") == 4
     # Resolution SLA (default 86400 s): c4 (+800 after opening) and c5 (+850) met.
     assert v("socialcare_resolution_sla_total", brand=N, outcome="met") == 2
     assert v("socialcare_resolution_sla_total", outcome="breached") == 0

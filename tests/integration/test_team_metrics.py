@@ -45,10 +45,13 @@ def test_team_agent_value_and_cost(
         # t4: answered at +90 by a team outside the allowlist and an unlisted agent.
         mention("t4-m", "t4", B, "twitter", T + 30),
         reply("t4-r", "t4", T + 90, "night-shift", "agent-z"),
+        # t4 follow-up at +200 answered at +260: a next response of 60 s (met, 1 h target).
+        mention("t4-m2", "t4", B, "twitter", T + 200),
+        reply("t4-r2", "t4", T + 260, "night-shift", "agent-z"),
         mention("t3-m", "t3", B, "twitter", T + 7300),
     ])  # fmt: skip
     wait_until(
-        lambda: value(worker.scrape(), "socialcare_events_processed_total") == 8,
+        lambda: value(worker.scrape(), "socialcare_events_processed_total") == 10,
         30, "all processed", worker.log_tail,
     )  # fmt: skip
     wait_until(
@@ -62,7 +65,10 @@ def test_team_agent_value_and_cost(
 
     assert v("socialcare_team_replies_total", team="tier1") == 1
     assert v("socialcare_team_replies_total", team="tier2") == 1
-    assert v("socialcare_team_replies_total", team="other") == 1  # night-shift
+    assert v("socialcare_team_replies_total", team="other") == 2  # night-shift, twice
+    assert v("socialcare_next_response_seconds_sum") == 60
+    assert v("socialcare_next_response_seconds_count") == 1
+    assert v("socialcare_next_response_sla_total", outcome="met") == 1
     assert v("socialcare_agent_replies_total", agent="agent-a") == 1
     assert v("socialcare_agent_replies_total") == 1  # agent-b and agent-z are not labelled
     assert v("socialcare_team_first_response_seconds_sum", team="tier1") == 120
@@ -71,5 +77,9 @@ def test_team_agent_value_and_cost(
     assert v("socialcare_open_customer_value", state="breached") == 500
     assert v("socialcare_open_customer_value") == 500  # t1 resolved, t3/t4 carry no value
     assert value(m, "socialcare_team_staffing_cost_per_hour", team="tier1") == 200  # 40 x 5
+    # Ages at the latest event time T+7300: t2 (opened T+10) and t4 (T+30, awaiting the
+    # customer) are 2 h old (1h_4h); t3 was opened at T+7300 (lt_1h).
+    assert v("socialcare_open_conversations_by_age", age="1h_4h") == 2
+    assert v("socialcare_open_conversations_by_age", age="lt_1h") == 1
     text = worker.raw()
     assert "agent-z" not in text and "night-shift" not in text

@@ -197,3 +197,12 @@ def test_add_into() -> None:
     # adding zero to a missing series does not create it
     add_into(target, "surveys_total", ("csat",), 0.0)
     assert target == {"replies_total|human": 3.0}
+
+
+def test_age_buckets_of_open_conversations() -> None:
+    from processor.metrics import age_label
+
+    # Upper bounds exclusive: exactly 1 h old is in 1h_4h.
+    assert [age_label(a) for a in (0, 3599.9, 3600, 14399, 14400, 86400, 259199, 259200)] == [
+        "lt_1h", "lt_1h", "1h_4h", "1h_4h", "4h_24h", "1d_3d", "1d_3d", "gt_3d",
+    ]  # fmt: skip
