@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -14,11 +15,16 @@ pytestmark = pytest.mark.integration
 
 
 def test_team_agent_value_and_cost(
-    deployment_factory: Callable[..., Deployment], workers: Callable[..., WorkerProcess]
+    deployment_factory: Callable[..., Deployment],
+    workers: Callable[..., WorkerProcess],
+    tmp_path: Path,
 ) -> None:
+    sla = tmp_path / "sla.yaml"
+    sla.write_text("default: {first_response: 3600, resolution: 3000}\n")
     deployment = deployment_factory(
         partitions=1,
         SOCIALCARE_CLOCK="event",
+        SOCIALCARE_SLA_CONFIG=str(sla),
         SOCIALCARE_TEAMS='["tier1", "tier2"]',
         SOCIALCARE_AGENT_LABELS='["agent-a"]',
         SOCIALCARE_TEAM_STAFFING='{"tier1": {"hourly_cost": 40, "agents": 5}}',
@@ -81,5 +87,11 @@ def test_team_agent_value_and_cost(
     # customer) are 2 h old (1h_4h); t3 was opened at T+7300 (lt_1h).
     assert v("socialcare_open_conversations_by_age", age="1h_4h") == 2
     assert v("socialcare_open_conversations_by_age", age="lt_1h") == 1
+    # Resolution SLA (3000 s): t1 resolved at +600: met. t2 unresolved, deadline T+3010
+    # <= watermark T+3700: breached by silence. t4 waits on the customer since its reply at
+    # +260 (before its deadline T+3030): a resolution by inactivity may still date back to
+    # it, so no breach yet. t3's deadline is later than the watermark.
+    assert v("socialcare_resolution_sla_total", outcome="met") == 1
+    assert v("socialcare_resolution_sla_total", outcome="breached") == 1
     text = worker.raw()
     assert "agent-z" not in text and "night-shift" not in text
