@@ -179,8 +179,10 @@ class Pipeline:
     async def handle_batch(self, messages: list[Message]) -> None:
         """Process messages in order; one Redis round trip and one table flush per batch.
 
-        The result is the same as handling them one by one: events are folded in order, so
-        the lateness check of each sees the event time left by the ones before it.
+        The aggregates are the same as handling them one by one: events are folded in order,
+        so the lateness check of each sees the event time left by the ones before it; the
+        clock is swept once per partition at the end of the batch (only `swept_until`, the
+        clock's bookkeeping in the states, differs).
         """
         decoded: list[AnyEvent | Rejection | None] = []
         for message in messages:
