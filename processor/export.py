@@ -207,10 +207,7 @@ def build_families(pipeline: Pipeline, partitions: set[int]) -> list[Metric]:
             sum_value=sums.get((family_name, label_values), 0.0),
         )
 
-    ages: dict[tuple[str, str, str], float] = defaultdict(float)
-    for brand, channel, age in pipeline.open_ages(partitions):
-        ages[(brand, channel, age)] += 1
-    for (brand, channel, age), count in sorted(ages.items()):
+    for (brand, channel, age), count in sorted(pipeline.open_ages(partitions).items()):
         families["open_conversations_by_age"].add_metric([brand, channel, age], count)  # type: ignore[attr-defined]
 
     # Windows end at each partition's own "now", then add up over partitions.

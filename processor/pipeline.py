@@ -10,6 +10,7 @@ partition's numbers move with it on rebalance (its changelog is replayed by the 
 
 from __future__ import annotations
 
+import bisect
 import functools
 import heapq
 import logging
@@ -26,11 +27,12 @@ from processor.conversation import ConversationRules, ConversationState
 from processor.deadletters import envelope
 from processor.events import AnyEvent, ContactCount, Mention, Rejection, decode_event
 from processor.metrics import (
+    AGE_BOUNDS,
+    AGE_LABELS,
     BUCKET_SIZES,
     WINDOWED_SERIES,
     Contributions,
     add_into,
-    age_label,
     retention_seconds,
 )
 from processor.quality import SentimentRules
@@ -485,12 +487,30 @@ class Pipeline:
             if partition in partitions and values:
                 yield brand, channel, values
 
-    def open_ages(self, partitions: set[int]) -> Iterator[tuple[str, str, str]]:
-        """(brand, channel, age bucket) of every open conversation of the partitions."""
+    def open_ages(self, partitions: set[int]) -> dict[tuple[str, str, str], int]:
+        """Open conversations of the partitions by (brand, channel, age bucket)."""
+        counts: dict[tuple[str, str, str], int] = defaultdict(int)
         for partition in partitions:
+            # The index is derived from the tables; after a restart or a rebalance the first
+            # scrape may come before the first event or tick of the partition.
+            self._ensure_indexed(partition)
             now = self.window_now(partition)
+            groups: dict[tuple[str, str], list[float]] = defaultdict(list)
             for brand, channel, opened_at in list(self._open.get(partition, {}).values()):
-                yield brand, channel, age_label(max(0.0, now - opened_at))
+                groups[(brand, channel)].append(opened_at)
+            # Sorted opening times and one bisection per bucket bound: the scrape stays
+            # cheap with tens of thousands of open conversations.
+            cuts = [now - bound for bound in reversed(AGE_BOUNDS)]  # oldest bound first
+            for (brand, channel), opened in groups.items():
+                opened.sort()
+                previous = 0
+                for label, cut in zip(reversed(AGE_LABELS), [*cuts, float("inf")], strict=True):
+                    # opened_at <= cut means age >= bound: older than this bucket's floor
+                    index = bisect.bisect_right(opened, cut)
+                    if index > previous:
+                        counts[(brand, channel, label)] += index - previous
+                    previous = index
+        return counts
 
     def owned_buckets(
         self, partitions: set[int]

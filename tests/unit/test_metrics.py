@@ -206,3 +206,33 @@ def test_age_buckets_of_open_conversations() -> None:
     assert [age_label(a) for a in (0, 3599.9, 3600, 14399, 14400, 86400, 259199, 259200)] == [
         "lt_1h", "lt_1h", "1h_4h", "1h_4h", "4h_24h", "1d_3d", "1d_3d", "gt_3d",
     ]  # fmt: skip
+
+
+def test_open_ages_by_bisection_match_one_by_one() -> None:
+    import random
+    from collections import Counter
+
+    from benchmarks.pipeline import MemoryDedup, NoHealth
+    from processor.metrics import age_label
+    from processor.pipeline import Pipeline
+    from processor.settings import Settings
+    from processor.sla import SlaPolicyCache
+
+    async def nowhere(key: bytes | None, value: bytes) -> None: ...
+
+    pipeline = Pipeline(
+        Settings.model_validate({"clock": "wall", "partitions": 2}), conversations={},
+        totals={}, windows={}, clocks={}, policies=SlaPolicyCache(), dedup=MemoryDedup(),
+        health=NoHealth(), send_dead_letter=nowhere, wall_clock=lambda: 1_000_000.0,
+    )  # fmt: skip
+    pipeline._indexed.update({0, 1})  # the index is filled by hand below, not from tables
+    rng = random.Random(3)
+    expected: Counter[tuple[str, str, str]] = Counter()
+    bounds = (0, 3600, 14400, 86400, 259200)
+    for n in range(2000):
+        partition, brand = n % 2, ("A", "B")[n % 3 % 2]
+        # ages around every bound, exact bounds included, and a few in the future
+        age = rng.choice(bounds) + rng.choice((-1.0, 0.0, 1.0, 500.0))
+        pipeline._open[partition][f"c{n}"] = (brand, "twitter", 1_000_000.0 - age)
+        expected[(brand, "twitter", age_label(max(0.0, age)))] += 1
+    assert pipeline.open_ages({0, 1}) == expected
