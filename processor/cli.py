@@ -7,7 +7,7 @@ import logging
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,6 +15,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from processor.settings import ConfigurationError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine
+
+    from processor.ingest import ProduceReport
 
 app = typer.Typer(
     help="Live social customer-care metrics: Faust workers over Kafka, exported to Prometheus.",
@@ -74,13 +79,22 @@ def produce(
     settings = _settings()
     from processor.ingest import produce_file
 
+    _send_file(settings, file, lambda progress: produce_file(settings, file, progress))
+
+
+def _send_file(
+    settings: Settings,
+    file: Path,
+    run: Callable[[Callable[[int], None]], Coroutine[Any, Any, ProduceReport]],
+) -> None:
+    """Run a file send with a progress bar; report per topic and every line not sent."""
     with Progress(
-        TextColumn("producing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console,
     ) as progress:  # fmt: skip
         total = sum(1 for line in file.open("rb") if line.strip())
-        task = progress.add_task("produce", total=total)
-        report = asyncio.run(produce_file(settings, file, lambda n: progress.advance(task, n)))
+        task = progress.add_task("send", total=total)
+        report = asyncio.run(run(lambda n: progress.advance(task, n)))
     for topic, count in sorted(report.by_topic.items()):
         console.print(f"{topic}: {count}")
     console.print(f"sent {report.sent} events")
@@ -88,9 +102,35 @@ def produce(
         console.print(f"[red]line {number}:[/red] {problem}")
     if report.unroutable:
         console.print(
-            f"[red]{len(report.unroutable)} lines not sent[/red]: fix them and produce again"
+            f"[red]{len(report.unroutable)} lines not sent[/red]: fix them and send them again"
         )
         raise typer.Exit(1)
+
+
+@app.command()
+def replay(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="JSON lines of v1 events.")
+    ],
+    speed: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="0: as fast as possible; 1: real time; N: N times real time (paced by "
+            "occurred_at from the first event).",
+        ),
+    ] = 0.0,
+) -> None:
+    """Replay history: send a JSON-lines file in event-time order, paced as asked.
+
+    For correct SLA numbers from history, run the workers with SOCIALCARE_CLOCK=event (the
+    clock is then the event-time watermark, not the wall clock). Replaying the same file
+    twice changes nothing: the event ids are deduplicated.
+    """
+    settings = _settings()
+    from processor.ingest import produce_file
+
+    _send_file(settings, file, lambda progress: produce_file(settings, file, progress, speed))
 
 
 @app.command()
@@ -136,7 +176,10 @@ def sla_list() -> None:
     for column in ("brand", "channel", "priority", "first response", "next response",
                    "resolution"):  # fmt: skip
         table.add_column(column)
-    table.add_row("*", "*", "*", str(policy.default.first_response), str(policy.default.resolution))
+    table.add_row(
+        "*", "*", "*", str(policy.default.first_response), str(policy.default.next_response),
+        str(policy.default.resolution),
+    )  # fmt: skip
     for rule in sorted(policy.rules, key=lambda r: -r.specificity):
         table.add_row(
             rule.brand or "*", rule.channel or "*", rule.priority or "*",

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,34 +82,66 @@ def read_json_lines(path: Path) -> Iterator[tuple[int, bytes]]:
 
 
 async def produce_file(
-    settings: Settings, path: Path, progress: Callable[[int], None] | None = None
+    settings: Settings,
+    path: Path,
+    progress: Callable[[int], None] | None = None,
+    speed: float | None = None,
 ) -> ProduceReport:
-    """Send every event of a JSON-lines file to its topic, in file order.
+    """Send every event of a JSON-lines file to its topic.
 
+    With `speed` None: in file order, as fast as possible (`socialcare produce`). With a
+    speed (`socialcare replay`): in event-time order, 0 as fast as possible, 1 in real time,
+    N at N times real time, pacing each event by its `occurred_at` from the first one.
     Lines that are not JSON objects with a known `type` cannot be routed to a topic; they
     are reported with their line numbers instead of being sent (nothing is dropped silently).
     """
     report = ProduceReport()
     async with EventProducer(settings) as producer:
+        routable: list[tuple[float, int, str, bytes | None, bytes]] = []
         for number, line in read_json_lines(path):
             try:
                 document = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
                 report.unroutable.append((number, f"not JSON: {exc}"))
                 continue
-            if not isinstance(document, dict) or producer.topic_for(document) is None:
+            topic = producer.topic_for(document) if isinstance(document, dict) else None
+            if topic is None:
                 kind = document.get("type") if isinstance(document, dict) else None
                 report.unroutable.append((number, f"no known event type ({kind!r})"))
                 continue
-            topic = producer.topic_for(document)
-            assert topic is not None
-            await producer.send_raw(topic, message_key(document), line)
+            at = event_time(document) if speed is not None else 0.0
+            routable.append((at, number, topic, message_key(document), line))
+        if speed is not None:
+            routable.sort(key=lambda item: (item[0], item[1]))  # event time, then file order
+        started = time.monotonic()
+        first_at = next((at for at, *_ in routable if at != float("-inf")), 0.0)
+        for at, _, topic, key, line in routable:
+            if speed and at != float("-inf"):
+                delay = (at - first_at) / speed - (time.monotonic() - started)
+                if delay > 0:
+                    await producer.flush()  # what is due goes out before the pause
+                    await asyncio.sleep(delay)
+            await producer.send_raw(topic, key, line)
             report.sent += 1
             report.by_topic[topic] = report.by_topic.get(topic, 0) + 1
             if progress is not None:
                 progress(1)
         await producer.flush()
     return report
+
+
+def event_time(document: dict[str, Any]) -> float:
+    """`occurred_at` as POSIX seconds; -inf when absent or unreadable (sent first; the
+    worker dead-letters it)."""
+    value = document.get("occurred_at")
+    if not isinstance(value, str):
+        return float("-inf")
+    try:
+        return datetime.fromisoformat(
+            value.replace("Z", "+00:00").replace("z", "+00:00")
+        ).timestamp()
+    except ValueError:
+        return float("-inf")
 
 
 async def live_traffic(
