@@ -133,6 +133,54 @@ def replay(
     _send_file(settings, file, lambda progress: produce_file(settings, file, progress, speed))
 
 
+@app.command("import-twcs")
+def import_twcs(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="A TWCS CSV export (twcs.csv).")
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Write the v1 events as JSON lines here instead of sending them."),
+    ] = None,
+    speed: Annotated[
+        float, typer.Option(min=0, help="Replay speed when sending (see `replay`).")
+    ] = 0.0,
+) -> None:
+    """Import the public "Customer Support on Twitter" CSV: threads -> v1 events -> topics.
+
+    Threading and brand attribution rules: README, "Importing Twitter support data".
+    Unreadable rows are listed and counted, never silently dropped.
+    """
+    import tempfile
+
+    from processor.synthetic import to_json_lines
+    from processor.twcs import read_twcs
+
+    try:
+        events, report = read_twcs(file)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(
+        f"{report.rows} rows -> {report.events} events: {report.conversations} conversations, "
+        f"{report.mentions} mentions, {report.replies} replies, {report.redirections} "
+        f"redirections ({report.orphans} posts with a parent missing from the file)"
+    )
+    for number, reason in report.skipped:
+        console.print(f"[yellow]row {number} skipped:[/yellow] {reason}")
+    if output is not None:
+        output.write_text("".join(to_json_lines(events)))
+        console.print(f"wrote {output}")
+        return
+    settings = _settings()
+    from processor.ingest import produce_file
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "twcs.jsonl"
+        path.write_text("".join(to_json_lines(events)))
+        _send_file(settings, path, lambda progress: produce_file(settings, path, progress, speed))
+
+
 @app.command()
 def generate(
     rate: Annotated[float, typer.Option(help="Synthetic conversations per minute.")] = 30.0,

@@ -404,7 +404,9 @@ class Pipeline:
                 self._aggregate(partition, conversation.difference(before, after))
                 self._track(partition, state, timeline)
         window_now = self.window_now(partition)
-        self._forget_idle(partition, window_now - self.settings.conversation_ttl_seconds)
+        # Idle by the watermark, not the latest event time: an event within the allowed
+        # lateness may still come for the conversation.
+        self._forget_idle(partition, now - self.settings.conversation_ttl_seconds)
         for size in BUCKET_SIZES:
             buckets = self._buckets[(partition, size)]
             expired_before = window_now - self._retention[size]
