@@ -154,7 +154,7 @@ def import_twcs(
     import tempfile
 
     from processor.synthetic import to_json_lines
-    from processor.twcs import read_twcs
+    from processor.twitter_support import read_twcs
 
     try:
         events, report = read_twcs(file)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from processor.twcs import read_twcs
+from processor.twitter_support import read_twcs
 from tests.integration.conftest import REPO, Deployment, WorkerProcess, value, wait_until
 
 pytestmark = pytest.mark.integration

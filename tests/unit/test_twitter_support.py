@@ -1,4 +1,4 @@
-"""The TWCS importer (`processor.twcs`): threads, brands, events, DM redirections.
+"""The TWCS importer (`processor.twitter_support`): threads, brands, events, DM redirections.
 
 A hand-made CSV covers every rule of the module docstring with exact expected events; the
 real sample in `../shared/data/` (never copied into the repository) is checked against the
@@ -16,7 +16,7 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 
-from processor.twcs import ImportReport, is_redirect_to_dm, read_twcs
+from processor.twitter_support import ImportReport, is_redirect_to_dm, read_twcs
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "schemas"
