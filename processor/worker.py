@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import redis.asyncio as aioredis
@@ -64,25 +66,26 @@ async def run_generator(
                 console.log(f"generator: {sent} events sent")
 
 
-async def load_policies(settings: Settings) -> tuple[SlaPolicySet, int]:
+@asynccontextmanager
+async def policy_store(settings: Settings) -> AsyncIterator[SlaPolicyStore]:
+    """The SLA policy store in Redis, for one CLI command."""
     client = aioredis.Redis.from_url(settings.redis_url)
     try:
-        return await SlaPolicyStore(client, settings.redis_prefix).load()
+        yield SlaPolicyStore(client, settings.redis_prefix)
     finally:
         await client.aclose()
+
+
+async def load_policies(settings: Settings) -> tuple[SlaPolicySet, int]:
+    async with policy_store(settings) as store:
+        return await store.load()
 
 
 async def set_policy_rule(settings: Settings, rule: SlaRule) -> int:
-    client = aioredis.Redis.from_url(settings.redis_url)
-    try:
-        return await SlaPolicyStore(client, settings.redis_prefix).set_rule(rule)
-    finally:
-        await client.aclose()
+    async with policy_store(settings) as store:
+        return await store.set_rule(rule)
 
 
 async def set_default_policy(settings: Settings, targets: dict[str, timedelta | None]) -> int:
-    client = aioredis.Redis.from_url(settings.redis_url)
-    try:
-        return await SlaPolicyStore(client, settings.redis_prefix).set_default(targets)
-    finally:
-        await client.aclose()
+    async with policy_store(settings) as store:
+        return await store.set_default(targets)

@@ -10,15 +10,12 @@ bugs in processor/events.py, to be fixed there.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from jsonschema import Draft202012Validator, FormatChecker
-from referencing import Registry, Resource
 
 from processor.events import (
     Mention,
@@ -28,6 +25,7 @@ from processor.events import (
     Survey,
     decode_event,
 )
+from tests.schemas import schema_documents, validators
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 TYPES = ("mention", "reply", "redirection", "survey")
@@ -36,29 +34,8 @@ LIMIT = 1_000_000
 Doc = dict[str, Any]
 
 
-def _registry() -> tuple[Registry, dict[str, Doc]]:
-    documents = {
-        path.name: json.loads(path.read_text(encoding="utf-8"))
-        for path in sorted(SCHEMAS.glob("*.schema.json"))
-    }
-    registry: Registry = Registry().with_resources(
-        (document["$id"], Resource.from_contents(document)) for document in documents.values()
-    )
-    return registry, documents
-
-
-REGISTRY, SCHEMA_DOCS = _registry()
-
-
-def validator(event_type: str) -> Draft202012Validator:
-    return Draft202012Validator(
-        SCHEMA_DOCS[f"{event_type}.schema.json"],
-        registry=REGISTRY,
-        format_checker=FormatChecker(),
-    )
-
-
-VALIDATORS = {event_type: validator(event_type) for event_type in TYPES}
+SCHEMA_DOCS = {f"{name}.schema.json": doc for name, doc in schema_documents().items()}
+VALIDATORS = {event_type: validators()[event_type] for event_type in TYPES}
 
 
 def schema_valid(event_type: str, doc: Any) -> bool:

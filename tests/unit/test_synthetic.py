@@ -22,6 +22,7 @@ from processor.synthetic import (
     format_event_time,
     to_json_lines,
 )
+from tests.schemas import validators
 
 START = 1_795_000_000.25  # 2026-11-18T11:06:40.250Z, deliberately not on a second boundary
 HOUR = 3600.0
@@ -369,34 +370,13 @@ def test_to_json_lines(hour_events: list[Event]) -> None:
 
 def _schema_validators() -> dict[str, Any]:
     """A draft 2020-12 validator per event type, resolving `common.schema.json` references."""
-    jsonschema = pytest.importorskip("jsonschema")
-    referencing = pytest.importorskip("referencing")
-    from referencing.jsonschema import DRAFT202012
 
     if not SCHEMAS.is_dir():
         pytest.skip(f"{SCHEMAS} does not exist yet (the schemas are written separately)")
     missing = [t for t in (*TYPES, "common") if not (SCHEMAS / f"{t}.schema.json").is_file()]
     if missing:
         pytest.skip(f"schemas not written yet: {', '.join(missing)}")
-    resources = []
-    documents = {}
-    for path in sorted(SCHEMAS.glob("*.schema.json")):
-        contents = json.loads(path.read_text(encoding="utf-8"))
-        documents[path.name] = contents
-        resource = referencing.Resource.from_contents(contents, default_specification=DRAFT202012)
-        resources.append((path.name, resource))
-        if isinstance(contents, dict) and isinstance(contents.get("$id"), str):
-            resources.append((contents["$id"], resource))
-    registry = referencing.Registry().with_resources(resources)
-    validator_class = jsonschema.Draft202012Validator
-    validators = {}
-    for event_type in TYPES:
-        schema = documents[f"{event_type}.schema.json"]
-        validator_class.check_schema(schema)
-        validators[event_type] = validator_class(
-            schema, registry=registry, format_checker=validator_class.FORMAT_CHECKER
-        )
-    return validators
+    return {event_type: validators()[event_type] for event_type in TYPES}
 
 
 def test_events_validate_against_schemas(hour_events: list[Event]) -> None:

@@ -10,13 +10,11 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator, FormatChecker
-from referencing import Registry, Resource
 
 from processor.twitter_support import ImportReport, is_redirect_to_dm, read_twcs
+from tests.schemas import validators
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "schemas"
@@ -198,23 +196,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 # -- schema validation ----------------------------------------------------------------------
 
 
-def _validators() -> dict[str, Draft202012Validator]:
-    documents = [
-        json.loads(path.read_text(encoding="utf-8")) for path in sorted(SCHEMAS.glob("*.json"))
-    ]
-    registry: Registry[Any] = Registry().with_resources(
-        (document["$id"], Resource.from_contents(document)) for document in documents
-    )
-    by_name = {document["$id"].rsplit("/", 1)[-1]: document for document in documents}
-    return {
-        event_type: Draft202012Validator(
-            by_name[f"{event_type}.schema.json"], registry=registry, format_checker=FormatChecker()
-        )
-        for event_type in ("mention", "reply", "redirection")
-    }
-
-
-VALIDATORS = _validators()
+VALIDATORS = validators()
 
 
 def _schema_errors(events: list[dict[str, object]]) -> list[str]:
