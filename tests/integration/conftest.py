@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 REPO = Path(__file__).resolve().parents[2]
@@ -192,6 +192,31 @@ class Deployment:
         finally:
             await producer.stop()
 
+    def records(self, topic: str, quiet: float = 2.0) -> list[tuple[bytes | None, bytes]]:
+        """Every (key, value) of a topic so far: read until nothing new comes for `quiet` s."""
+        return asyncio.run(self._records(topic, quiet))
+
+    async def _records(self, topic: str, quiet: float) -> list[tuple[bytes | None, bytes]]:
+        # No consumer group (Tansu delays a join by half the rebalance timeout): assign all.
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.broker, enable_auto_commit=False, auto_offset_reset="earliest"
+        )
+        await consumer.start()
+        found: list[tuple[bytes | None, bytes]] = []
+        try:
+            await consumer.topics()  # metadata of every topic
+            partitions = consumer.partitions_for_topic(topic) or set()
+            consumer.assign([TopicPartition(topic, number) for number in sorted(partitions)])
+            last_news = time.monotonic()
+            while time.monotonic() - last_news < quiet:
+                batch = await consumer.getmany(timeout_ms=300)
+                for records in batch.values():
+                    found.extend((record.key, record.value or b"") for record in records)
+                    last_news = time.monotonic()
+        finally:
+            await consumer.stop()
+        return found
+
     def dead_letters(self, expected: int, timeout: float = 20.0) -> list[dict[str, Any]]:
         return asyncio.run(self._read_topic(self.topics["deadletters"], expected, timeout))
 
@@ -218,24 +243,32 @@ class Deployment:
 
 
 class WorkerProcess:
-    """A `socialcare worker` subprocess and its /metrics."""
+    """A `socialcare worker` (or `webhook`) subprocess and its /metrics."""
 
-    def __init__(self, deployment: Deployment, log_dir: Path, name: str, **env: str) -> None:
+    def __init__(
+        self, deployment: Deployment, log_dir: Path, name: str, command: str = "worker",
+        **env: str,
+    ) -> None:  # fmt: skip
         self.port = free_port()
         self.name = name
         self.log_path = log_dir / f"{name}.log"
         self._log = self.log_path.open("wb")
+        port_variable = "SOCIALCARE_WEBHOOK_PORT" if command == "webhook" else "METRICS_PORT"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "processor", "worker"],
-            env=deployment.env(METRICS_PORT=str(self.port), **env),
+            [sys.executable, "-m", "processor", command],
+            env=deployment.env(**{port_variable: str(self.port)}, **env),
             stdout=self._log,
             stderr=subprocess.STDOUT,
             cwd=log_dir,
         )
 
     @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/metrics"
+        return f"{self.base}/metrics"
 
     def log_tail(self, lines: int = 60) -> str:
         text = self.log_path.read_text(errors="replace").splitlines()
@@ -321,3 +354,33 @@ def workers(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
     yield start
     for worker in started:
         worker.stop()
+
+
+WEBHOOK_SECRET = "test-secret-0123456789abcdef"
+
+
+@pytest.fixture
+def webhooks(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+    """`socialcare webhook` processes, secret WEBHOOK_SECRET unless given; ready when yielded."""
+    started: list[WorkerProcess] = []
+
+    def start(deployment: Deployment, name: str = "webhook", **env: str) -> WorkerProcess:
+        env.setdefault("SOCIALCARE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        webhook = WorkerProcess(deployment, tmp_path, name, command="webhook", **env)
+        started.append(webhook)
+
+        def ready() -> bool:
+            try:
+                with urllib.request.urlopen(f"{webhook.base}/ready", timeout=2) as response:
+                    return bool(orjson.loads(response.read())["ready"])
+            except (urllib.error.URLError, ConnectionError, OSError):
+                if webhook.process.poll() is not None:
+                    raise AssertionError(f"webhook exited:\n{webhook.log_tail()}") from None
+                return False
+
+        wait_until(ready, 60, "the webhook to serve", webhook.log_tail)
+        return webhook
+
+    yield start
+    for webhook in started:
+        webhook.stop()

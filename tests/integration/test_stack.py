@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -43,6 +45,30 @@ def test_stack_serves_live_metrics_and_stops_cleanly(tmp_path: Path) -> None:
                         live[name] = float(number)
             time.sleep(1)
         assert live, f"no non-zero socialcare_mentions_total within 60 s\n{output.read_text()}"
+        # The printed webhook takes an event, and the worker counts it.
+        hook = re.search(r"webhook: (http://\S+/v1/events)\s+Authorization: Bearer (\S+)",
+                         output.read_text())  # fmt: skip
+        assert hook is not None, output.read_text()
+        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        event = {"event_id": "stack-hook-1", "type": "mention", "conversation_id": "hook-1",
+                 "occurred_at": now, "brand": "WebhookDemo", "channel": "twitter",
+                 "author_id": "u-1"}  # fmt: skip
+        request = urllib.request.Request(
+            hook.group(1), data=json.dumps(event).encode(), method="POST",
+            headers={"Content-Type": "application/json",
+                     "Authorization": f"Bearer {hook.group(2)}"},
+        )  # fmt: skip
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.load(response)["accepted"] == 1
+        counted = ""
+        while time.monotonic() - started < 90 and not counted:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                counted = "".join(
+                    line for line in response.read().decode().splitlines()
+                    if line.startswith('socialcare_mentions_total{brand="WebhookDemo"')
+                )  # fmt: skip
+            time.sleep(0.5)
+        assert counted.endswith(" 1.0"), output.read_text()
     finally:
         stack.send_signal(signal.SIGINT)
         code = stack.wait(timeout=60)

@@ -1,4 +1,4 @@
-"""docs/metrics.md documents every metric family the worker exports."""
+"""docs/metrics.md documents every metric family the worker and the webhook export."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry
 
 from processor.export import HealthMetrics
 from processor.metrics import BUSINESS_FAMILIES, PREFIX, WINDOWED_SERIES
+from processor.webhook import WebhookMetrics
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "metrics.md").read_text()
 
@@ -20,6 +21,8 @@ def exported_names() -> set[str]:
     registry = CollectorRegistry()
     HealthMetrics(registry)
     for metric in registry.collect():
+        names.add(metric.name + ("_total" if metric.type == "counter" else ""))
+    for metric in WebhookMetrics().registry.collect():
         names.add(metric.name + ("_total" if metric.type == "counter" else ""))
     names.add(PREFIX + "team_staffing_cost_per_hour")
     return names

@@ -406,6 +406,47 @@ async def test_too_late_dead_letter() -> None:
     assert "late-1" not in h.dedup.seen
 
 
+async def test_before_retention_horizon_dead_letter() -> None:
+    # Replay: only the configured earliest time (default 2000-01-01T00:00:00Z = 946684800).
+    h = Harness()
+    await h.send_raw("social.mentions", 1, b"c0", orjson.dumps({
+        "event_id": "epoch-0", "type": "mention", "occurred_at": "1970-01-01T00:00:00Z",
+        "conversation_id": "c0", "brand": BRAND, "channel": "twitter", "author_id": "u",
+    }))  # fmt: skip
+    assert h.health.dead == ["before_retention_horizon"]
+    assert "2000-01-01T00:00:00Z" in h.dead_letters[0][1]["detail"]
+    assert h.tables["clocks"] == {}  # it did not move the partition's clock
+    assert "epoch-0" not in h.dedup.seen
+    # Live: the wall clock (T0 + 3600) less the conversation TTL (1000 s) is T0 + 2600.
+    live = Harness(settings=Settings(clock="wall", conversation_ttl_seconds=1000))
+    await live.send("mention", "c1", 2600)
+    await live.send("mention", "c2", 2599, event_id="stale-1")
+    assert live.health.dead == ["before_retention_horizon"]
+    assert live.dead_letters[0][1]["event_id"] == "stale-1"
+    assert live.totals[tkey("twitter")]["mentions_total"] == 1.0
+
+
+async def test_reply_before_its_mention_dead_letter() -> None:
+    h = Harness()
+    await h.send("mention", "c1", 100, event_id="c1")
+    # A reply to the opening post stamped before it: a feed or clock bug.
+    await h.send("reply", "c1", 99, event_id="r-early", in_reply_to="c1")
+    # At the same second, or answering another post, it is a reply like any other.
+    await h.send("reply", "c1", 100, event_id="r-same", in_reply_to="c1")
+    await h.send("reply", "c1", 50, event_id="r-other", in_reply_to="broadcast-1")
+    assert h.health.dead == ["reply_before_mention"]
+    letter = h.dead_letters[0][1]
+    assert letter["event_id"] == "r-early"
+    assert "before the post it answers" in letter["detail"]
+    assert "r-early" not in h.dedup.seen
+    assert h.totals[tkey("twitter")]["replies_total|human"] == 2.0
+    # The opening mention unknown yet: the reply cannot be judged and is counted.
+    await h.send("reply", "c9", 10, event_id="r-first", in_reply_to="c9", partition=2)
+    await h.send("mention", "c9", 20, event_id="c9", partition=2)
+    assert h.health.dead == ["reply_before_mention"]
+    assert h.totals[tkey("twitter", partition=2)]["replies_total|human"] == 1.0
+
+
 async def test_future_timestamp_dead_letter() -> None:
     h = Harness()
     # wall T0+3600, max future 300 s: T0+3900 is accepted, T0+3901 is not

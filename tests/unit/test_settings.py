@@ -33,6 +33,11 @@ VARIABLES = (
     "SOCIALCARE_SESSION_TIMEOUT_SECONDS",
     "SOCIALCARE_REBALANCE_TIMEOUT_SECONDS",
     "SOCIALCARE_LOG_LEVEL",
+    "SOCIALCARE_EARLIEST_EVENT_TIME",
+    "SOCIALCARE_WEBHOOK_SECRET",
+    "SOCIALCARE_WEBHOOK_PORT",
+    "SOCIALCARE_WEBHOOK_MAX_BODY_BYTES",
+    "SOCIALCARE_WEBHOOK_SIGNATURE_TOLERANCE_SECONDS",
 )
 
 
@@ -121,6 +126,10 @@ def test_constructor_by_field_name() -> None:
         ("SOCIALCARE_SWEEP_INTERVAL_SECONDS", "0"),
         ("SOCIALCARE_LOG_LEVEL", "verbose"),
         ("KAFKA_BOOTSTRAP_SERVERS", ""),
+        ("SOCIALCARE_EARLIEST_EVENT_TIME", "last year"),
+        ("SOCIALCARE_WEBHOOK_PORT", "0"),
+        ("SOCIALCARE_WEBHOOK_MAX_BODY_BYTES", "10"),
+        ("SOCIALCARE_WEBHOOK_SIGNATURE_TOLERANCE_SECONDS", "0"),
     ],
 )
 def test_bad_value_names_the_variable(
@@ -148,3 +157,31 @@ def test_settings_are_frozen() -> None:
     settings = load_settings()
     with pytest.raises(ValueError):
         settings.partitions = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("SOCIALCARE_WEBHOOK_SECRET", "short", "at least 16 characters"),
+        ("SOCIALCARE_WEBHOOK_SECRET", "a-long-enough-secret-1,short", "at least 16 characters"),
+        ("SOCIALCARE_EARLIEST_EVENT_TIME", "2000-01-01T00:00:00", "needs a UTC offset"),
+    ],
+)
+def test_rules_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError, match=message) as info:
+        load_settings()
+    assert variable in str(info.value)
+    assert value not in str(info.value) or variable != "SOCIALCARE_WEBHOOK_SECRET"
+
+
+def test_webhook_secrets_for_rotation(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "SOCIALCARE_WEBHOOK_SECRET", " old-secret-0123456789 , new-secret-0123456789 "
+    )
+    settings = load_settings()
+    assert settings.webhook_secrets == ["old-secret-0123456789", "new-secret-0123456789"]
+    assert "old-secret" not in repr(settings)
+    assert load_settings().earliest_event_time.isoformat() == "2000-01-01T00:00:00+00:00"
