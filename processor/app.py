@@ -18,7 +18,12 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from processor.dedup import DedupWindow
-from processor.export import BusinessCollector, HealthMetrics, new_registry
+from processor.export import (
+    BusinessCollector,
+    ConsumerLagCollector,
+    HealthMetrics,
+    new_registry,
+)
 from processor.pipeline import Message, Pipeline, parse_key
 from processor.settings import Settings
 from processor.sla import SlaPolicyCache, SlaPolicyStore
@@ -117,6 +122,7 @@ class Worker:
             flush=self._flush_tables,
         )
         self.registry.register(BusinessCollector(self.pipeline, self.exported_partitions))
+        self.registry.register(ConsumerLagCollector(self.consumer_lag))
         self.health.owned_partitions.set_function(
             lambda: len(self._input_partitions(self.app.assignor.assigned_actives()))
         )
@@ -131,6 +137,34 @@ class Worker:
         if self.app.rebalancing or self.app.in_recovery:
             return None
         return self._input_partitions(self.app.assignor.assigned_actives())
+
+    def consumer_lag(self) -> dict[str, int] | None:
+        """Per input topic: highwater minus the next offset to read, over owned partitions.
+
+        The highwater is the one the last fetch reported; a partition not fetched yet (or
+        nothing read nor committed yet) is left out. None while partitions are in flux.
+        """
+        if self.app.rebalancing or self.app.in_recovery:
+            return None
+        lags = {topic: 0 for topic in self.settings.input_topics}
+        try:
+            consumer = self.app.consumer
+            # Faust keeps no public accessor for these two.
+            read_offsets: dict[TP, int | None] = getattr(consumer, "_read_offset", {})
+            committed: dict[TP, int | None] = getattr(consumer, "_committed_offset", {})
+            for tp in self.app.assignor.assigned_actives():
+                if tp.topic not in lags:
+                    continue
+                highwater = consumer.highwater(tp)
+                read = read_offsets.get(tp)
+                next_offset = read + 1 if read is not None else committed.get(tp)
+                if highwater is None or next_offset is None:
+                    continue
+                lags[tp.topic] += max(0, highwater - next_offset)
+        except Exception:  # the consumer is starting or stopping: no sample this time
+            log.debug("consumer lag not available", exc_info=True)
+            return None
+        return lags
 
     def _flush_tables(self) -> None:
         for table in (self.conversations, self.totals, self.windows, self.clocks):

@@ -131,6 +131,34 @@ class HealthMetrics:
             self.last_event_time.set(event_time)
 
 
+class ConsumerLagCollector(Collector):
+    """Records not yet read in this worker's input partitions, per topic (a gauge).
+
+    `lag()` returns None while partitions are in flux (rebalance, recovery): no sample then.
+    """
+
+    def __init__(self, lag: Callable[[], dict[str, int] | None]) -> None:
+        self._lag = lag
+
+    def describe(self) -> Iterable[Metric]:
+        return [self._family()]
+
+    def collect(self) -> Iterator[Metric]:
+        family = self._family()
+        lags = self._lag()
+        for topic, records in sorted((lags or {}).items()):
+            family.add_metric([topic], records)
+        yield family
+
+    @staticmethod
+    def _family() -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            "socialcare_consumer_lag_records",
+            "Records not yet read in the input partitions this worker owns, by topic.",
+            labels=["topic"],
+        )
+
+
 class BusinessCollector(Collector):
     """Custom collector over the aggregate tables, for the partitions owned right now."""
 
@@ -201,6 +229,9 @@ def build_families(pipeline: Pipeline, partitions: set[int]) -> list[Metric]:
 
     for (brand, channel, age), count in sorted(pipeline.open_ages(partitions).items()):
         families["open_conversations_by_age"].add_metric([brand, channel, age], count)  # type: ignore[attr-defined]
+    by_priority = families["open_conversations_by_priority"]
+    for labels, count in sorted(pipeline.open_by_priority(partitions).items()):
+        by_priority.add_metric(list(labels), count)  # type: ignore[attr-defined]
 
     # Windows end at each partition's own "now", then add up over partitions.
     per_partition: dict[int, list[tuple[float, float, dict[str, float]]]] = defaultdict(list)

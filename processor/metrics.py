@@ -147,6 +147,12 @@ BUSINESS_FAMILIES: tuple[Family, ...] = (
         ("brand", "channel", "age"),
     ),
     Family(
+        "open_conversations_by_priority", "gauge",
+        "Open conversations by the opening post's priority and backlog state (as "
+        "open_conversations), for alerts on high and urgent conversations.",
+        ("brand", "channel", "priority", "state"),
+    ),
+    Family(
         "open_customer_value", "gauge",
         "Sum of customer_value of open conversations, by backlog state (value at stake).",
         ("brand", "channel", "state"),

@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 
@@ -50,6 +50,16 @@ Table = MutableMapping[Any, Any]
 
 def _rfc3339(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).isoformat().replace("+00:00", "Z")
+
+
+class OpenConversation(NamedTuple):
+    """What the scrape needs of an open conversation (backlog by age and by priority)."""
+
+    brand: str
+    channel: str
+    opened_at: float
+    priority: str
+    backlog: str  # the state label of open_conversations
 
 
 class OutOfOrder(Exception):
@@ -217,7 +227,7 @@ class Pipeline:
         self._contributions: dict[str, Contributions] = {}
         # Open conversations per partition: id -> (brand, channel, opened_at), for the age
         # buckets of the backlog, computed at scrape time (age grows with the clock).
-        self._open: dict[int, dict[str, tuple[str, str, float]]] = defaultdict(dict)
+        self._open: dict[int, dict[str, OpenConversation]] = defaultdict(dict)
         # Conversations by last event time, to forget idle ones (one entry per conversation).
         self._idle: dict[int, list[tuple[float, str]]] = defaultdict(list)
         self._indexed: set[int] = set()
@@ -401,12 +411,7 @@ class Pipeline:
 
     def _store(self, state: ConversationState, contributions: Contributions) -> None:
         self.conversations[state.conversation_id] = state.to_json()
-        open_now = self._open[state.partition]
-        is_open = any(key[0] == "open_conversations" for key in contributions)
-        if is_open and state.brand and state.channel and state.opened_at is not None:
-            open_now[state.conversation_id] = (state.brand, state.channel, state.opened_at)
-        else:
-            open_now.pop(state.conversation_id, None)
+        self._index_open(state, contributions)
         cache = self._contributions
         cache[state.conversation_id] = contributions
         if len(cache) > _CONTRIBUTIONS_CACHE:
@@ -516,12 +521,23 @@ class Pipeline:
             for size in BUCKET_SIZES:
                 self._buckets.pop((partition, size), None)
 
+    def _index_open(self, state: ConversationState, contributions: Contributions) -> None:
+        open_now = self._open[state.partition]
+        backlog = next(
+            (key[1][-1] for key in contributions if key[0] == "open_conversations"), None
+        )
+        if backlog is not None and state.brand and state.channel and state.opened_at is not None:
+            open_now[state.conversation_id] = OpenConversation(
+                state.brand, state.channel, state.opened_at, state.priority, backlog
+            )
+        else:
+            open_now.pop(state.conversation_id, None)
+
     def _ensure_indexed(self, partition: int) -> None:
         if partition in self._indexed:
             return
         checks: list[tuple[float, str]] = []
         idle: list[tuple[float, str]] = []
-        open_now: dict[str, tuple[str, str, float]] = {}
         for conversation_id, document in list(self.conversations.items()):
             if document is None or document.get("partition") != partition:
                 continue
@@ -529,8 +545,8 @@ class Pipeline:
             if state.last_event_at is not None:
                 idle.append((state.last_event_at, conversation_id))
             timeline = conversation.walk(state)
-            if timeline.open_now and state.opened_at is not None and state.brand and state.channel:
-                open_now[conversation_id] = (state.brand, state.channel, state.opened_at)
+            if timeline.open_now:
+                self._index_open(state, conversation.contributions(state, timeline))
             due = conversation.next_check(state)
             if due is not None:
                 checks.append((due, conversation_id))
@@ -546,7 +562,6 @@ class Pipeline:
             heapq.heapify(heap)
             self._buckets[(partition, size)] = heap
         self._checks[partition] = checks
-        self._open[partition] = open_now
         self._indexed.add(partition)
         log.info(
             "partition %d indexed: %d clock checks, %d window buckets",
@@ -570,8 +585,8 @@ class Pipeline:
             self._ensure_indexed(partition)
             now = self.window_now(partition)
             groups: dict[tuple[str, str], list[float]] = defaultdict(list)
-            for brand, channel, opened_at in list(self._open.get(partition, {}).values()):
-                groups[(brand, channel)].append(opened_at)
+            for entry in list(self._open.get(partition, {}).values()):
+                groups[(entry.brand, entry.channel)].append(entry.opened_at)
             # Sorted opening times and one bisection per bucket bound: the scrape stays
             # cheap with tens of thousands of open conversations.
             cuts = [now - bound for bound in reversed(AGE_BOUNDS)]  # oldest bound first
@@ -584,6 +599,15 @@ class Pipeline:
                     if index > previous:
                         counts[(brand, channel, label)] += index - previous
                     previous = index
+        return counts
+
+    def open_by_priority(self, partitions: set[int]) -> dict[tuple[str, str, str, str], int]:
+        """Open conversations of the partitions by (brand, channel, priority, backlog state)."""
+        counts: dict[tuple[str, str, str, str], int] = defaultdict(int)
+        for partition in partitions:
+            self._ensure_indexed(partition)
+            for entry in list(self._open.get(partition, {}).values()):
+                counts[(entry.brand, entry.channel, entry.priority, entry.backlog)] += 1
         return counts
 
     def owned_buckets(

@@ -48,7 +48,7 @@ def test_breach_by_silence_and_live_sla_change(
     opened = time.time()
     deployment.produce([
         mention("live-2", "live-2", brand, "twitter", opened),
-        mention("live-3", "live-3", brand, "twitter", opened),
+        mention("live-3", "live-3", brand, "twitter", opened, priority="urgent"),
         reply("live-2-r", "live-2", brand, "twitter", opened + 1.0),
     ])  # fmt: skip
     sla = "socialcare_first_response_sla_total"
@@ -61,11 +61,16 @@ def test_breach_by_silence_and_live_sla_change(
     # Declared once the wall clock passed the 2 s deadline, within a few sweep intervals.
     assert breached_at - opened >= 2.0
     assert value(m, sla, brand=brand, priority="normal", outcome="met") == 1
-    assert value(m, sla, brand=brand, outcome="breached") == 1
+    assert value(m, sla, brand=brand, priority="urgent", outcome="breached") == 1
     # live-1 keeps the 1 h target it was opened under: still awaiting.
     assert value(m, "socialcare_open_conversations", brand=brand,
                  state="awaiting_first_response") == 1  # fmt: skip
     assert value(m, "socialcare_open_conversations", brand=brand, state="breached") == 1
+    by_priority = "socialcare_open_conversations_by_priority"
+    assert value(m, by_priority, brand=brand, priority="urgent", state="breached") == 1
+    assert value(m, by_priority, brand=brand, priority="normal", state="breached") == 0
+    assert value(m, by_priority, brand=brand, priority="normal",
+                 state="awaiting_first_response") == 1  # fmt: skip
     assert value(m, "socialcare_window_first_response_sla", brand=brand, outcome="breached",
                  window="5m") == 1  # fmt: skip
     assert value(m, "socialcare_first_response_seconds_count", brand=brand) == 1
@@ -82,3 +87,10 @@ def test_breach_by_silence_and_live_sla_change(
     assert value(m, sla, brand=brand, outcome="breached") == 1
     assert value(m, sla, brand=brand, outcome="met") == 1
     assert value(m, "socialcare_open_conversations", brand=brand, state="breached") == 0
+    # answered, not resolved: it waits on the customer now
+    urgent = {"brand": brand, "priority": "urgent"}
+    assert value(m, "socialcare_open_conversations_by_priority", **urgent, state="breached") == 0
+    assert (
+        value(m, "socialcare_open_conversations_by_priority", **urgent, state="awaiting_customer")
+        == 1
+    )

@@ -25,6 +25,7 @@ def exported_names() -> set[str]:
     for metric in WebhookMetrics().registry.collect():
         names.add(metric.name + ("_total" if metric.type == "counter" else ""))
     names.add(PREFIX + "team_staffing_cost_per_hour")
+    names.add(PREFIX + "consumer_lag_records")
     return names
 
 

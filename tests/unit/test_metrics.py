@@ -214,7 +214,7 @@ def test_open_ages_by_bisection_match_one_by_one() -> None:
 
     from benchmarks.pipeline import MemoryDedup, NoHealth
     from processor.metrics import age_label
-    from processor.pipeline import Pipeline
+    from processor.pipeline import OpenConversation, Pipeline
     from processor.settings import Settings
     from processor.sla import SlaPolicyCache
 
@@ -228,11 +228,19 @@ def test_open_ages_by_bisection_match_one_by_one() -> None:
     pipeline._indexed.update({0, 1})  # the index is filled by hand below, not from tables
     rng = random.Random(3)
     expected: Counter[tuple[str, str, str]] = Counter()
+    by_priority: Counter[tuple[str, str, str, str]] = Counter()
     bounds = (0, 3600, 14400, 86400, 259200)
     for n in range(2000):
         partition, brand = n % 2, ("A", "B")[n % 3 % 2]
+        priority, backlog = ("normal", "urgent")[n % 5 == 0], ("at_risk", "breached")[n % 7 == 0]
         # ages around every bound, exact bounds included, and a few in the future
         age = rng.choice(bounds) + rng.choice((-1.0, 0.0, 1.0, 500.0))
-        pipeline._open[partition][f"c{n}"] = (brand, "twitter", 1_000_000.0 - age)
+        pipeline._open[partition][f"c{n}"] = OpenConversation(
+            brand, "twitter", 1_000_000.0 - age, priority, backlog
+        )
         expected[(brand, "twitter", age_label(max(0.0, age)))] += 1
+        by_priority[(brand, "twitter", priority, backlog)] += 1
     assert pipeline.open_ages({0, 1}) == expected
+    assert pipeline.open_by_priority({0, 1}) == by_priority
+    # partition 0 holds the even conversations only
+    assert sum(pipeline.open_by_priority({0}).values()) == 1000

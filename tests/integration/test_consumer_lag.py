@@ -1,0 +1,54 @@
+"""`socialcare_consumer_lag_records`: grows under a burst, back to 0 once the worker caught up."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.integration.conftest import Deployment, WorkerProcess, value, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def test_consumer_lag_follows_a_burst(
+    deployment_factory: Callable[..., Deployment], workers: Callable[..., WorkerProcess]
+) -> None:
+    deployment = deployment_factory(partitions=2, SOCIALCARE_CLOCK="event")
+    worker = workers(deployment)
+    worker.wait_ready()
+    lag = "socialcare_consumer_lag_records"
+    topics = [deployment.topic_for(kind) for kind in ("mention", "reply", "redirection", "survey")]
+    assert {topic: value(worker.scrape(), lag, topic=topic) for topic in topics} == dict.fromkeys(
+        topics, 0.0
+    )
+    start = time.time() - 3600
+    burst = 6000
+    deployment.produce(
+        {
+            "event_id": f"m-{n}",
+            "type": "mention",
+            "conversation_id": f"c-{n}",
+            "occurred_at": datetime.fromtimestamp(start + n / 10, UTC)
+            .isoformat()
+            .replace("+00:00", "Z"),
+            "brand": "Acme",
+            "channel": "twitter",
+            "author_id": f"u-{n}",
+        }
+        for n in range(burst)
+    )
+    seen: list[float] = []
+
+    def caught_up() -> bool:
+        samples = worker.scrape()
+        seen.append(value(samples, lag, topic=topics[0]))
+        return value(samples, "socialcare_events_processed_total", outcome="counted") == burst
+
+    wait_until(caught_up, 120, "the burst processed", worker.log_tail)
+    # Produced faster than one worker reads: at some scrape records were waiting.
+    assert max(seen) > 0, seen
+    wait_until(lambda: value(worker.scrape(), lag) == 0, 30, "the lag back to 0", worker.log_tail)
+    assert len([s for s in worker.scrape() if s[0] == lag]) == 4  # one sample per input topic
