@@ -151,8 +151,12 @@ def replay(
     """Replay history: send a JSON-lines file in event-time order, paced as asked.
 
     For correct SLA numbers from history, run the workers with SOCIALCARE_CLOCK=event (the
-    clock is then the event-time watermark, not the wall clock). Replaying the same file
-    twice changes nothing: the event ids are deduplicated.
+    clock is then the event-time watermark, not the wall clock) and, for --speed 0, with
+    SOCIALCARE_ALLOWED_LATENESS_SECONDS at least the span of the file: the workers read the
+    four topics at different paces, so events arrive out of event-time order by up to
+    what one fetch spans (a whole month of a small file), and events later than the
+    lateness are dead-lettered `too_late`. Replaying the same file twice changes nothing:
+    the event ids are deduplicated.
     """
     settings = _settings()
     from processor.ingest import produce_file
@@ -218,6 +222,18 @@ def generate(
             help="Write this many hours of history as JSON lines to stdout instead of live traffic."
         ),
     ] = None,
+    time_scale: Annotated[
+        float,
+        typer.Option(
+            min=1.0,
+            help="Live: simulated seconds per real second (60: an hour of care in a minute; "
+            "--rate stays per simulated minute).",
+        ),
+    ] = 1.0,
+    unanswered_brand: Annotated[
+        list[str] | None,
+        typer.Option(help="Live: withhold this brand's replies and redirections (repeatable)."),
+    ] = None,
 ) -> None:
     """Synthetic traffic: live onto the topics (default) or history as JSON lines."""
     from processor.synthetic import SyntheticTraffic, TrafficProfile, to_json_lines
@@ -233,7 +249,11 @@ def generate(
     settings = _settings()
     from processor.worker import run_generator
 
-    asyncio.run(run_generator(settings, seed, profile, console))
+    asyncio.run(
+        run_generator(
+            settings, seed, profile, console, time_scale, frozenset(unanswered_brand or ())
+        )
+    )
 
 
 def _duration(value: float | None) -> timedelta | None:
@@ -321,6 +341,41 @@ def bench(
     from processor.bench import run_benchmark
 
     sys.exit(run_benchmark(events=events, partitions=partitions, console=console))
+
+
+@app.command()
+def rules(
+    config: Annotated[
+        Path, typer.Option(exists=True, dir_okay=False, help="The alerting configuration.")
+    ] = Path("prometheus/slo.yaml"),
+    output: Annotated[
+        Path | None, typer.Option(help="Write the rule file here (default: stdout).")
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 if OUTPUT differs from what CONFIG gives.")
+    ] = False,
+) -> None:
+    """Generate the Prometheus recording and alert rules from prometheus/slo.yaml."""
+    from pydantic import ValidationError
+
+    from processor.rules import load_config, render
+
+    try:
+        text = render(load_config(config))
+    except (ValidationError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {config}: {exc}")
+        raise typer.Exit(2) from None
+    if output is None:
+        sys.stdout.write(text)
+    elif check:
+        if not output.is_file() or output.read_text(encoding="utf-8") != text:
+            console.print(f"[red]{output} is out of date[/red]: run socialcare rules --output")
+            raise typer.Exit(1)
+        console.print(f"{output} is up to date")
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        console.print(f"wrote {output}")
 
 
 ReasonOption = Annotated[

@@ -14,7 +14,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from processor.settings import Settings
-from processor.synthetic import SyntheticTraffic, TrafficProfile
+from processor.synthetic import SyntheticTraffic, TrafficProfile, format_event_time
 
 
 @dataclass
@@ -145,13 +145,30 @@ def event_time(document: dict[str, Any]) -> float:
 
 
 async def live_traffic(
-    seed: int, profile: TrafficProfile, interval: float = 1.0
+    seed: int, profile: TrafficProfile, interval: float = 1.0, time_scale: float = 1.0
 ) -> AsyncIterator[list[dict[str, object]]]:
-    """Batches of synthetic events stamped with the wall clock, one batch per interval."""
-    traffic = SyntheticTraffic(start=time.time(), seed=seed, profile=profile)
+    """Batches of synthetic events stamped with the wall clock, one batch per interval.
+
+    `time_scale` > 1 runs the simulation faster than real time (60: a simulated hour per
+    minute) and stamps each event at its compressed wall time, so conversations live their
+    whole course (replies, follow-ups, surveys) within a short demo or test.
+    """
+    start = time.time()
+    traffic = SyntheticTraffic(start=start, seed=seed, profile=profile)
     while True:
-        yield traffic.advance(time.time())
+        now = time.time()
+        batch = traffic.advance(start + (now - start) * time_scale)
+        if time_scale != 1.0:
+            batch = [compress_time(event, start, time_scale) for event in batch]
+        yield batch
         await asyncio.sleep(interval)
+
+
+def compress_time(event: dict[str, object], start: float, time_scale: float) -> dict[str, object]:
+    """The event re-stamped from simulated time to wall time: start + (t - start) / scale."""
+    simulated = event_time(event)
+    wall_ms = round((start + (simulated - start) / time_scale) * 1000)
+    return {**event, "occurred_at": format_event_time(wall_ms)}
 
 
 async def produce_events(settings: Settings, events: Iterable[dict[str, Any]]) -> int:

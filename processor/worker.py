@@ -52,18 +52,34 @@ def run_worker(settings: Settings) -> int:
 
 
 async def run_generator(
-    settings: Settings, seed: int, profile: TrafficProfile, console: Console
+    settings: Settings,
+    seed: int,
+    profile: TrafficProfile,
+    console: Console,
+    time_scale: float = 1.0,
+    unanswered_brands: frozenset[str] = frozenset(),
 ) -> None:
-    """Produce live synthetic traffic until interrupted."""
+    """Produce live synthetic traffic until interrupted.
+
+    The brand-side events (replies, redirections) of `unanswered_brands` are withheld: their
+    care team is away, as when a team stops answering (an SLA breach drill).
+    """
     await ensure_topics(settings)
-    sent = 0
+    sent = withheld = 0
     async with EventProducer(settings) as producer:
-        async for batch in live_traffic(seed, profile):
+        async for batch in live_traffic(seed, profile, time_scale=time_scale):
             for document in batch:
+                if document.get("brand") in unanswered_brands and document.get("type") in (
+                    "reply",
+                    "redirection",
+                ):
+                    withheld += 1
+                    continue
                 await producer.send(document)
-            sent += len(batch)
+                sent += 1
             if batch:
-                console.log(f"generator: {sent} events sent")
+                note = f", {withheld} withheld" if withheld else ""
+                console.log(f"generator: {sent} events sent{note}")
 
 
 @asynccontextmanager

@@ -390,3 +390,21 @@ def test_events_validate_against_schemas(hour_events: list[Event]) -> None:
     # And the schemas do bite: a survey with an out-of-range score is rejected.
     survey = next(e for e in hour_events if e["type"] == "survey")
     assert not validators["survey"].is_valid({**survey, "kind": "csat", "score": 9})
+
+
+def test_compress_time_maps_simulated_to_wall_time() -> None:
+    from processor.ingest import compress_time, event_time
+
+    start = 1_800_000_000.0
+    # 3,600 simulated seconds after start at 60x are 60 wall seconds after start
+    event = {"event_id": "e", "occurred_at": "2027-01-15T09:00:00.000Z"}
+    simulated = event_time(event)
+    compressed = compress_time(event, start, 60.0)
+    assert event_time(compressed) == pytest.approx(start + (simulated - start) / 60, abs=0.001)
+    assert compressed["event_id"] == "e" and event["occurred_at"] == "2027-01-15T09:00:00.000Z"
+    assert (
+        compress_time({"occurred_at": "2027-01-15T08:00:00.000Z"}, 1800000000.0 - 0, 1.0)[
+            "occurred_at"
+        ]
+        == "2027-01-15T08:00:00.000Z"
+    )
