@@ -188,6 +188,18 @@ def ratio_rules(window: str) -> list[dict[str, Any]]:
                            "socialcare_csat_responses_total"),
         "recovery": ("socialcare_recovered_conversations_total", "",
                      "socialcare_negative_conversations_total"),
+        "answered_within_5m": ("socialcare_first_response_seconds_bucket", '{le="300.0"}',
+                               "socialcare_first_response_seconds_count"),
+        "answered": ("socialcare_first_response_seconds_count", "",
+                     "socialcare_conversations_opened_total"),
+        "inactivity_resolution": ("socialcare_resolutions_total", '{how="inactivity"}',
+                                  "socialcare_resolutions_total"),
+        "resolution": ("socialcare_resolutions_total", "",
+                       "socialcare_conversations_opened_total"),
+        "survey_response": ("socialcare_surveys_total", "", "socialcare_resolutions_total"),
+        "negative_mention": ("socialcare_mentions_by_sentiment_total", '{sentiment="negative"}',
+                             "socialcare_mentions_total"),
+        "complaint": ("socialcare_complaints_total", "", "socialcare_mentions_total"),
     }  # fmt: skip
     for name, (numerator, selector, denominator) in simple_ratios.items():
         rules.append(_record(
@@ -210,6 +222,8 @@ def ratio_rules(window: str) -> list[dict[str, Any]]:
         ("first_response_seconds", (0.5, 0.9)),
         ("next_response_seconds", (0.5, 0.9)),
         ("resolution_seconds", (0.5, 0.9)),
+        ("posts_to_resolution", (0.5, 0.9)),
+        ("customer_effort_channels", (0.9,)),
     ):
         for quantile in quantiles:
             rules.append(_record(
@@ -222,6 +236,30 @@ def ratio_rules(window: str) -> list[dict[str, Any]]:
             _ratio(_rate(f"socialcare_{histogram}_sum", w, BC),
                    _rate(f"socialcare_{histogram}_count", w, BC)),
         ))  # fmt: skip
+    team = "brand, channel, team"
+    for quantile in (0.5, 0.9):
+        rules.append(_record(
+            f"brand_channel_team:socialcare_team_first_response_seconds:p{round(quantile * 100)}"
+            f"_rate{w}",
+            f"histogram_quantile({quantile}, "
+            f"{_rate('socialcare_team_first_response_seconds_bucket', w, 'le, ' + team)})",
+        ))  # fmt: skip
+    rules.append(_record(
+        f"team:socialcare_cost_per_response:ratio_rate{w}",
+        _ratio("sum by (team) (socialcare_team_staffing_cost_per_hour)",
+               f"(sum by (team) (rate(socialcare_team_replies_total[{w}])) * 3600)"),
+    ))  # fmt: skip
+    resolved = f"sum by (brand) (rate(socialcare_resolutions_total[{w}]))"
+    contacts = f"sum by (brand) (rate(socialcare_other_channel_contacts_total[{w}]))"
+    rules.append(_record(
+        f"brand:socialcare_deflection:ratio_rate{w}",
+        _ratio(resolved, f"({resolved} + {contacts})"),
+    ))  # fmt: skip
+    rules.append(_record(
+        f"job:socialcare_deadletters:ratio_rate{w}",
+        _ratio(f"sum by (job) (rate(socialcare_deadletters_total[{w}]))",
+               f"sum by (job) (rate(socialcare_events_processed_total[{w}]))"),
+    ))  # fmt: skip
     return rules
 
 
