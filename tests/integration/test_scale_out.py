@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -101,3 +103,8 @@ def test_two_workers_sum_to_one_worker(
         value(b, "socialcare_conversations_opened_total"),
     )
     assert min(opened) > 0 and sum(opened) == len(conversations)
+    # Each worker's exposition passes Prometheus's own linter (when installed: .ci/run does).
+    for worker in (first, second) if shutil.which("promtool") else ():
+        checked = subprocess.run(["promtool", "check", "metrics"], input=worker.raw(),
+                                 capture_output=True, text=True, check=False)  # fmt: skip
+        assert checked.returncode == 0 and not checked.stdout.strip(), (worker.name, checked)
