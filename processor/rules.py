@@ -11,6 +11,7 @@ what a rebalance does to a rate (it overshoots for one window).
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -75,6 +76,20 @@ class SlaConfig(_Model):
     objectives: dict[str, float] = Field(default_factory=dict)
     min_outcomes: int = Field(ge=0)
     burn_rates: list[BurnRate] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _every_burn_can_fire(self) -> SlaConfig:
+        # An error ratio above 1 cannot happen: such a window would never alert.
+        objectives = {"(default)": self.objective, **self.objectives}
+        for burn in self.burn_rates:
+            for brand, objective in objectives.items():
+                if burn.factor * (1 - objective) >= 1:
+                    raise ValueError(
+                        f"burn rate {burn.long}/{burn.short} x{burn.factor:g} can never fire for "
+                        f"{brand} (objective {objective}): {burn.factor:g} x (1 - {objective}) "
+                        ">= 1; raise the objective or lower the factor"
+                    )
+        return self
 
     @field_validator("objectives")
     @classmethod
@@ -141,8 +156,17 @@ def load_config(path: Path) -> RulesConfig:
 # -- expressions ---------------------------------------------------------------------------
 
 
-def _rate(metric: str, window: str, by: str, selector: str = "") -> str:
-    return f"sum by ({by}) (rate({metric}{selector}[{window}]))"
+def _select(metric: str, selector: str = "", job: str = "") -> str:
+    """`metric{job="...",...}`: the business rules read the workers' job only, so a replay
+    scraped under another job never mixes its history into the live numbers."""
+    matchers = [f'job="{job}"'] if job else []
+    if selector.strip("{}"):
+        matchers.append(selector.strip("{}"))
+    return f"{metric}{{{','.join(matchers)}}}" if matchers else metric
+
+
+def _rate(metric: str, window: str, by: str, selector: str = "", job: str = "") -> str:
+    return f"sum by ({by}) (rate({_select(metric, selector, job)}[{window}]))"
 
 
 def _ratio(numerator: str, denominator: str) -> str:
@@ -159,20 +183,21 @@ def _record(name: str, expr: str, **labels: str) -> dict[str, Any]:
 BC = "brand, channel"
 
 
-def ratio_rules(window: str) -> list[dict[str, Any]]:
+def ratio_rules(window: str, job: str) -> list[dict[str, Any]]:
     """The ratios and quantiles of docs/metrics.md, per brand and channel, over one window."""
     w = window
+    rate = functools.partial(_rate, job=job)
     rules = [
         _record(f"brand_channel:socialcare_mentions:rate{w}",
-                _rate("socialcare_mentions_total", w, BC)),
+                rate("socialcare_mentions_total", w, BC)),
         _record(f"brand_channel:socialcare_conversations_opened:rate{w}",
-                _rate("socialcare_conversations_opened_total", w, BC)),
+                rate("socialcare_conversations_opened_total", w, BC)),
     ]  # fmt: skip
     for sla in ("first_response", "next_response", "resolution"):
         metric = f"socialcare_{sla}_sla_total"
         rules.append(_record(
             f"brand_channel:socialcare_{sla}_sla_compliance:ratio_rate{w}",
-            _ratio(_rate(metric, w, BC, '{outcome="met"}'), _rate(metric, w, BC)),
+            _ratio(rate(metric, w, BC, '{outcome="met"}'), rate(metric, w, BC)),
         ))  # fmt: skip
     simple_ratios = {
         "response_rate": ("socialcare_mentions_answered_total", "", "socialcare_mentions_total"),
@@ -204,19 +229,19 @@ def ratio_rules(window: str) -> list[dict[str, Any]]:
     for name, (numerator, selector, denominator) in simple_ratios.items():
         rules.append(_record(
             f"brand_channel:socialcare_{name}:ratio_rate{w}",
-            _ratio(_rate(numerator, w, BC, selector), _rate(denominator, w, BC)),
+            _ratio(rate(numerator, w, BC, selector), rate(denominator, w, BC)),
         ))  # fmt: skip
     rules.append(_record(
         f"brand_channel:socialcare_csat_score:mean_rate{w}",
-        _ratio(_rate("socialcare_csat_score_total", w, BC),
-               _rate("socialcare_csat_responses_total", w, BC)),
+        _ratio(rate("socialcare_csat_score_total", w, BC),
+               rate("socialcare_csat_responses_total", w, BC)),
     ))  # fmt: skip
     nps = "socialcare_nps_responses_total"
-    promoters = _rate(nps, w, BC, '{category="promoter"}')
-    detractors = _rate(nps, w, BC, '{category="detractor"}')
+    promoters = rate(nps, w, BC, '{category="promoter"}')
+    detractors = rate(nps, w, BC, '{category="detractor"}')
     rules.append(_record(
         f"brand_channel:socialcare_nps:score_rate{w}",
-        f"100 * (\n{promoters}\n-\n{detractors}\n)\n/\n{_rate(nps, w, BC)}",
+        f"100 * (\n{promoters}\n-\n{detractors}\n)\n/\n{rate(nps, w, BC)}",
     ))  # fmt: skip
     for histogram, quantiles in (
         ("first_response_seconds", (0.5, 0.9)),
@@ -229,12 +254,12 @@ def ratio_rules(window: str) -> list[dict[str, Any]]:
             rules.append(_record(
                 f"brand_channel:socialcare_{histogram}:p{round(quantile * 100)}_rate{w}",
                 f"histogram_quantile({quantile}, "
-                f"{_rate(f'socialcare_{histogram}_bucket', w, 'le, ' + BC)})",
+                f"{rate(f'socialcare_{histogram}_bucket', w, 'le, ' + BC)})",
             ))  # fmt: skip
         rules.append(_record(
             f"brand_channel:socialcare_{histogram}:mean_rate{w}",
-            _ratio(_rate(f"socialcare_{histogram}_sum", w, BC),
-                   _rate(f"socialcare_{histogram}_count", w, BC)),
+            _ratio(rate(f"socialcare_{histogram}_sum", w, BC),
+                   rate(f"socialcare_{histogram}_count", w, BC)),
         ))  # fmt: skip
     team = "brand, channel, team"
     for quantile in (0.5, 0.9):
@@ -242,15 +267,15 @@ def ratio_rules(window: str) -> list[dict[str, Any]]:
             f"brand_channel_team:socialcare_team_first_response_seconds:p{round(quantile * 100)}"
             f"_rate{w}",
             f"histogram_quantile({quantile}, "
-            f"{_rate('socialcare_team_first_response_seconds_bucket', w, 'le, ' + team)})",
+            f"{rate('socialcare_team_first_response_seconds_bucket', w, 'le, ' + team)})",
         ))  # fmt: skip
     rules.append(_record(
         f"team:socialcare_cost_per_response:ratio_rate{w}",
-        _ratio("sum by (team) (socialcare_team_staffing_cost_per_hour)",
-               f"(sum by (team) (rate(socialcare_team_replies_total[{w}])) * 3600)"),
+        _ratio(f"sum by (team) ({_select('socialcare_team_staffing_cost_per_hour', job=job)})",
+               f"({rate('socialcare_team_replies_total', w, 'team')} * 3600)"),
     ))  # fmt: skip
-    resolved = f"sum by (brand) (rate(socialcare_resolutions_total[{w}]))"
-    contacts = f"sum by (brand) (rate(socialcare_other_channel_contacts_total[{w}]))"
+    resolved = rate("socialcare_resolutions_total", w, "brand")
+    contacts = rate("socialcare_other_channel_contacts_total", w, "brand")
     rules.append(_record(
         f"brand:socialcare_deflection:ratio_rate{w}",
         _ratio(resolved, f"({resolved} + {contacts})"),
@@ -263,20 +288,22 @@ def ratio_rules(window: str) -> list[dict[str, Any]]:
     return rules
 
 
-def event_time_rules() -> list[dict[str, Any]]:
+def event_time_rules(job: str) -> list[dict[str, Any]]:
     """SLA compliance in event time, from the window gauges (all windows at once)."""
     rules = []
     for sla in ("first_response", "next_response", "resolution"):
         gauge = f"socialcare_window_{sla}_sla"
+        met = _select(gauge, '{outcome="met"}', job)
         rules.append(_record(
             f"brand_channel_window:socialcare_{sla}_sla_compliance:ratio",
-            _ratio(f'sum by (brand, channel, window) ({gauge}{{outcome="met"}})',
-                   f"sum by (brand, channel, window) ({gauge})"),
+            _ratio(f"sum by (brand, channel, window) ({met})",
+                   f"sum by (brand, channel, window) ({_select(gauge, job=job)})"),
         ))  # fmt: skip
+    recovered = _select("socialcare_recovered_conversations_total", job=job)
+    negative = _select("socialcare_negative_conversations_total", job=job)
     rules.append(_record(
         "brand:socialcare_recovery:ratio",
-        _ratio("sum by (brand) (socialcare_recovered_conversations_total)",
-               "sum by (brand) (socialcare_negative_conversations_total)"),
+        _ratio(f"sum by (brand) ({recovered})", f"sum by (brand) ({negative})"),
     ))  # fmt: skip
     return rules
 
@@ -285,28 +312,33 @@ SLA_METRIC = "socialcare_first_response_sla_total"
 OBJECTIVE = "brand:socialcare_first_response_sla_objective:ratio"
 
 
-def sla_rules(config: SlaConfig) -> list[dict[str, Any]]:
+def sla_rules(config: SlaConfig, job: str) -> list[dict[str, Any]]:
     """Objectives per brand, and error ratios and volumes over every burn-rate window."""
     rules = [
         _record(OBJECTIVE, f"vector({objective})", brand=brand)
         for brand, objective in sorted(config.objectives.items())
     ]
+    # A raw (backtick) PromQL string: brand names may hold `.` and `-`, which the regex
+    # escapes and a double-quoted string would refuse.
     configured = "|".join(re.escape(brand) for brand in sorted(config.objectives))
-    others = f'{{brand!~"{configured}"}}' if configured else ""
+    others = _select(SLA_METRIC, f"{{brand!~`{configured}`}}" if configured else "", job)
+    # The brands seen over the last hour, not at this instant: while workers rebalance the
+    # counters are briefly absent, and the objective (so the burn alerts) must not blink.
     rules.append(_record(
-        OBJECTIVE, f"0 * group by (brand) ({SLA_METRIC}{others}) + {config.objective}"
+        OBJECTIVE,
+        f"0 * group by (brand) (last_over_time({others}[1h])) + {config.objective}",
     ))  # fmt: skip
     windows = sorted({w for burn in config.burn_rates for w in (burn.long, burn.short)},
                      key=seconds)  # fmt: skip
     for window in windows:
         rules.append(_record(
             f"brand:socialcare_first_response_sla_error:ratio_rate{window}",
-            _ratio(_rate(SLA_METRIC, window, "brand", '{outcome="breached"}'),
-                   _rate(SLA_METRIC, window, "brand")),
+            _ratio(_rate(SLA_METRIC, window, "brand", '{outcome="breached"}', job),
+                   _rate(SLA_METRIC, window, "brand", job=job)),
         ))  # fmt: skip
         rules.append(_record(
             f"brand:socialcare_first_response_sla_outcomes:increase{window}",
-            f"sum by (brand) (increase({SLA_METRIC}[{window}]))",
+            f"sum by (brand) (increase({_select(SLA_METRIC, job=job)}[{window}]))",
         ))  # fmt: skip
     return rules
 
@@ -357,14 +389,16 @@ def sla_alerts(config: SlaConfig, runbook: str) -> list[dict[str, Any]]:
     return alerts
 
 
-def backlog_alerts(config: BacklogConfig, runbook: str) -> list[dict[str, Any]]:
+def backlog_alerts(config: BacklogConfig, runbook: str, job: str) -> list[dict[str, Any]]:
     priorities = "|".join(config.priorities)
     gauge = "socialcare_open_conversations_by_priority"
+    breached = _select(gauge, f'{{priority=~"{priorities}",state="breached"}}', job)
+    at_risk = _select(gauge, f'{{priority=~"{priorities}",state="at_risk"}}', job)
     by = "brand, channel, priority"
     return [
         _alert(
             "SocialcarePriorityConversationsBreached",
-            f'sum by ({by}) ({gauge}{{priority=~"{priorities}",state="breached"}}) > 0',
+            f"sum by ({by}) ({breached}) > 0",
             config.breached_for, "page",
             summary="{{ $labels.brand }} {{ $labels.channel }}: {{ $value }} open "
             "{{ $labels.priority }} conversations past their SLA deadline",
@@ -375,7 +409,7 @@ def backlog_alerts(config: BacklogConfig, runbook: str) -> list[dict[str, Any]]:
         ),
         _alert(
             "SocialcarePriorityConversationsAtRisk",
-            f'sum by ({by}) ({gauge}{{priority=~"{priorities}",state="at_risk"}}) > 0',
+            f"sum by ({by}) ({at_risk}) > 0",
             config.at_risk_for, "ticket",
             summary="{{ $labels.brand }} {{ $labels.channel }}: {{ $value }} open "
             "{{ $labels.priority }} conversations close to their SLA deadline",
@@ -390,11 +424,9 @@ def backlog_alerts(config: BacklogConfig, runbook: str) -> list[dict[str, Any]]:
 SPIKE_VOLUME = "brand:socialcare_window_mentions:sum"
 
 
-def spike_rules(config: SpikeConfig) -> list[dict[str, Any]]:
-    return [_record(
-        f"{SPIKE_VOLUME}{config.window}",
-        f'sum by (brand) (socialcare_window_mentions{{window="{config.window}"}})',
-    )]  # fmt: skip
+def spike_rules(config: SpikeConfig, job: str) -> list[dict[str, Any]]:
+    mentions = _select("socialcare_window_mentions", f'{{window="{config.window}"}}', job)
+    return [_record(f"{SPIKE_VOLUME}{config.window}", f"sum by (brand) ({mentions})")]
 
 
 def spike_alerts(config: SpikeConfig, runbook: str) -> list[dict[str, Any]]:
@@ -509,17 +541,18 @@ def health_alerts(config: HealthConfig, runbook: str) -> list[dict[str, Any]]:
 def build_rules(config: RulesConfig) -> dict[str, Any]:
     """The rule file as a document (groups of recording then alerting rules)."""
     windows = sorted(set(config.windows), key=seconds)
-    recording = [rule for window in windows for rule in ratio_rules(window)]
+    job = config.health.job
+    recording = [rule for window in windows for rule in ratio_rules(window, job)]
     return {
         "groups": [
             {"name": "socialcare_ratios", "interval": config.interval,
-             "rules": recording + event_time_rules()},
+             "rules": recording + event_time_rules(job)},
             {"name": "socialcare_sla", "interval": config.interval,
-             "rules": sla_rules(config.sla) + sla_alerts(config.sla, config.runbook)},
+             "rules": sla_rules(config.sla, job) + sla_alerts(config.sla, config.runbook)},
             {"name": "socialcare_backlog", "interval": config.interval,
-             "rules": backlog_alerts(config.backlog, config.runbook)},
+             "rules": backlog_alerts(config.backlog, config.runbook, job)},
             {"name": "socialcare_volume", "interval": config.interval,
-             "rules": spike_rules(config.spike) + spike_alerts(config.spike, config.runbook)},
+             "rules": spike_rules(config.spike, job) + spike_alerts(config.spike, config.runbook)},
             {"name": "socialcare_health", "interval": config.interval,
              "rules": health_alerts(config.health, config.runbook)},
         ]

@@ -257,7 +257,8 @@ class Webhook:
             await self.producer.stop()
 
     async def ready(self, _: web.Request) -> web.Response:
-        return web.json_response({"ready": self.producer is not None})
+        ready = self.producer is not None
+        return web.json_response({"ready": ready}, status=200 if ready else 503)
 
     async def metrics_page(self, _: web.Request) -> web.Response:
         response = web.Response(body=generate_latest(self.metrics.registry))
