@@ -88,6 +88,7 @@ def color_override(name: str, color: str) -> Json:
 
 
 MET_BREACHED_COLORS = [color_override("met", "green"), color_override("breached", "red")]
+BACKLOG_COLORS = [color_override("breached", "red"), color_override("at_risk", "orange")]
 
 
 def template_variable(name: str, label: str, query: str) -> Json:
@@ -570,10 +571,7 @@ def operations() -> Json:
             [Q(f"sum by (state) (socialcare_open_conversations{{{BC}}})", "{{state}}")],
             w=12,
             stacked=True,
-            overrides=[
-                color_override("breached", "red"),
-                color_override("at_risk", "orange"),
-            ],
+            overrides=BACKLOG_COLORS,
         ),
         Panel(
             "stat",
@@ -1431,10 +1429,7 @@ def team() -> Json:
             [Q(f"sum by (state) (socialcare_open_customer_value{{{BC}}})", "{{state}}")],
             w=12,
             stacked=True,
-            overrides=[
-                color_override("breached", "red"),
-                color_override("at_risk", "orange"),
-            ],
+            overrides=BACKLOG_COLORS,
         ),
         Panel(
             "table",

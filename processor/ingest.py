@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from processor.events import AnyEvent
 from processor.settings import Settings
 from processor.synthetic import SyntheticTraffic, TrafficProfile, format_event_time
 
@@ -70,6 +71,11 @@ def message_key(document: dict[str, Any]) -> bytes | None:
     """Conversation events are keyed by conversation; contact counts by brand."""
     key = document.get("conversation_id") or document.get("brand")
     return str(key).encode() if key else None
+
+
+def event_key(event: AnyEvent) -> bytes:
+    """`message_key` of a decoded event, without reading its JSON again."""
+    return str(getattr(event, "conversation_id", None) or event.brand).encode()
 
 
 def read_json_lines(path: Path) -> Iterator[tuple[int, bytes]]:

@@ -55,7 +55,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from processor.deadletters import DEADLETTER_REASONS, HEAD_BYTES, envelope
 from processor.events import AnyEvent, Rejection, decode_event
-from processor.ingest import message_key
+from processor.ingest import event_key, message_key
 from processor.pipeline import time_bounds_rejection
 from processor.settings import Settings
 from processor.topics import TopicLayoutError, ensure_topics
@@ -368,9 +368,8 @@ class Webhook:
             futures = []
             for item in items:
                 if item.rejection is None and item.event is not None and item.topic:
-                    futures.append(
-                        await self.producer.send(item.topic, item.raw, key=_key_of(item.raw))
-                    )
+                    key = event_key(item.event)
+                    futures.append(await self.producer.send(item.topic, item.raw, key=key))
             await asyncio.gather(*futures)
         except KafkaError as exc:
             log.warning("webhook request %s: Kafka refused the events: %s", request_id, exc)

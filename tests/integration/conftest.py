@@ -270,6 +270,21 @@ class WorkerProcess:
     def url(self) -> str:
         return f"{self.base}/metrics"
 
+    def post_events(
+        self, body: bytes, content_type: str = "application/json", **headers: str
+    ) -> tuple[int, dict[str, Any]]:
+        """POST to the webhook's /v1/events (`Header_Name=value`); (status, JSON answer)."""
+        request = urllib.request.Request(
+            f"{self.base}/v1/events", data=body, method="POST",
+            headers={"Content-Type": content_type,
+                     **{name.replace("_", "-"): value for name, value in headers.items()}},
+        )  # fmt: skip
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                return response.status, orjson.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, orjson.loads(error.read())
+
     def log_tail(self, lines: int = 60) -> str:
         text = self.log_path.read_text(errors="replace").splitlines()
         return "\n".join(text[-lines:])

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -25,26 +23,6 @@ from tests.integration.conftest import (
 pytestmark = pytest.mark.integration
 
 ROTATED_SECRET = "next-secret-fedcba9876543210"
-
-
-def post(
-    webhook: WorkerProcess, body: bytes, content_type: str = "application/json", **headers: str
-) -> tuple[int, dict[str, Any]]:
-    """POST to /v1/events; (status, JSON answer)."""
-    request = urllib.request.Request(
-        f"{webhook.base}/v1/events",
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": content_type,
-            **{k.replace("_", "-"): v for k, v in headers.items()},
-        },
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, orjson.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, orjson.loads(error.read())
 
 
 def bearer(secret: str = WEBHOOK_SECRET) -> dict[str, str]:
@@ -93,7 +71,7 @@ def test_refused_credentials_publish_nothing(
         "timestamp ahead of the tolerance": signed(body, at=now + 600),
     }
     for what, headers in refusals.items():
-        status, answer = post(webhook, body, **headers)
+        status, answer = webhook.post_events(body, **headers)
         assert status == 401, (what, answer)
         assert answer["error"], what
     # Then the accepted ways: both secrets, as bearer and as signature, inside the tolerance.
@@ -103,11 +81,11 @@ def test_refused_credentials_publish_nothing(
         (mention("m-signed", "c-3", now - 30), None),
         (mention("m-signed-old", "c-4", now - 20), None),
     ]
-    for index, (event, headers) in enumerate(accepted):
+    for index, (event, given) in enumerate(accepted):
         payload = orjson.dumps(event)
-        if headers is None:  # signed, the second one 4 minutes ago (inside 5)
-            headers = signed(payload, at=now - 240 * (index - 2))
-        status, answer = post(webhook, payload, **headers)
+        # None: signed, the second one 4 minutes ago (inside 5)
+        headers = given if given is not None else signed(payload, at=now - 240 * (index - 2))
+        status, answer = webhook.post_events(payload, **headers)
         assert status == 200, answer
         assert answer["results"] == [{
             "index": 0, "event_id": event["event_id"], "status": "accepted",
@@ -142,7 +120,7 @@ def test_batch_results_and_idempotent_resend(
         reply("b-r2", "b-c2", start + 2000),
     ]  # fmt: skip
     body = orjson.dumps(batch)
-    status, answer = post(webhook, body, **signed(body))
+    status, answer = webhook.post_events(body, **signed(body))
     assert status == 207, answer
     assert (answer["accepted"], answer["rejected"]) == (4, 1)
     assert [r["status"] for r in answer["results"]] == ["accepted"] * 3 + ["rejected", "accepted"]
@@ -167,7 +145,7 @@ def test_batch_results_and_idempotent_resend(
     }  # fmt: skip
     # The same batch again (a platform retry), as JSON lines this time: nothing changes.
     lines = b"\n".join(orjson.dumps(event) for event in batch) + b"\n"
-    status, answer = post(webhook, lines, "application/x-ndjson", **bearer())
+    status, answer = webhook.post_events(lines, "application/x-ndjson", **bearer())
     assert status == 207, answer
     wait_until(
         lambda: value(worker.scrape(), "socialcare_events_processed_total", outcome="duplicate")
