@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/pipeline.py [--events-per-minute 600] [--minutes 30]
 
-Runs `processor.pipeline.Pipeline` over plain dicts for the tables with synthetic events,
+Runs `processor.stream.pipeline.Pipeline` over plain dicts for the tables with synthetic events,
 in batches of 500 like the agent, and prints events/s and microseconds per event: the cost
 of the business logic, to set beside `socialcare bench` (the whole worker).
 """
@@ -15,10 +15,13 @@ import time
 
 import orjson
 
-from processor.pipeline import Message, Pipeline
+from processor.domain.sla import SlaPolicyCache
+from processor.ingest.synthetic import SyntheticTraffic, TrafficProfile
 from processor.settings import Settings
-from processor.sla import SlaPolicyCache
-from processor.synthetic import SyntheticTraffic, TrafficProfile
+from processor.stream.deadletters import TopicDeadLetters
+from processor.stream.interfaces import Message
+from processor.stream.pipeline import Pipeline
+from processor.stream.tables import Tables
 
 
 class MemoryDedup:
@@ -56,9 +59,8 @@ async def run(events_per_minute: float, minutes: float) -> None:
     async def nowhere(key: bytes | None, value: bytes) -> None: ...
 
     pipeline = Pipeline(
-        settings, conversations={}, totals={}, windows={}, clocks={},
-        policies=SlaPolicyCache(), dedup=MemoryDedup(), health=NoHealth(),
-        send_dead_letter=nowhere,
+        settings, tables=Tables.in_memory(), policies=SlaPolicyCache(), dedup=MemoryDedup(),
+        health=NoHealth(), dead_letters=TopicDeadLetters(nowhere, NoHealth()),
     )  # fmt: skip
     began = time.perf_counter()
     for first in range(0, len(messages), 500):

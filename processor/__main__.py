@@ -1,3 +1,3 @@
-from processor.cli import main
+from processor.tools.cli import main
 
 main()

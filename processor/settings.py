@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from processor.errors import SocialcareError
+
 
 class ClockMode(StrEnum):
     """Where "now" comes from for SLA deadlines and windows (DESIGN.md, Time)."""
@@ -236,7 +238,7 @@ class Settings(BaseSettings):
         return f"{self.app_id}-clock-ticks"
 
 
-class ConfigurationError(Exception):
+class ConfigurationError(SocialcareError):
     """Raised with a message that names the bad environment variable."""
 
 

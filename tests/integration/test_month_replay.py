@@ -21,8 +21,8 @@ import orjson
 import pytest
 from aiokafka.partitioner import murmur2
 
-from processor.metrics import FIRST_RESPONSE_BUCKETS
-from processor.sla import SlaPolicySet
+from processor.domain.sla import SlaPolicySet
+from processor.metrics.families import FIRST_RESPONSE_BUCKETS
 from tests.integration.conftest import Deployment, Samples, WorkerProcess, value, wait_until
 from tests.sla_reference import (
     DEFAULT_FIRST_RESPONSE_TARGET,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from processor.synthetic import SyntheticTraffic, TrafficProfile, to_json_lines
+from processor.ingest.synthetic import SyntheticTraffic, TrafficProfile, to_json_lines
 from tests.integration.conftest import Deployment, WorkerProcess, value, wait_until
 
 pytestmark = pytest.mark.integration

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 import yaml
 
-from processor.rules import load_config, render
+from processor.tools.alert_rules import load_config, render
 from tests.dashboards import dashboard_expressions
 from tests.integration.conftest import (
     REPO,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from processor.synthetic import SyntheticTraffic, TrafficProfile
+from processor.ingest.synthetic import SyntheticTraffic, TrafficProfile
 from tests.integration.conftest import Deployment, Samples, WorkerProcess, value, wait_until
 
 pytestmark = pytest.mark.integration

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from processor.metrics import FIRST_RESPONSE_BUCKETS
-from processor.twitter_support import is_redirect_to_dm, read_twcs
+from processor.ingest.twitter_support import is_redirect_to_dm, read_twcs
+from processor.metrics.families import FIRST_RESPONSE_BUCKETS
 from tests.integration.conftest import REPO, Deployment, Samples, WorkerProcess, value, wait_until
 from tests.support_thread_reference import Reference, expected_per_brand
 

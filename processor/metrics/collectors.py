@@ -1,0 +1,135 @@
+"""The business collector: metric families built at scrape time from the owned state.
+
+It reads the aggregate records of the partitions the worker owns at that moment (through
+a read-only `BusinessState`), so the sum over workers never counts a partition twice and
+numbers survive restarts (they come back from the changelogs).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Protocol
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from processor.metrics import families as f
+from processor.metrics.series import SeriesKey, parse_field
+from processor.metrics.windows import WINDOWS, sum_windows
+from processor.settings import TeamStaffing
+
+Sample = tuple[list[str], float]
+
+
+class BusinessState(Protocol):
+    """What the scrape reads of the stream state (`processor.stream.pipeline.StateView`)."""
+
+    @property
+    def team_staffing(self) -> Mapping[str, TeamStaffing]: ...
+    def window_now(self, partition: int) -> float: ...
+    def owned_totals(
+        self, partitions: set[int]
+    ) -> Iterable[tuple[str, str, dict[str, float]]]: ...  # fmt: skip
+    def owned_buckets(
+        self, partitions: set[int]
+    ) -> Iterable[tuple[int, str, str, float, float, dict[str, float]]]: ...
+    def open_ages(self, partitions: set[int]) -> Mapping[tuple[str, str, str], int]: ...
+    def open_by_priority(self, partitions: set[int]) -> Mapping[tuple[str, str, str, str], int]: ...
+
+
+class BusinessCollector(Collector):
+    """Custom collector over the aggregate tables, for the partitions owned right now."""
+
+    def __init__(self, state: BusinessState, owned_partitions: Callable[[], set[int] | None]):
+        self._state = state
+        self._owned_partitions = owned_partitions
+
+    def describe(self) -> Iterable[Metric]:
+        return []  # the families depend on table content: no registration-time collect
+
+    def collect(self) -> Iterator[Metric]:
+        partitions = self._owned_partitions()
+        if partitions is None:
+            return  # rebalancing or recovering: no partial numbers
+        yield from build_families(self._state, partitions)
+
+
+def _empty(family: f.Family) -> Metric:
+    kinds = {"counter": CounterMetricFamily, "gauge": GaugeMetricFamily,
+             "histogram": HistogramMetricFamily}  # fmt: skip
+    metric: Metric = kinds[family.kind](family.name, family.documentation, labels=family.labels)
+    return metric
+
+
+def build_families(state: BusinessState, partitions: set[int]) -> list[Metric]:
+    """Metric families summed over the given partitions."""
+    families: dict[str, Metric] = {
+        family.name: _empty(family)
+        for family in (*f.BUSINESS_FAMILIES, *f.WINDOW_FAMILIES.values())
+    }
+    _add_totals(families, state, partitions)
+    for (brand, channel, age), count in sorted(state.open_ages(partitions).items()):
+        families[f.OPEN_CONVERSATIONS_BY_AGE.name].add_metric([brand, channel, age], count)  # type: ignore[attr-defined]
+    by_priority = families[f.OPEN_CONVERSATIONS_BY_PRIORITY.name]
+    for labels, count in sorted(state.open_by_priority(partitions).items()):
+        by_priority.add_metric(list(labels), count)  # type: ignore[attr-defined]
+    _add_windows(families, state, partitions)
+    # Configuration, not data: exported once in the cluster, by the owner of partition 0,
+    # so that a sum over workers is the configured figure.
+    if 0 in partitions and state.team_staffing:
+        staffing = _empty(f.TEAM_STAFFING_COST_PER_HOUR)
+        for team, plan in sorted(state.team_staffing.items()):
+            staffing.add_metric([team], plan.hourly_cost * plan.agents)  # type: ignore[attr-defined]
+        families[f.TEAM_STAFFING_COST_PER_HOUR.name] = staffing
+    return list(families.values())
+
+
+def _add_totals(families: dict[str, Metric], state: BusinessState, partitions: set[int]) -> None:
+    merged: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for brand, channel, values in state.owned_totals(partitions):
+        into = merged[(brand, channel)]
+        for field, value in values.items():
+            into[field] = round(into[field] + value, 6)  # same sum in any partition order
+    # Histogram series: (family, label values without `le`) -> bucket index -> count.
+    histograms: dict[tuple[str, tuple[str, ...]], dict[int, float]] = defaultdict(dict)
+    sums: dict[tuple[str, tuple[str, ...]], float] = defaultdict(float)
+    for (brand, channel), values in sorted(merged.items()):
+        for field, value in sorted(values.items()):
+            key: SeriesKey = parse_field(brand, channel, field)
+            if key.part == "bucket":
+                histograms[(key.family, key.labels)][key.bucket] = value
+            elif key.part == "sum":
+                sums[(key.family, key.labels)] = value
+            elif key.part == "":
+                families[key.family].add_metric(list(key.labels), value)  # type: ignore[attr-defined]
+            # `count` is the +Inf bucket
+    for (name, labels), counts in sorted(histograms.items()):
+        families[name].add_metric(  # type: ignore[attr-defined]
+            list(labels),
+            buckets=f.cumulative_buckets(counts, f.HISTOGRAM_BOUNDS[name]),
+            sum_value=sums.get((name, labels), 0.0),
+        )
+
+
+def _add_windows(families: dict[str, Metric], state: BusinessState, partitions: set[int]) -> None:
+    """Windows end at each partition's own "now", then add up over partitions."""
+    totals: dict[tuple[str, str, str, str], float] = defaultdict(float)
+    for partition, brand, channel, size, start, values in state.owned_buckets(partitions):
+        now = state.window_now(partition)
+        for window, sums in sum_windows([(start, size, values)], now).items():
+            for field, value in sums.items():
+                totals[(brand, channel, field, window)] += value
+    # Every window of a known series is exported, zero when empty, so that alerts on
+    # "no breaches in the last 5m" see a 0 instead of an absent series.
+    for brand, channel, field in sorted({key[:3] for key in totals}):
+        series = parse_field(brand, channel, field)
+        window_family = families[f.WINDOW_FAMILIES[series.family].name]
+        for window in WINDOWS:
+            value = totals.get((brand, channel, field, window), 0.0)
+            window_family.add_metric([*series.labels, window], value)  # type: ignore[attr-defined]

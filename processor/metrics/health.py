@@ -1,0 +1,120 @@
+"""A process's own health instruments (prometheus-client), built from the declared families.
+
+Process-local, unlike the business numbers: throughput, dead letters, lag, errors, the SLA
+policy in force. Also the registry every exporter of the project starts from.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from processor.domain.deadletters import DEADLETTER_REASONS
+from processor.domain.events import EVENT_TYPES
+from processor.metrics import families as f
+
+OUTCOMES = ("counted", "duplicate", "deadlettered")
+
+
+def counter(family: f.Family, registry: CollectorRegistry) -> Counter:
+    return Counter(family.name, family.documentation, family.labels, registry=registry)
+
+
+def gauge(family: f.Family, registry: CollectorRegistry) -> Gauge:
+    return Gauge(family.name, family.documentation, family.labels, registry=registry)
+
+
+def histogram(
+    family: f.Family, buckets: tuple[float, ...], registry: CollectorRegistry
+) -> Histogram:
+    return Histogram(
+        family.name, family.documentation, family.labels, buckets=buckets, registry=registry
+    )
+
+
+class HealthMetrics:
+    """The worker's own health: throughput, dead letters, lag, errors."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.events_processed = counter(f.EVENTS_PROCESSED, registry)
+        self.deadletters = counter(f.DEADLETTERS, registry)
+        self.processing_errors = counter(f.PROCESSING_ERRORS, registry)
+        self.event_time_lag = histogram(f.EVENT_TIME_LAG_SECONDS, f.EVENT_LAG_BUCKETS, registry)
+        self.pipeline_latency = histogram(
+            f.PIPELINE_LATENCY_SECONDS, f.PIPELINE_LATENCY_BUCKETS, registry
+        )
+        self.last_event_time = gauge(f.LAST_EVENT_TIMESTAMP_SECONDS, registry)
+        self.owned_partitions = gauge(f.OWNED_PARTITIONS, registry)
+        self.sla_policy_version = gauge(f.SLA_POLICY_VERSION, registry)
+        self.sla_policy_reloads = counter(f.SLA_POLICY_RELOADS, registry)
+        for event_type in (*EVENT_TYPES, "unknown"):
+            for outcome in OUTCOMES:
+                self.events_processed.labels(event_type, outcome)
+        for reason in DEADLETTER_REASONS:
+            self.deadletters.labels(reason)
+        self._latest = 0.0
+
+    def processed(self, event_type: str, outcome: str) -> None:
+        self.events_processed.labels(event_type, outcome).inc()
+
+    def dead_lettered(self, reason: str) -> None:
+        self.deadletters.labels(reason).inc()
+
+    def processing_error(self) -> None:
+        self.processing_errors.inc()
+
+    def observe_event(self, event_time: float, produced_at: float | None) -> None:
+        now = time.time()
+        self.event_time_lag.observe(max(0.0, now - event_time))
+        if produced_at is not None:
+            self.pipeline_latency.observe(max(0.0, now - produced_at))
+        if event_time > self._latest:
+            self._latest = event_time
+            self.last_event_time.set(event_time)
+
+
+class ConsumerLagCollector(Collector):
+    """Records not yet read in this worker's input partitions, per topic (a gauge).
+
+    `lag()` returns None while partitions are in flux (rebalance, recovery): no sample then.
+    """
+
+    def __init__(self, lag: Callable[[], dict[str, int] | None]) -> None:
+        self._lag = lag
+
+    def describe(self) -> Iterable[Metric]:
+        return [self._family()]
+
+    def collect(self) -> Iterator[Metric]:
+        family = self._family()
+        for topic, records in sorted((self._lag() or {}).items()):
+            family.add_metric([topic], records)
+        yield family
+
+    @staticmethod
+    def _family() -> GaugeMetricFamily:
+        lag = f.CONSUMER_LAG_RECORDS
+        return GaugeMetricFamily(lag.name, lag.documentation, labels=lag.labels)
+
+
+def new_registry() -> CollectorRegistry:
+    """A registry with the process, platform and GC collectors of a normal exporter."""
+    disable_created_metrics()  # type: ignore[no-untyped-call]  # `_created` series are noise
+    registry = CollectorRegistry(auto_describe=False)
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    return registry

@@ -1,0 +1,143 @@
+"""The series key: which additive number a change goes to, and how it is stored.
+
+One typed key from the domain to the exposition: the domain says what changed
+(`SeriesKey`), the aggregates store it under a flat string field inside a per
+(partition, brand, channel) record, the collectors read it back as a `SeriesKey`. This
+module alone knows the stored forms (`field_of`, `parse_field`, the table keys), so a
+family name that is not declared fails here, at the first event, not at scrape time.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Literal, NamedTuple
+
+import orjson
+
+from processor.metrics.families import (
+    BUSINESS_FAMILIES,
+    HISTOGRAM_BOUNDS,
+    Family,
+    HistogramPart,
+    bucket_index,
+)
+
+Part = HistogramPart | Literal[""]
+
+
+class UnknownSeries(ValueError):
+    """A stored field names no declared family (state written by another version)."""
+
+
+class SeriesKey(NamedTuple):
+    """One additive number: a family's series, and for windowed series its event time.
+
+    `labels` are the values of the family's labels in order, histograms without `le`;
+    a histogram has three parts: `bucket` (with the bucket's index; len(bounds) is +Inf),
+    `sum` and `count`.
+    """
+
+    family: str
+    labels: tuple[str, ...]
+    at: float | None = None
+    part: Part = ""
+    bucket: int = -1
+
+
+Contributions = dict[SeriesKey, float]
+
+
+def count(family: Family, labels: tuple[str, ...], at: float | None = None) -> SeriesKey:
+    """The key of a counter or gauge series (at: event time, for windowed counters)."""
+    return SeriesKey(family.name, labels, at)
+
+
+def observe(out: Contributions, family: Family, labels: tuple[str, ...], value: float) -> None:
+    """Add one observation of a histogram family: its bucket, sum and count."""
+    name = family.name
+    bucket = SeriesKey(name, labels, None, "bucket", bucket_index(HISTOGRAM_BOUNDS[name], value))
+    out[bucket] = out.get(bucket, 0.0) + 1.0
+    total = SeriesKey(name, labels, None, "sum")
+    out[total] = out.get(total, 0.0) + value
+    observed = SeriesKey(name, labels, None, "count")
+    out[observed] = out.get(observed, 0.0) + 1.0
+
+
+# -- stored forms ------------------------------------------------------------------------------
+
+# The stored name of each family part: counters as exposed (`mentions_total`), histogram
+# parts with their suffix, gauges bare; without the prefix, to keep changelog records short.
+_STORED: dict[tuple[str, Part], str] = {}
+for _family in BUSINESS_FAMILIES:
+    _short = _family.name.removeprefix("socialcare_")
+    if _family.kind == "histogram":
+        for _part in ("bucket", "sum", "count"):
+            _STORED[(_family.name, _part)] = f"{_short}_{_part}"
+    elif _family.kind == "counter":
+        _STORED[(_family.name, "")] = _short + "_total"
+    else:
+        _STORED[(_family.name, "")] = _short
+_PARSED: dict[str, tuple[str, Part]] = {stored: key for key, stored in _STORED.items()}
+
+
+@functools.lru_cache(maxsize=65536)
+def _stored_name(family: str, part: Part) -> str:
+    try:
+        return _STORED[(family, part)]
+    except KeyError:
+        raise UnknownSeries(f"{family} {part or ''} is not a declared business family") from None
+
+
+def field_of(key: SeriesKey) -> str:
+    """The series' field inside a (partition, brand, channel) record: without those two."""
+    extra = key.labels[2:]
+    if key.part == "bucket":
+        extra = (*extra, str(key.bucket))
+    return "|".join((_stored_name(key.family, key.part), *extra))
+
+
+def parse_field(brand: str, channel: str, field: str) -> SeriesKey:
+    """The key of a stored field (no event time: records are per time bucket already)."""
+    stored, *extra = field.split("|")
+    parsed = _PARSED.get(stored)
+    if parsed is None:
+        raise UnknownSeries(f"stored series {stored!r} is not a declared business family")
+    family, part = parsed
+    if part == "bucket":
+        return SeriesKey(family, (brand, channel, *extra[:-1]), None, part, int(extra[-1]))
+    return SeriesKey(family, (brand, channel, *extra), None, part)
+
+
+def add_into(record: dict[str, float], key: SeriesKey, amount: float) -> None:
+    """Add an amount to a series of a record; a series back at zero leaves the record."""
+    field = field_of(key)
+    # Rounded to the microunit: amounts (counts, seconds with milliseconds, money with
+    # cents) then add up to the same value in any order, and a sum back at zero is zero.
+    value = round(record.get(field, 0.0) + amount, 6)
+    if value == 0.0:
+        record.pop(field, None)
+    else:
+        record[field] = value
+
+
+@functools.lru_cache(maxsize=65536)
+def totals_key(partition: int, brand: str, channel: str) -> str:
+    """Key of the all-time record of a (partition, brand, channel) in the totals table."""
+    return orjson.dumps([partition, brand, channel]).decode()
+
+
+@functools.lru_cache(maxsize=65536)
+def window_key(partition: int, brand: str, channel: str, size: float, start: float) -> str:
+    """Key of one tumbling time bucket's record in the windows table."""
+    return orjson.dumps([partition, brand, channel, size, start]).decode()
+
+
+def parse_table_key(key: str) -> list[Any]:
+    """[partition, brand, channel] or [partition, brand, channel, size, start]."""
+    parsed: list[Any] = orjson.loads(key)
+    return parsed
+
+
+def partition_of(key: str) -> int:
+    """The input partition a totals or windows key belongs to (its changelog partition)."""
+    return int(parse_table_key(key)[0])

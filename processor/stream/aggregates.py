@@ -1,0 +1,120 @@
+"""Where contributions go: all-time totals and event-time window buckets, per partition.
+
+Records are keyed by (partition, brand, channel) and, for windows, tumbling bucket size and
+start (`processor.metrics.series` owns the keys and fields). Keying by partition lets a
+worker export exactly the partitions it owns, and a partition's numbers move with its
+changelog on a rebalance.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections import defaultdict
+from collections.abc import Iterator
+
+from processor.metrics.families import WINDOW_FAMILIES
+from processor.metrics.series import (
+    Contributions,
+    add_into,
+    parse_table_key,
+    totals_key,
+    window_key,
+)
+from processor.metrics.windows import BUCKET_SIZES, bucket_start, retention_seconds
+from processor.stream.interfaces import Table
+
+log = logging.getLogger(__name__)
+
+TotalsRow = tuple[str, str, dict[str, float]]
+BucketRow = tuple[int, str, str, float, float, dict[str, float]]
+
+
+class Aggregates:
+    """The totals and windows tables, and a heap per (partition, size) to expire buckets."""
+
+    def __init__(self, totals: Table, windows: Table, allowed_lateness: float) -> None:
+        self.totals = totals
+        self.windows = windows
+        self._retention = {size: retention_seconds(size, allowed_lateness) for size in BUCKET_SIZES}
+        # One heap per bucket size: their retentions differ (1 h vs 24 h plus lateness).
+        self._buckets: dict[tuple[int, float], list[tuple[float, str]]] = defaultdict(list)
+
+    def add(self, partition: int, delta: Contributions, window_now: float) -> None:
+        """Add a change; windowed series also go to their time buckets still in retention."""
+        # Values are mutated in place and assigned back once, so each changed key is one
+        # table write (the changelog record is sent at the end of the batch).
+        touched_totals: dict[str, dict[str, float]] = {}
+        touched_windows: dict[str, dict[str, float]] = {}
+        for key, amount in delta.items():
+            brand, channel = key.labels[0], key.labels[1]
+            tkey = totals_key(partition, brand, channel)
+            totals = touched_totals.get(tkey)
+            if totals is None:
+                totals = touched_totals[tkey] = self.totals.get(tkey) or {}
+            add_into(totals, key, amount)
+            if key.at is None or key.family not in WINDOW_FAMILIES:
+                continue
+            for size in BUCKET_SIZES:
+                start = bucket_start(key.at, size)
+                if start < window_now - self._retention[size]:
+                    continue  # older than any window that reads this bucket size
+                wkey = window_key(partition, brand, channel, size, start)
+                bucket = touched_windows.get(wkey)
+                if bucket is None:
+                    stored = self.windows.get(wkey)
+                    if stored is None:
+                        heapq.heappush(self._buckets[(partition, size)], (start, wkey))
+                        stored = {}
+                    bucket = touched_windows[wkey] = stored
+                add_into(bucket, key, amount)
+        for tkey, totals in touched_totals.items():
+            self.totals[tkey] = totals
+        for wkey, bucket in touched_windows.items():
+            self.windows[wkey] = bucket
+
+    def expire(self, partition: int, window_now: float) -> None:
+        """Drop the partition's buckets that no window can read any more."""
+        for size in BUCKET_SIZES:
+            buckets = self._buckets[(partition, size)]
+            expired_before = window_now - self._retention[size]
+            while buckets and buckets[0][0] < expired_before:
+                _, wkey = heapq.heappop(buckets)
+                if wkey in self.windows:
+                    del self.windows[wkey]
+
+    def index(self, partitions: set[int]) -> int:
+        """Rebuild the expiry heaps of these partitions from the windows table."""
+        heaps: dict[tuple[int, float], list[tuple[float, str]]] = {
+            (partition, size): [] for partition in partitions for size in BUCKET_SIZES
+        }
+        for wkey in list(self.windows.keys()):
+            partition, _, _, size, start = parse_table_key(wkey)
+            heap = heaps.get((partition, size))
+            if heap is not None:
+                heap.append((start, wkey))
+        for place, heap in heaps.items():
+            heapq.heapify(heap)
+            self._buckets[place] = heap
+        return sum(len(heap) for heap in heaps.values())
+
+    def forget(self, partitions: set[int]) -> None:
+        for partition in partitions:
+            for size in BUCKET_SIZES:
+                self._buckets.pop((partition, size), None)
+
+    # -- reading (the scrape) -------------------------------------------------------------------
+
+    def totals_of(self, partitions: set[int]) -> Iterator[TotalsRow]:
+        """(brand, channel, series fields) of the all-time records of these partitions."""
+        for key, values in list(self.totals.items()):
+            partition, brand, channel = parse_table_key(key)
+            if partition in partitions and values:
+                yield brand, channel, values
+
+    def buckets_of(self, partitions: set[int]) -> Iterator[BucketRow]:
+        """(partition, brand, channel, size, start, series fields) of their time buckets."""
+        for key, values in list(self.windows.items()):
+            partition, brand, channel, size, start = parse_table_key(key)
+            if partition in partitions and values:
+                yield partition, brand, channel, size, start, values

@@ -1,0 +1,71 @@
+"""'Now' per partition: stream time, the watermark, and the wall clock.
+
+Stream time is the latest event time a partition has seen, persisted in the clocks table
+so that it survives restarts and moves with the partition. Live, deadlines and windows end
+at the wall clock; in replay (`SOCIALCARE_CLOCK=event`) at the stream time, deadlines at the
+watermark (stream time less the allowed lateness), so a replay gives live's numbers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from processor.domain.admission import time_bounds_rejection
+from processor.domain.events import AnyEvent, Rejection
+from processor.settings import ClockMode, Settings
+from processor.stream.interfaces import Table
+
+
+class Clock:
+    """Stream time per partition (in the clocks table) and the 'now' derived from it."""
+
+    def __init__(
+        self, settings: Settings, clocks: Table, wall_clock: Callable[[], float] = time.time
+    ) -> None:
+        self.settings = settings
+        self.clocks = clocks
+        self.wall_clock = wall_clock
+        self.lateness = settings.allowed_lateness_seconds
+        self._live = settings.clock is ClockMode.WALL
+
+    def stream_time(self, partition: int) -> float | None:
+        """Latest event time seen on the partition."""
+        value = self.clocks.get(str(partition))
+        return float(value) if value is not None else None
+
+    def advance(self, partition: int, at: float) -> None:
+        """Move the partition's stream time to `at` if it is later."""
+        latest = self.stream_time(partition)
+        if latest is None or at > latest:
+            self.clocks[str(partition)] = at
+
+    def deadline_now(self, partition: int) -> float:
+        """'Now' for SLA deadlines: wall clock live, the event-time watermark in replay."""
+        if self._live:
+            return self.wall_clock()
+        latest = self.stream_time(partition)
+        return float("-inf") if latest is None else latest - self.lateness
+
+    def window_now(self, partition: int) -> float:
+        """'Now' that sliding windows end at: wall clock live, latest event time in replay."""
+        if self._live:
+            return self.wall_clock()
+        latest = self.stream_time(partition)
+        return float("-inf") if latest is None else latest
+
+    def rejection(self, partition: int, event: AnyEvent) -> Rejection | None:
+        """Out of the time bounds, or later than the allowed lateness behind stream time."""
+        out_of_bounds = time_bounds_rejection(event, self.settings, self.wall_clock())
+        if out_of_bounds is not None:
+            return out_of_bounds
+        at = event.occurred_ts
+        latest = self.stream_time(partition)
+        if latest is not None and at < latest - self.lateness:
+            return Rejection(
+                "too_late",
+                f"occurred_at {event.occurred_at} is {latest - at:.0f}s behind the partition's "
+                f"latest event time; allowed lateness is {self.lateness:g}s",
+                event.event_id,
+            )
+        return None

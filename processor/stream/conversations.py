@@ -1,0 +1,192 @@
+"""Conversation states in their table, and the per-partition indexes derived from them.
+
+The indexes say which conversations the clock alone will change next (deadlines, at-risk
+moments, inactivity), which have been idle for the TTL, and which are open (the backlog by
+age and priority, read at scrape time). They are derived data: rebuilt from the table when
+a partition is assigned, dropped when it is revoked, never built during a scrape.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import logging
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import NamedTuple
+
+from processor.domain import conversation
+from processor.domain.conversation import ConversationState, Timeline
+from processor.metrics import families as f
+from processor.metrics.families import AGE_BOUNDS, AGE_LABELS
+from processor.metrics.series import Contributions
+from processor.stream.interfaces import Table
+
+log = logging.getLogger(__name__)
+
+# Contributions of recently written states, to save computing the "before" side again.
+_CONTRIBUTIONS_CACHE = 50_000
+
+
+class OpenConversation(NamedTuple):
+    """What the scrape needs of an open conversation (backlog by age and by priority)."""
+
+    brand: str
+    channel: str
+    opened_at: float
+    priority: str
+    backlog: str  # the state label of open_conversations
+
+
+class ConversationStore:
+    """Load and store states; keep the clock-check, idle and open indexes in step."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        # (next time the clock alone changes a conversation, its id); entries may be
+        # stale and are checked against the state when due.
+        self._checks: dict[int, list[tuple[float, str]]] = defaultdict(list)
+        # Conversations by last event time, to forget idle ones (one entry per conversation).
+        self._idle: dict[int, list[tuple[float, str]]] = defaultdict(list)
+        self._open: dict[int, dict[str, OpenConversation]] = defaultdict(dict)
+        self._contributions: dict[str, Contributions] = {}
+        self.indexed: set[int] = set()
+
+    def load(self, conversation_id: str, partition: int) -> ConversationState:
+        """The stored state, or a new empty one on this partition."""
+        document = self.table.get(conversation_id)
+        if document is None:
+            return ConversationState(conversation_id=conversation_id, partition=partition)
+        return ConversationState.from_json(document)
+
+    def contributions_of(self, state: ConversationState) -> Contributions:
+        """Contributions of a stored state: remembered from its last write when possible."""
+        cached = self._contributions.get(state.conversation_id)
+        if cached is not None:
+            return cached
+        return conversation.contributions(state)
+
+    def store(
+        self, state: ConversationState, contributions: Contributions, timeline: Timeline
+    ) -> None:
+        """Write a state and bring its index entries up to date."""
+        self.table[state.conversation_id] = state.to_json()
+        self._index_open(state, contributions)
+        cache = self._contributions
+        cache[state.conversation_id] = contributions
+        if len(cache) > _CONTRIBUTIONS_CACHE:
+            del cache[next(iter(cache))]  # the oldest entry: insertion order
+        due = conversation.next_check(state, timeline)
+        if due is not None:
+            heapq.heappush(self._checks[state.partition], (due, state.conversation_id))
+
+    def opened(self, state: ConversationState) -> None:
+        """A new conversation: watch it for idleness."""
+        if state.last_event_at is not None:
+            heapq.heappush(
+                self._idle[state.partition], (state.last_event_at, state.conversation_id)
+            )
+
+    def due(self, partition: int, now: float) -> Iterator[ConversationState]:
+        """States whose next clock check is at or before `now` (each popped once)."""
+        checks = self._checks[partition]
+        while checks and checks[0][0] <= now:
+            _, conversation_id = heapq.heappop(checks)
+            document = self.table.get(conversation_id)
+            if document is not None:
+                yield ConversationState.from_json(document)
+
+    def idle(self, partition: int, idle_before: float) -> Iterator[ConversationState]:
+        """States with no event since `idle_before`; the caller retires them with `delete`."""
+        idle = self._idle[partition]
+        while idle and idle[0][0] < idle_before:
+            _, conversation_id = heapq.heappop(idle)
+            document = self.table.get(conversation_id)
+            if document is None:
+                continue
+            state = ConversationState.from_json(document)
+            last = state.last_event_at
+            if last is not None and last >= idle_before:
+                heapq.heappush(idle, (last, conversation_id))  # active since: look again later
+                continue
+            yield state
+
+    def delete(self, state: ConversationState) -> None:
+        del self.table[state.conversation_id]
+        self._contributions.pop(state.conversation_id, None)
+        self._open[state.partition].pop(state.conversation_id, None)
+
+    # -- indexes ------------------------------------------------------------------------------
+
+    def _index_open(self, state: ConversationState, contributions: Contributions) -> None:
+        open_now = self._open[state.partition]
+        backlog = next(
+            (key.labels[-1] for key in contributions if key.family == f.OPEN_CONVERSATIONS.name),
+            None,
+        )
+        if backlog is not None and state.brand and state.channel and state.opened_at is not None:
+            open_now[state.conversation_id] = OpenConversation(
+                state.brand, state.channel, state.opened_at, state.priority, backlog
+            )
+        else:
+            open_now.pop(state.conversation_id, None)
+
+    def index(self, partitions: set[int]) -> int:
+        """Rebuild the indexes of these partitions from the table (one pass over it)."""
+        checks: dict[int, list[tuple[float, str]]] = {partition: [] for partition in partitions}
+        idle: dict[int, list[tuple[float, str]]] = {partition: [] for partition in partitions}
+        for partition in partitions:
+            self._open[partition] = {}
+        for conversation_id, document in list(self.table.items()):
+            if document is None or document.get("partition") not in checks:
+                continue
+            state = ConversationState.from_json(document)
+            if state.last_event_at is not None:
+                idle[state.partition].append((state.last_event_at, conversation_id))
+            timeline = conversation.walk(state)
+            if timeline.open_now:
+                self._index_open(state, conversation.contributions(state, timeline))
+            due = conversation.next_check(state, timeline)
+            if due is not None:
+                checks[state.partition].append((due, conversation_id))
+        for partition in partitions:
+            heapq.heapify(checks[partition])
+            heapq.heapify(idle[partition])
+            self._checks[partition] = checks[partition]
+            self._idle[partition] = idle[partition]
+        self.indexed |= partitions
+        return sum(len(heap) for heap in checks.values())
+
+    def forget(self, partitions: set[int]) -> None:
+        """Drop the derived data of revoked partitions."""
+        self._contributions.clear()
+        for partition in partitions:
+            self.indexed.discard(partition)
+            self._checks.pop(partition, None)
+            self._idle.pop(partition, None)
+            self._open.pop(partition, None)
+
+    # -- reading (the scrape) -------------------------------------------------------------------
+
+    def open_ages(self, partition: int, now: float) -> dict[tuple[str, str, str], int]:
+        """Open conversations of a partition by (brand, channel, age bucket) at `now`."""
+        counts: dict[tuple[str, str, str], int] = defaultdict(int)
+        groups: dict[tuple[str, str], list[float]] = defaultdict(list)
+        for entry in list(self._open.get(partition, {}).values()):
+            groups[(entry.brand, entry.channel)].append(entry.opened_at)
+        # Sorted opening times and one bisection per bucket bound: the scrape stays cheap
+        # with tens of thousands of open conversations.
+        cuts = [now - bound for bound in reversed(AGE_BOUNDS)]  # oldest bound first
+        for (brand, channel), opened in groups.items():
+            opened.sort()
+            previous = 0
+            for label, cut in zip(reversed(AGE_LABELS), [*cuts, float("inf")], strict=True):
+                # opened_at <= cut means age >= bound: older than this bucket's floor
+                index = bisect.bisect_right(opened, cut)
+                if index > previous:
+                    counts[(brand, channel, label)] += index - previous
+                previous = index
+        return counts
+
+    def open_entries(self, partition: int) -> list[OpenConversation]:
+        return list(self._open.get(partition, {}).values())

@@ -1,0 +1,47 @@
+"""The worker's dead-letter sink: envelope, send to the dead-letter topic, count, log.
+
+One place for what happens to rejected input, passed to the pipeline as its sink.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from processor.domain.deadletters import envelope
+from processor.domain.events import Rejection
+from processor.stream.interfaces import Health, Message
+
+log = logging.getLogger(__name__)
+
+SendRecord = Callable[[bytes | None, bytes], Awaitable[None]]
+
+
+class TopicDeadLetters:
+    """Dead letters to a topic through `send(key, value)` (the Faust topic in a worker)."""
+
+    def __init__(
+        self, send: SendRecord, health: Health, wall_clock: Callable[[], float] = time.time
+    ) -> None:
+        self._send = send
+        self._health = health
+        self._wall_clock = wall_clock
+
+    async def put(self, message: Message, rejection: Rejection, event_type: str) -> None:
+        document = envelope(
+            rejection,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
+            value=message.value,
+            now=self._wall_clock(),
+        )
+        await self._send(message.key, document)
+        self._health.dead_lettered(rejection.reason)
+        self._health.processed(event_type, "deadlettered")
+        log.warning(
+            "dead letter %s from %s[%d]@%d: %s",
+            rejection.reason, message.topic, message.partition, message.offset, rejection.detail,
+        )  # fmt: skip

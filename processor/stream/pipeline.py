@@ -1,0 +1,260 @@
+"""What happens to a batch of messages, in the order the README's "How it counts" tells it.
+
+decode -> dedup -> time checks -> fold into the conversation -> add the difference of its
+contributions to the aggregates -> sweep the clock -> flush the tables -> dead letters.
+
+The parts each have one job: `Clock` (what "now" is per partition), `ConversationStore`
+(states and their indexes), `Aggregates` (totals and window buckets), `Tables` (the
+changelog flush), a `Dedup` window and a `DeadLetterSink`. They are passed in, so the
+pipeline is the same code in a worker and in unit tests (plain dicts for the tables).
+Export reads through `StateView`, never the pipeline itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+
+from processor.domain import conversation
+from processor.domain.admission import order_rejection
+from processor.domain.conversation import ConversationRules
+from processor.domain.events import AnyEvent, ContactCount, Mention, Rejection, decode_event
+from processor.domain.quality import SentimentRules
+from processor.domain.sentiment import load_scorer, with_sentiment
+from processor.domain.sla import SlaPolicyCache
+from processor.metrics.series import Contributions
+from processor.settings import Settings, TeamStaffing
+from processor.stream.aggregates import Aggregates, BucketRow, TotalsRow
+from processor.stream.clock import Clock
+from processor.stream.conversations import ConversationStore
+from processor.stream.interfaces import DeadLetterSink, Dedup, Health, Message
+from processor.stream.tables import Tables
+
+log = logging.getLogger(__name__)
+
+
+class Pipeline:
+    """The stream core of one worker: folds batches of messages into the tables."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        tables: Tables,
+        policies: SlaPolicyCache,
+        dedup: Dedup,
+        health: Health,
+        dead_letters: DeadLetterSink,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.tables = tables
+        self.policies = policies
+        self.dedup = dedup
+        self.health = health
+        self.dead_letters = dead_letters
+        self.clock = Clock(settings, tables.clocks, wall_clock)
+        self.conversations = ConversationStore(tables.conversations)
+        self.aggregates = Aggregates(
+            tables.totals, tables.windows, settings.allowed_lateness_seconds
+        )
+        self.view = StateView(self)
+        self.topic_types = settings.input_topics
+        self.rules = ConversationRules(
+            sentiment=SentimentRules(
+                settings.negative_sentiment_below, settings.positive_sentiment_above
+            ),
+            inactivity_seconds=settings.inactivity_resolution_seconds,
+            at_risk_margin_seconds=settings.at_risk_margin_seconds,
+            teams=frozenset(settings.teams) if settings.teams is not None else None,
+            agents=frozenset(settings.agent_labels),
+        )
+        self.scorer = load_scorer(settings.sentiment_scorer)
+
+    # -- partitions ---------------------------------------------------------------------------
+
+    def assign(self, partitions: set[int]) -> None:
+        """Build the derived indexes of newly owned partitions from the (recovered) tables."""
+        new = partitions - self.conversations.indexed
+        if not new:
+            return
+        checks = self.conversations.index(new)
+        buckets = self.aggregates.index(new)
+        log.info(
+            "partitions %s indexed: %d clock checks, %d window buckets",
+            sorted(new), checks, buckets,
+        )  # fmt: skip
+
+    def revoke(self, partitions: set[int] | None = None) -> None:
+        """Drop the derived indexes of partitions no longer owned (all if None)."""
+        lost = set(self.conversations.indexed) if partitions is None else partitions
+        self.conversations.forget(lost)
+        self.aggregates.forget(lost)
+
+    # -- a batch ------------------------------------------------------------------------------
+
+    async def handle(self, message: Message) -> None:
+        """Process one input message; never raises for bad input."""
+        await self.handle_batch([message])
+
+    async def handle_batch(self, messages: list[Message]) -> None:
+        """Process messages in order; one Redis round trip and one table flush per batch.
+
+        The aggregates are the same as handling them one by one: events are folded in order,
+        so the lateness check of each sees the event time left by the ones before it; the
+        clock is swept once per partition at the end of the batch (only `swept_until`, the
+        clock's bookkeeping in the states, differs).
+        """
+        decoded = [self._decode(message) for message in messages]
+        candidates = [item.event_id for item in decoded if isinstance(item, AnyEvent)]
+        first_seen = iter(await self.dedup.first_times(candidates) if candidates else [])
+        unmark: list[str] = []
+        letters: list[tuple[Message, Rejection, str]] = []
+        touched: set[int] = set()
+        for message, item in zip(messages, decoded, strict=True):
+            touched.add(message.partition)
+            if item is None:
+                continue  # a clock tick: the sweep below covers its partition
+            if isinstance(item, Rejection):
+                letters.append((message, item, self.topic_types.get(message.topic, "unknown")))
+                continue
+            if not next(first_seen):
+                # Already counted (a redelivery after a restart, a re-sent file): whatever
+                # its time, it is a duplicate, not a late event.
+                self.health.processed(item.type, "duplicate")
+                continue
+            rejection = self._fold(message.partition, item)
+            if rejection is not None:
+                # Not counted: a retry after a fix must not be taken for a duplicate.
+                unmark.append(item.event_id)
+                letters.append((message, rejection, item.type))
+                continue
+            self.health.processed(item.type, "counted")
+            self.health.observe_event(item.occurred_ts, message.timestamp)
+        for partition in sorted(touched):
+            try:
+                self.sweep(partition)
+            except Exception:
+                # Time-driven work must not stop event processing; the next tick retries.
+                log.exception("deadline sweep failed on partition %d", partition)
+                self.health.processing_error()
+        self.tables.flush()
+        if unmark:
+            await self.dedup.forget(unmark)
+        for message, rejection, event_type in letters:
+            await self.dead_letters.put(message, rejection, event_type)
+
+    def _decode(self, message: Message) -> AnyEvent | Rejection | None:
+        """The event, why it is not one, or None for a clock tick."""
+        if message.topic == self.settings.topic_ticks:
+            return None
+        expected = self.topic_types.get(message.topic)
+        if expected is None:
+            return Rejection("wrong_topic", f"{message.topic} is not an input topic")
+        return decode_event(message.value, expected, self.settings.max_event_bytes)
+
+    def _fold(self, partition: int, event: AnyEvent) -> Rejection | None:
+        """Check and apply a first-seen event; a rejection if it cannot be counted."""
+        rejection = self.clock.rejection(partition, event)
+        if rejection is not None:
+            return rejection
+        try:
+            return self.apply(partition, event)
+        except Exception as exc:
+            log.exception("processing failed for event %s", event.event_id)
+            self.health.processing_error()
+            return Rejection("processing_error", f"{type(exc).__name__}: {exc}", event.event_id)
+
+    # -- one event ----------------------------------------------------------------------------
+
+    def apply(self, partition: int, event: AnyEvent) -> Rejection | None:
+        """Fold a valid, first-seen event into its conversation and the aggregates."""
+        self.assign({partition})
+        if isinstance(event, ContactCount):
+            self._aggregate(partition, conversation.event_increments(event))
+            self.clock.advance(partition, event.occurred_ts)
+            return None
+        if isinstance(event, Mention):
+            event = with_sentiment(event, self.scorer)
+        store = self.conversations
+        state = store.load(event.conversation_id, partition)
+        contradiction = order_rejection(state, event)
+        if contradiction is not None:
+            return contradiction
+        is_new = state.last_event_at is None
+        before = store.contributions_of(state)
+        conversation.apply_event(state, event, self.policies, self.rules)
+        timeline = conversation.walk(state)
+        after = conversation.contributions(state, timeline)
+        delta = conversation.difference(before, after)
+        for key, amount in conversation.event_increments(event, self.rules).items():
+            delta[key] = delta.get(key, 0.0) + amount
+        store.store(state, after, timeline)
+        self._aggregate(partition, delta)
+        if is_new:
+            store.opened(state)
+        self.clock.advance(partition, event.occurred_ts)
+        return None
+
+    def _aggregate(self, partition: int, delta: Contributions) -> None:
+        self.aggregates.add(partition, delta, self.clock.window_now(partition))
+
+    # -- time-driven work ---------------------------------------------------------------------
+
+    def sweep(self, partition: int) -> None:
+        """Breach overdue conversations, forget idle ones, expire window buckets."""
+        self.assign({partition})
+        store = self.conversations
+        now = self.clock.deadline_now(partition)
+        for state in store.due(partition, now):
+            before = store.contributions_of(state)
+            if conversation.advance_clock(state, now):
+                timeline = conversation.walk(state)
+                after = conversation.contributions(state, timeline)
+                store.store(state, after, timeline)
+                self._aggregate(partition, conversation.difference(before, after))
+        # Idle by the watermark, not the latest event time: an event within the allowed
+        # lateness may still come for the conversation.
+        for state in store.idle(partition, now - self.settings.conversation_ttl_seconds):
+            self._aggregate(partition, conversation.retirement(state))
+            store.delete(state)
+        self.aggregates.expire(partition, self.clock.window_now(partition))
+
+
+class StateView:
+    """What the scrape may read of a pipeline: owned records, backlog indexes, clocks."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self._pipeline = pipeline
+
+    @property
+    def team_staffing(self) -> dict[str, TeamStaffing]:
+        return self._pipeline.settings.team_staffing
+
+    def window_now(self, partition: int) -> float:
+        return self._pipeline.clock.window_now(partition)
+
+    def owned_totals(self, partitions: set[int]) -> Iterator[TotalsRow]:
+        return self._pipeline.aggregates.totals_of(partitions)
+
+    def owned_buckets(self, partitions: set[int]) -> Iterator[BucketRow]:
+        return self._pipeline.aggregates.buckets_of(partitions)
+
+    def open_ages(self, partitions: set[int]) -> dict[tuple[str, str, str], int]:
+        """Open conversations of the partitions by (brand, channel, age bucket)."""
+        counts: dict[tuple[str, str, str], int] = defaultdict(int)
+        store = self._pipeline.conversations
+        for partition in partitions:
+            for key, count in store.open_ages(partition, self.window_now(partition)).items():
+                counts[key] += count
+        return counts
+
+    def open_by_priority(self, partitions: set[int]) -> dict[tuple[str, str, str, str], int]:
+        """Open conversations of the partitions by (brand, channel, priority, backlog state)."""
+        counts: dict[tuple[str, str, str, str], int] = defaultdict(int)
+        for partition in partitions:
+            for entry in self._pipeline.conversations.open_entries(partition):
+                counts[(entry.brand, entry.channel, entry.priority, entry.backlog)] += 1
+        return counts

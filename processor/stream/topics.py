@@ -1,0 +1,56 @@
+"""Creation of the processor's topics with one partition count (they must be co-partitioned)."""
+
+from __future__ import annotations
+
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from processor.errors import SocialcareError
+from processor.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class TopicLayoutError(SocialcareError):
+    """An existing topic has a partition count that breaks co-partitioning."""
+
+
+def all_topics(settings: Settings) -> list[str]:
+    return [*settings.input_topics, settings.topic_deadletters, settings.topic_ticks]
+
+
+async def ensure_topics(settings: Settings, timeout: float = 60.0) -> None:
+    """Create missing topics; fail clearly if an input topic has another partition count."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    async for attempt in AsyncRetrying(
+        stop=stop_after_delay(timeout),
+        wait=wait_exponential(multiplier=0.2, max=3),
+        retry=retry_if_exception_type(Exception),
+        reraise=True,
+    ):
+        with attempt:
+            await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [name for name in all_topics(settings) if name not in existing]
+        if missing:
+            log.info("creating topics %s with %d partitions", missing, settings.partitions)
+            await admin.create_topics(
+                [
+                    NewTopic(name, num_partitions=settings.partitions, replication_factor=1)
+                    for name in missing
+                ]
+            )
+        described = await admin.describe_topics([*settings.input_topics, settings.topic_ticks])
+        for topic in described:
+            count = len(topic.get("partitions", []))
+            if count and count != settings.partitions:
+                raise TopicLayoutError(
+                    f"topic {topic['topic']} has {count} partitions but SOCIALCARE_PARTITIONS="
+                    f"{settings.partitions}; input topics must be co-partitioned: set "
+                    "SOCIALCARE_PARTITIONS to match or recreate the topics"
+                )
+    finally:
+        await admin.close()

@@ -1,0 +1,282 @@
+"""The worker process: the Faust app, its tables and topics, the agent, timers and pages.
+
+The agent stays thin: it turns Kafka records into `Message`s and hands batches to the
+pipeline. All four input topics (and the internal clock-tick topic) are consumed by one
+agent, so they are co-partitioned and every event of a conversation reaches the same
+worker. Partition changes reach the pipeline as `assign` (after table recovery) and
+`revoke`; the scrape reads through the pipeline's read-only view.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import faust
+import redis.asyncio as aioredis
+from aiohttp import web
+from faust.types import TP, EventT
+from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from processor.domain.sla import SlaPolicyCache
+from processor.errors import SocialcareError
+from processor.metrics.collectors import BusinessCollector
+from processor.metrics.health import ConsumerLagCollector, HealthMetrics, new_registry
+from processor.metrics.series import partition_of
+from processor.settings import Settings
+from processor.stream.deadletters import TopicDeadLetters
+from processor.stream.dedup import DedupWindow
+from processor.stream.interfaces import Message
+from processor.stream.pipeline import Pipeline
+from processor.stream.policy_store import SlaPolicyStore
+from processor.stream.tables import BufferedTable, Tables
+from processor.stream.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+
+def _message(event: EventT[Any]) -> Message:
+    record = event.message
+    return Message(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value,
+        timestamp=record.timestamp,
+    )
+
+
+def broker_url(bootstrap_servers: str) -> str:
+    return ";".join(f"kafka://{server.strip()}" for server in bootstrap_servers.split(","))
+
+
+class Worker:
+    """Everything one worker process holds; `app` is the Faust application."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app = faust.App(
+            settings.app_id,
+            broker=broker_url(settings.kafka_bootstrap_servers),
+            store=settings.store,
+            datadir=str(settings.data_dir),
+            key_serializer="raw",
+            value_serializer="raw",
+            table_key_serializer="json",
+            table_value_serializer="json",
+            topic_partitions=settings.partitions,
+            topic_replication_factor=1,
+            web_enabled=True,
+            web_port=settings.metrics_port,
+            web_bind=settings.metrics_bind,
+            web_host=settings.metrics_bind,
+            broker_session_timeout=settings.session_timeout_seconds,
+            broker_heartbeat_interval=max(0.5, settings.session_timeout_seconds / 10),
+            broker_rebalance_timeout=settings.rebalance_timeout_seconds,
+            stream_wait_empty=False,
+            # Tansu 0.6 reports the end offset of a partition as the base offset of its last
+            # batch + 1, so Faust's changelog recovery stops short when a batch holds several
+            # records. One record per batch keeps recovery exact on such brokers.
+            producer_max_batch_size=1 if settings.one_record_per_batch else 16384,
+        )
+        # Table writes queue changelog records; Faust pauses the stream past this many.
+        self.app.producer.buffer.max_messages = 2000
+        self.redis = aioredis.Redis.from_url(settings.redis_url)
+        self.registry = new_registry()
+        self.health = HealthMetrics(self.registry)
+        self.policy_store = SlaPolicyStore(self.redis, settings.redis_prefix)
+        self.policies = SlaPolicyCache()
+
+        table_options: dict[str, Any] = {"partitions": settings.partitions}
+        # Every key knows its input partition: conversation states carry it, aggregate keys
+        # start with it, the clock is keyed by it.
+        self.tables = Tables(
+            conversations=BufferedTable(
+                self.app.Table("conversations", **table_options),
+                lambda key, value: int(value["partition"]),
+            ),
+            totals=BufferedTable(
+                self.app.Table("totals", **table_options), lambda key, value: partition_of(key)
+            ),
+            windows=BufferedTable(
+                self.app.Table("windows", **table_options), lambda key, value: partition_of(key)
+            ),
+            clocks=BufferedTable(
+                self.app.Table("clocks", **table_options), lambda key, value: int(key)
+            ),
+        )
+        self.deadletters = self.app.topic(
+            settings.topic_deadletters, partitions=settings.partitions
+        )
+        self.ticks = self.app.topic(settings.topic_ticks, partitions=settings.partitions)
+        self.source = self.app.topic(
+            *settings.input_topics, settings.topic_ticks, partitions=settings.partitions
+        )
+        self.pipeline = Pipeline(
+            settings,
+            tables=self.tables,
+            policies=self.policies,
+            dedup=DedupWindow(self.redis, settings.redis_prefix, settings.dedup_window_seconds),
+            health=self.health,
+            dead_letters=TopicDeadLetters(self._send_dead_letter, self.health),
+        )
+        self.registry.register(BusinessCollector(self.pipeline.view, self.exported_partitions))
+        self.registry.register(ConsumerLagCollector(self.consumer_lag))
+        self.health.owned_partitions.set_function(
+            lambda: len(self._input_partitions(self.app.assignor.assigned_actives()))
+        )
+        self._register()
+
+    def _input_partitions(self, tps: set[TP]) -> set[int]:
+        topic = self.settings.topic_mentions
+        return {tp.partition for tp in tps if tp.topic == topic}
+
+    def exported_partitions(self) -> set[int] | None:
+        """Partitions whose numbers this worker exports now; None while they are in flux."""
+        if self.app.rebalancing or self.app.in_recovery:
+            return None
+        return self._input_partitions(self.app.assignor.assigned_actives())
+
+    def consumer_lag(self) -> dict[str, int] | None:
+        """Per input topic: highwater minus the next offset to read, over owned partitions.
+
+        The highwater is the one the last fetch reported; a partition not fetched yet (or
+        nothing read nor committed yet) is left out. None while partitions are in flux.
+        """
+        if self.app.rebalancing or self.app.in_recovery:
+            return None
+        lags = {topic: 0 for topic in self.settings.input_topics}
+        try:
+            consumer = self.app.consumer
+            # Faust keeps no public accessor for these two.
+            read_offsets: dict[TP, int | None] = getattr(consumer, "_read_offset", {})
+            committed: dict[TP, int | None] = getattr(consumer, "_committed_offset", {})
+            for tp in self.app.assignor.assigned_actives():
+                if tp.topic not in lags:
+                    continue
+                highwater = consumer.highwater(tp)
+                read = read_offsets.get(tp)
+                next_offset = read + 1 if read is not None else committed.get(tp)
+                if highwater is None or next_offset is None:
+                    continue
+                lags[tp.topic] += max(0, highwater - next_offset)
+        except Exception:  # the consumer is starting or stopping: no sample this time
+            log.debug("consumer lag not available", exc_info=True)
+            return None
+        return lags
+
+    async def _send_dead_letter(self, key: bytes | None, value: bytes) -> None:
+        await self.deadletters.send(key=key, value=value)
+
+    def _register(self) -> None:
+        app, pipeline, settings = self.app, self.pipeline, self.settings
+
+        @app.agent(self.source, name="socialcare-events")
+        async def process(stream: faust.StreamT[bytes]) -> None:
+            # Batches amortise the Redis round trip and the changelog writes; `within`
+            # bounds the latency a quiet stream adds.
+            batches = stream.take_events(settings.batch_max_events, within=0.02)  # type: ignore[attr-defined]
+            async for events in batches:
+                await pipeline.handle_batch([_message(event) for event in events])
+
+        @app.timer(settings.sweep_interval_seconds)  # type: ignore[untyped-decorator]
+        async def send_ticks() -> None:
+            # Idle partitions still need their deadlines checked: a tick per owned
+            # partition runs the sweep inside the agent, where table writes are allowed.
+            if app.rebalancing:
+                return
+            try:
+                for partition in sorted(self._input_partitions(app.assignor.assigned_actives())):
+                    await self.ticks.send(key=b"tick", value=b"", partition=partition)
+            except Exception:
+                log.exception("could not send clock ticks; deadlines are checked on next event")
+
+        @app.timer(settings.sla_refresh_seconds)  # type: ignore[untyped-decorator]
+        async def refresh_policies() -> None:
+            await self.refresh_policies()
+
+        async def on_revoked(sender: Any, revoked: set[TP], **_: Any) -> None:
+            pipeline.revoke(self._input_partitions(revoked))
+
+        async def on_assigned(sender: Any, assigned: set[TP], **_: Any) -> None:
+            # What this worker held of them may be stale (another worker owned them
+            # meanwhile): drop it; the indexes are rebuilt once the tables are recovered.
+            pipeline.revoke(self._input_partitions(assigned))
+
+        async def on_rebalance_complete(sender: Any, **_: Any) -> None:
+            # Tables are recovered and streams not yet resumed: index what is owned now,
+            # so neither the agent nor a scrape ever builds an index.
+            pipeline.assign(self._input_partitions(app.assignor.assigned_actives()))
+
+        app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]
+        app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]
+        app.on_rebalance_complete.connect(on_rebalance_complete)  # type: ignore[arg-type]
+
+        registry = self.registry
+
+        @app.page("/metrics")
+        class Metrics(View):
+            async def get(self, request: Request) -> Response:
+                # aiohttp refuses a charset inside content_type=, so set the header whole.
+                return web.Response(  # type: ignore[return-value]
+                    body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+                )
+
+        @app.page("/ready")
+        class Ready(View):
+            async def get(self, request: Request) -> Response:
+                ready = not (app.rebalancing or app.in_recovery)
+                return self.json({"ready": ready}, status=200 if ready else 503)
+
+    async def refresh_policies(self) -> None:
+        """Pick up `socialcare sla set` changes: reload when the version in Redis moved."""
+        try:
+            version = await self.policy_store.version()
+            if version != self.policies.version:
+                policy, version = await self.policy_store.load()
+                self.policies.replace(policy, version)
+                self.health.sla_policy_version.set(version)
+                self.health.sla_policy_reloads.inc()
+                log.info("SLA policy version %d in force", version)
+        except Exception:
+            log.exception(
+                "could not refresh SLA policies from Redis; keeping version %d",
+                self.policies.version,
+            )
+
+    async def prepare(self) -> None:
+        """Before consuming: apply the policy file if it changed, load policies."""
+        path = self.settings.sla_config
+        if path is not None and await self.policy_store.apply_file(path):
+            log.info("applied SLA policy file %s", path)
+        await self.refresh_policies()
+
+
+def run_worker(settings: Settings) -> int:
+    """Create topics, apply the SLA file, then run the Faust worker until stopped."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    worker = Worker(settings)
+    try:
+        loop.run_until_complete(ensure_topics(settings))
+        loop.run_until_complete(worker.prepare())
+    except (SocialcareError, ValueError) as exc:
+        log.error("%s", exc)
+        return 2
+    except OSError as exc:
+        log.error(
+            "cannot reach Kafka or Redis (%s): check KAFKA_BOOTSTRAP_SERVERS and REDIS_URL", exc
+        )
+        return 2
+    faust_worker = faust.Worker(worker.app, loglevel=settings.log_level.upper(), loop=loop)
+    # Faust's terminal spinner sets the root logger to DEBUG at level WARNING and above,
+    # which makes every library debug call build a log record (about 10% of the CPU).
+    faust_worker.spinner = None
+    try:
+        faust_worker.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
