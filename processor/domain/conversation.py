@@ -295,8 +295,6 @@ def advance_clock(state: ConversationState, now: float) -> bool:
     if state.swept_until is not None and now <= state.swept_until:
         return False
     due = next_check(state)
-    if state.swept_until is not None and now <= state.swept_until:
-        return False
     state.swept_until = now
     return due is not None and due <= now
 

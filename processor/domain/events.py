@@ -30,8 +30,6 @@ InquiryType = Literal["complaint", "feedback", "recommendation", "question", "pr
 ToChannel = Literal["dm", "chat", "voice", "email", "other"]
 SurveyKind = Literal["csat", "nps"]
 
-PRIORITIES: tuple[Priority, ...] = ("low", "normal", "high", "urgent")
-TO_CHANNELS: tuple[ToChannel, ...] = ("dm", "chat", "voice", "email", "other")
 
 _RFC3339 = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
@@ -205,8 +203,3 @@ def decode_event(
             "wrong_topic", f"a {event.type} event on the topic for {expected_type} events", event_id
         )
     return event
-
-
-def conversation_key(document: dict[str, object]) -> bytes:
-    """Kafka message key: events are partitioned by conversation."""
-    return str(document["conversation_id"]).encode()

@@ -8,7 +8,7 @@ numbers survive restarts (they come back from the changelogs).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Protocol
 
 from prometheus_client.core import (
@@ -30,6 +30,7 @@ Sample = tuple[list[str], float]
 class BusinessState(Protocol):
     """What the scrape reads of the stream state (`processor.stream.pipeline.StateView`)."""
 
+    def exported_partitions(self) -> set[int] | None: ...
     @property
     def team_staffing(self) -> Mapping[str, TeamStaffing]: ...
     def window_now(self, partition: int) -> float: ...
@@ -46,15 +47,14 @@ class BusinessState(Protocol):
 class BusinessCollector(Collector):
     """Custom collector over the aggregate tables, for the partitions owned right now."""
 
-    def __init__(self, state: BusinessState, owned_partitions: Callable[[], set[int] | None]):
+    def __init__(self, state: BusinessState) -> None:
         self._state = state
-        self._owned_partitions = owned_partitions
 
     def describe(self) -> Iterable[Metric]:
         return []  # the families depend on table content: no registration-time collect
 
     def collect(self) -> Iterator[Metric]:
-        partitions = self._owned_partitions()
+        partitions = self._state.exported_partitions()
         if partitions is None:
             return  # rebalancing or recovering: no partial numbers
         yield from build_families(self._state, partitions)

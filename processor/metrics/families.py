@@ -488,120 +488,72 @@ HISTOGRAM_BOUNDS: Mapping[str, tuple[float, ...]] = {
 
 # Configuration, not data: exported by the owner of partition 0 only.
 TEAM_STAFFING_COST_PER_HOUR = Family(
-    "socialcare_team_staffing_cost_per_hour",
-    "gauge",
+    "socialcare_team_staffing_cost_per_hour", "gauge",
     "Configured cost of a team per hour: hourly cost per agent x staffed agents "
-    "(SOCIALCARE_TEAM_STAFFING).",
-    ("team",),
-)
+    "(SOCIALCARE_TEAM_STAFFING).", ("team",),
+)  # fmt: skip
 
 # -- health of a worker process (process-local instruments) ----------------------------------
 
 EVENTS_PROCESSED = Family(
-    "socialcare_events_processed",
-    "counter",
-    "Input events handled by this worker, by type and outcome (counted, duplicate, deadlettered).",
-    ("type", "outcome"),
-)
-DEADLETTERS = Family(
-    "socialcare_deadletters",
-    "counter",
-    "Messages sent to the dead-letter topic, by reason.",
-    ("reason",),
-)
+    "socialcare_events_processed", "counter", "Input events handled by this worker, by type "
+    "and outcome (counted, duplicate, deadlettered).", ("type", "outcome"),
+)  # fmt: skip
+DEADLETTERS = Family("socialcare_deadletters", "counter",
+                     "Messages sent to the dead-letter topic, by reason.", ("reason",))  # fmt: skip
 PROCESSING_ERRORS = Family(
-    "socialcare_processing_errors",
-    "counter",
-    "Valid events whose processing raised an error (they are dead-lettered too).",
-    (),
-)
+    "socialcare_processing_errors", "counter",
+    "Valid events whose processing raised an error (they are dead-lettered too).", (),
+)  # fmt: skip
 EVENT_TIME_LAG_SECONDS = Family(
-    "socialcare_event_time_lag_seconds",
-    "histogram",
-    "Wall clock at processing minus the event's occurred_at.",
-    (),
-)
+    "socialcare_event_time_lag_seconds", "histogram",
+    "Wall clock at processing minus the event's occurred_at.", (),
+)  # fmt: skip
 PIPELINE_LATENCY_SECONDS = Family(
-    "socialcare_pipeline_latency_seconds",
-    "histogram",
-    "Kafka record timestamp (produce time) to the end of processing of the event.",
-    (),
-)
+    "socialcare_pipeline_latency_seconds", "histogram",
+    "Kafka record timestamp (produce time) to the end of processing of the event.", (),
+)  # fmt: skip
 LAST_EVENT_TIMESTAMP_SECONDS = Family(
-    "socialcare_last_event_timestamp_seconds",
-    "gauge",
-    "occurred_at of the latest event processed by this worker (POSIX seconds).",
-    (),
-)
-OWNED_PARTITIONS = Family(
-    "socialcare_owned_partitions",
-    "gauge",
-    "Input partitions this worker owns and exports.",
-    (),
-)
+    "socialcare_last_event_timestamp_seconds", "gauge",
+    "occurred_at of the latest event processed by this worker (POSIX seconds).", (),
+)  # fmt: skip
+OWNED_PARTITIONS = Family("socialcare_owned_partitions", "gauge",
+                          "Input partitions this worker owns and exports.", ())  # fmt: skip
 SLA_POLICY_VERSION = Family(
-    "socialcare_sla_policy_version",
-    "gauge",
-    "Version of the SLA policy set in force on this worker (from Redis).",
-    (),
-)
+    "socialcare_sla_policy_version", "gauge",
+    "Version of the SLA policy set in force on this worker (from Redis).", (),
+)  # fmt: skip
 SLA_POLICY_RELOADS = Family(
-    "socialcare_sla_policy_reloads",
-    "counter",
-    "Times this worker loaded a changed SLA policy set from Redis.",
-    (),
-)
+    "socialcare_sla_policy_reloads", "counter",
+    "Times this worker loaded a changed SLA policy set from Redis.", (),
+)  # fmt: skip
 CONSUMER_LAG_RECORDS = Family(
-    "socialcare_consumer_lag_records",
-    "gauge",
-    "Records not yet read in the input partitions this worker owns, by topic.",
-    ("topic",),
-)
+    "socialcare_consumer_lag_records", "gauge",
+    "Records not yet read in the input partitions this worker owns, by topic.", ("topic",),
+)  # fmt: skip
 HEALTH_FAMILIES: tuple[Family, ...] = (
-    EVENTS_PROCESSED,
-    DEADLETTERS,
-    PROCESSING_ERRORS,
-    EVENT_TIME_LAG_SECONDS,
-    PIPELINE_LATENCY_SECONDS,
-    LAST_EVENT_TIMESTAMP_SECONDS,
-    OWNED_PARTITIONS,
-    SLA_POLICY_VERSION,
-    SLA_POLICY_RELOADS,
-    CONSUMER_LAG_RECORDS,
-)
+    EVENTS_PROCESSED, DEADLETTERS, PROCESSING_ERRORS, EVENT_TIME_LAG_SECONDS,
+    PIPELINE_LATENCY_SECONDS, LAST_EVENT_TIMESTAMP_SECONDS, OWNED_PARTITIONS,
+    SLA_POLICY_VERSION, SLA_POLICY_RELOADS, CONSUMER_LAG_RECORDS,
+)  # fmt: skip
 
 # -- the ingest webhook's own registry ---------------------------------------------------------
 
-WEBHOOK_REQUESTS = Family(
-    "socialcare_webhook_requests",
-    "counter",
-    "Webhook requests by HTTP status code.",
-    ("code",),
-)
-WEBHOOK_EVENTS = Family(
-    "socialcare_webhook_events",
-    "counter",
-    "Events received by the webhook, by outcome.",
-    ("outcome",),
-)
+WEBHOOK_REQUESTS = Family("socialcare_webhook_requests", "counter",
+                          "Webhook requests by HTTP status code.", ("code",))  # fmt: skip
+WEBHOOK_EVENTS = Family("socialcare_webhook_events", "counter",
+                        "Events received by the webhook, by outcome.", ("outcome",))  # fmt: skip
 WEBHOOK_DEADLETTERS = Family(
-    "socialcare_deadletters",
-    "counter",
-    "Input written to the dead-letter topic, by reason.",
+    "socialcare_deadletters", "counter", "Input written to the dead-letter topic, by reason.",
     ("reason",),
-)
+)  # fmt: skip
 WEBHOOK_REQUEST_DURATION_SECONDS = Family(
-    "socialcare_webhook_request_duration_seconds",
-    "histogram",
-    "Time to answer a webhook request (validation and publishing included).",
-    (),
-)
+    "socialcare_webhook_request_duration_seconds", "histogram",
+    "Time to answer a webhook request (validation and publishing included).", (),
+)  # fmt: skip
 WEBHOOK_FAMILIES: tuple[Family, ...] = (
-    WEBHOOK_REQUESTS,
-    WEBHOOK_EVENTS,
-    WEBHOOK_DEADLETTERS,
-    WEBHOOK_REQUEST_DURATION_SECONDS,
-)
+    WEBHOOK_REQUESTS, WEBHOOK_EVENTS, WEBHOOK_DEADLETTERS, WEBHOOK_REQUEST_DURATION_SECONDS,
+)  # fmt: skip
 
 _BY_NAME: dict[str, Family] = {
     item.name: item

@@ -60,6 +60,8 @@ class Pipeline:
         self.aggregates = Aggregates(
             tables.totals, tables.windows, settings.allowed_lateness_seconds
         )
+        # The partitions whose numbers are exported; None while they are in flux.
+        self.owned: set[int] | None = None
         self.view = StateView(self)
         self.topic_types = settings.input_topics
         self.rules = ConversationRules(
@@ -76,31 +78,38 @@ class Pipeline:
     # -- partitions ---------------------------------------------------------------------------
 
     def assign(self, partitions: set[int]) -> None:
-        """Build the derived indexes of newly owned partitions from the (recovered) tables."""
-        new = partitions - self.conversations.indexed
-        if not new:
-            return
-        checks = self.conversations.index(new)
-        buckets = self.aggregates.index(new)
-        log.info(
-            "partitions %s indexed: %d clock checks, %d window buckets",
-            sorted(new), checks, buckets,
-        )  # fmt: skip
+        """The partitions owned now, their tables recovered: index the new ones, export all."""
+        self._index(partitions - self.conversations.indexed)
+        self.owned = set(partitions)
 
     def revoke(self, partitions: set[int] | None = None) -> None:
-        """Drop the derived indexes of partitions no longer owned (all if None)."""
+        """Partitions in flux (all if None): drop their indexes; export nothing until `assign`."""
+        self.owned = None
         lost = set(self.conversations.indexed) if partitions is None else partitions
         self.conversations.forget(lost)
         self.aggregates.forget(lost)
 
+    def _index(self, partitions: set[int]) -> None:
+        if not partitions:
+            return
+        checks = self.conversations.index(partitions)
+        buckets = self.aggregates.index(partitions)
+        log.info(
+            "partitions %s indexed: %d clock checks, %d window buckets",
+            sorted(partitions), checks, buckets,
+        )  # fmt: skip
+
+    def _ensure_indexed(self, partition: int) -> None:
+        """A partition met before its assignment was announced (unit tests, a race)."""
+        if partition not in self.conversations.indexed:
+            self._index({partition})
+
     # -- a batch ------------------------------------------------------------------------------
 
-    async def handle(self, message: Message) -> None:
-        """Process one input message; never raises for bad input."""
-        await self.handle_batch([message])
-
     async def handle_batch(self, messages: list[Message]) -> None:
-        """Process messages in order; one Redis round trip and one table flush per batch.
+        """Process messages in order; never raises for bad input.
+
+        One Redis round trip and one table flush per batch.
 
         The aggregates are the same as handling them one by one: events are folded in order,
         so the lateness check of each sees the event time left by the ones before it; the
@@ -171,7 +180,7 @@ class Pipeline:
 
     def apply(self, partition: int, event: AnyEvent) -> Rejection | None:
         """Fold a valid, first-seen event into its conversation and the aggregates."""
-        self.assign({partition})
+        self._ensure_indexed(partition)
         if isinstance(event, ContactCount):
             self._aggregate(partition, conversation.event_increments(event))
             self.clock.advance(partition, event.occurred_ts)
@@ -205,7 +214,7 @@ class Pipeline:
 
     def sweep(self, partition: int) -> None:
         """Breach overdue conversations, forget idle ones, expire window buckets."""
-        self.assign({partition})
+        self._ensure_indexed(partition)
         store = self.conversations
         now = self.clock.deadline_now(partition)
         for state in store.due(partition, now):
@@ -228,6 +237,11 @@ class StateView:
 
     def __init__(self, pipeline: Pipeline) -> None:
         self._pipeline = pipeline
+
+    def exported_partitions(self) -> set[int] | None:
+        """The partitions owned now, None while a rebalance or recovery is under way."""
+        owned = self._pipeline.owned
+        return None if owned is None else set(owned)
 
     @property
     def team_staffing(self) -> dict[str, TeamStaffing]:

@@ -123,7 +123,7 @@ class Worker:
             health=self.health,
             dead_letters=TopicDeadLetters(self._send_dead_letter, self.health),
         )
-        self.registry.register(BusinessCollector(self.pipeline.view, self.exported_partitions))
+        self.registry.register(BusinessCollector(self.pipeline.view))
         self.registry.register(ConsumerLagCollector(self.consumer_lag))
         self.health.owned_partitions.set_function(
             lambda: len(self._input_partitions(self.app.assignor.assigned_actives()))
@@ -133,12 +133,6 @@ class Worker:
     def _input_partitions(self, tps: set[TP]) -> set[int]:
         topic = self.settings.topic_mentions
         return {tp.partition for tp in tps if tp.topic == topic}
-
-    def exported_partitions(self) -> set[int] | None:
-        """Partitions whose numbers this worker exports now; None while they are in flux."""
-        if self.app.rebalancing or self.app.in_recovery:
-            return None
-        return self._input_partitions(self.app.assignor.assigned_actives())
 
     def consumer_lag(self) -> dict[str, int] | None:
         """Per input topic: highwater minus the next offset to read, over owned partitions.

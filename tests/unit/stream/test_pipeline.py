@@ -139,8 +139,8 @@ class Harness:
         self, topic: str, partition: int, key: bytes | None, value: bytes | None
     ) -> None:
         self.offset += 1
-        await self.pipeline.handle(
-            Message(topic, partition, self.offset, key, value, timestamp=WALL)
+        await self.pipeline.handle_batch(
+            [Message(topic, partition, self.offset, key, value, timestamp=WALL)]
         )
 
     async def send(
@@ -673,7 +673,7 @@ async def test_batches_give_the_same_tables_as_one_by_one() -> None:
     ]
     one_by_one, batched = Harness(settings=settings), Harness(settings=settings)
     for message in messages:
-        await one_by_one.pipeline.handle(message)
+        await one_by_one.pipeline.handle_batch([message])
     for start in range(0, len(messages), 7):
         await batched.pipeline.handle_batch(messages[start : start + 7])
     assert len(documents) > 200

@@ -78,9 +78,9 @@ async def _run_both() -> tuple[dict[str, dict[str, object]], dict[str, dict[str,
         while next_tick + 30 < at:  # the clock ticks while nothing happens
             next_tick += 30
             live_wall[0] = next_tick
-            await live.handle(Message(live.settings.topic_ticks, 0, 0, None, b""))
+            await live.handle_batch([Message(live.settings.topic_ticks, 0, 0, None, b"")])
         live_wall[0] = at
-        await live.handle(message)
+        await live.handle_batch([message])
     end = _event_time(documents[-1])
 
     replay_wall = [end]  # the wall clock of a replay is far ahead; only the future check uses it
