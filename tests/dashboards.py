@@ -1,9 +1,9 @@
 """The Grafana dashboards' model: panels and PromQL of grafana/dashboards/*.json.
 
-Shared by `tests/unit/test_dashboards.py` (the model rules) and the tests that run the
-expressions against a real Prometheus: `dashboard_expressions()` gives every PromQL
-expression with the dashboard variables set to "All" (`.*`) and Grafana's interval
-macros replaced by concrete ranges, ready for `/api/v1/query`.
+Shared by `tests/unit/dashboards/test_dashboards.py` (the model rules) and the tests that
+run the expressions against a real Prometheus: `dashboard_expressions()` gives every PromQL
+expression with the dashboard variables set to "All" (`.*`) and Grafana's interval macros
+replaced by concrete ranges, ready for `/api/v1/query`.
 """
 
 from __future__ import annotations

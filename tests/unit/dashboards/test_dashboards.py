@@ -1,15 +1,16 @@
 """The Grafana dashboards (grafana/dashboards/*.json) follow the rules of issue 5.
 
 Every panel has a title, a description, a unit and PromQL targets that use only metric
-families documented in docs/metrics.md; the business boards have the brand and channel
-variables and filter by them; the layout fits the grid; the datasource is the provisioned
-one; the JSON is what grafana/build_dashboards.py generates.
+families documented in docs/metrics.md and declared in processor.metrics.families; the
+business boards have the brand and channel variables and filter by them; the layout fits
+the grid; the datasource is the provisioned one; the JSON is what the `grafana.boards`
+package generates (entry script grafana/build_dashboards.py).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,9 @@ from typing import Any
 import pytest
 import yaml
 
+from grafana.boards.build import build, render
+from grafana.boards.promql import Part, m
+from processor.metrics.families import family
 from tests.dashboards import (
     DASHBOARDS_DIR,
     PROVISIONING_DIR,
@@ -155,22 +159,29 @@ def test_files_are_indented_json() -> None:
 
 
 def test_files_are_generated_by_the_build_script() -> None:
-    script = REPO / "grafana" / "build_dashboards.py"
-    spec = importlib.util.spec_from_file_location("grafana_build_dashboards", script)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it runs
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[spec.name]
-    built: dict[str, Json] = module.build()
+    built = build()
     for file_name, model in built.items():
         path = DASHBOARDS_DIR / file_name
-        assert path.read_text(encoding="utf-8") == module.render(model), (
+        assert path.read_text(encoding="utf-8") == render(model), (
             f"{file_name} is out of date: run python grafana/build_dashboards.py"
         )
     assert {Path(name).stem for name in built} == set(DASHBOARDS)
+
+
+def test_the_entry_script_checks_the_files_from_any_directory(tmp_path: Path) -> None:
+    # The documented command runs as a plain script: it finds grafana.boards and processor
+    # itself, and --check writes nothing.
+    script = REPO / "grafana" / "build_dashboards.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--check"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == ""
 
 
 @pytest.mark.parametrize("name", sorted(DASHBOARDS))
@@ -238,6 +249,81 @@ def test_only_documented_metrics(name: str) -> None:
         assert undocumented == [], f"{panel['title']}: {undocumented} not in docs/metrics.md"
         for metric in names:
             assert metric.startswith(("socialcare_", "process_")) or metric in PROMETHEUS_SERIES
+
+
+RULES_FILE = REPO / "prometheus" / "rules" / "socialcare.rules.yml"
+HISTOGRAM_PARTS: tuple[Part, ...] = ("bucket", "sum", "count")
+
+
+def recording_rules() -> set[str]:
+    document = yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))
+    return {
+        rule["record"]
+        for group in document["groups"]
+        for rule in group["rules"]
+        if "record" in rule
+    }
+
+
+def declared_sample(name: str) -> bool:
+    """Whether `name` is the exposition sample name of a family in processor.metrics.families."""
+    if not name.startswith("socialcare_"):
+        return False
+    short = name.removeprefix("socialcare_")
+    candidates: list[tuple[str, Part]] = [(short, ""), (short.removesuffix("_total"), "")]
+    candidates += [
+        (short.removesuffix(f"_{part}"), part)
+        for part in HISTOGRAM_PARTS
+        if short.endswith(f"_{part}")
+    ]
+    for candidate, part in candidates:
+        try:
+            if family(candidate).sample(part) == name:
+                return True
+        except (KeyError, ValueError):  # not declared, or a histogram without its part
+            continue
+    return False
+
+
+def test_declared_samples_are_recognised() -> None:
+    assert declared_sample("socialcare_mentions_total")
+    assert declared_sample("socialcare_window_first_response_sla")
+    assert declared_sample("socialcare_first_response_seconds_bucket")
+    assert declared_sample("socialcare_webhook_request_duration_seconds_count")
+    assert not declared_sample("socialcare_mentions")  # a counter is read as _total
+    assert not declared_sample("socialcare_first_response_seconds")  # a histogram has parts
+    assert not declared_sample("socialcare_mentions_bucket")
+    assert not declared_sample("socialcare_no_such_metric_total")
+    assert m("events_processed") == "socialcare_events_processed_total"
+    with pytest.raises(KeyError, match="no_such_family"):
+        m("no_such_family")
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_socialcare_metrics_are_declared_families_or_recording_rules(name: str) -> None:
+    board = DASHBOARDS[name]
+    rules = recording_rules()
+    queries = [(panel["title"], target["expr"]) for panel, target in targets(board)]
+    queries += [(v["name"], v["query"]) for v in board["templating"]["list"]]
+    for where, expr in queries:
+        for metric in metric_names(expr):
+            if "socialcare" in metric:
+                assert declared_sample(metric) or metric in rules, (
+                    f"{where}: {metric} is neither a declared family sample "
+                    "(processor.metrics.families) nor a recording rule of "
+                    f"{RULES_FILE.relative_to(REPO)}"
+                )
+
+
+def test_board_sources_take_metric_names_from_the_families() -> None:
+    # A literal name would survive a rename of its family and leave a panel without data.
+    sources = [
+        REPO / "grafana" / "build_dashboards.py",
+        *(REPO / "grafana" / "boards").rglob("*.py"),
+    ]
+    for path in sources:
+        literals = re.findall(r"\bsocialcare_[a-z]\w*", path.read_text(encoding="utf-8"))
+        assert literals == [], f"{path.relative_to(REPO)}: use m() for {sorted(set(literals))}"
 
 
 @pytest.mark.parametrize("name", sorted(DASHBOARDS))
