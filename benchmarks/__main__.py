@@ -1,0 +1,35 @@
+"""`python -m benchmarks`: the whole-worker benchmark, from a source checkout.
+
+    .venv/bin/python -m benchmarks [--events 50000] [--partitions 4]
+
+It lives outside the `processor` package because a deployment never needs it; `socialcare
+bench` runs this same code when started from a checkout. Output (progress bars, the tables)
+goes to stderr like the rest of the `socialcare` command's output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+
+from benchmarks.run import run_benchmark
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="One worker against raw aiokafka and a do-nothing Faust agent, same data.",
+    )
+    parser.add_argument(
+        "--events", type=int, default=50_000, help="events to push through the broker"
+    )
+    parser.add_argument("--partitions", type=int, default=4, help="partitions of the input topics")
+    arguments = parser.parse_args(argv)
+    return run_benchmark(arguments.events, arguments.partitions, Console(stderr=True))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

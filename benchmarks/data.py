@@ -1,0 +1,64 @@
+"""The benchmark's data: a synthetic backlog, the latency phase's fresh events, producing them.
+
+Every consumer in a run reads the same backlog, so their events/s compare like with like.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from benchmarks.harness import Advance
+from processor.ingest.producer import EventProducer
+from processor.ingest.synthetic import SyntheticTraffic, TrafficProfile
+from processor.settings import Settings
+
+# The backlog is dense (20x the default profile): ~50,000 events span ~25 minutes of event
+# time, so the round-robin over four topics never skews a partition's event-time watermark
+# by more than the allowed lateness (1 h) and events are not dead-lettered as too_late.
+BACKLOG_CONVERSATIONS_PER_MINUTE = 600.0
+EVENTS_PER_CONVERSATION = 3.2  # measured mean of the synthetic profile
+
+
+def _generate(count: int, seed: int, start: float) -> list[dict[str, Any]]:
+    profile = TrafficProfile(conversations_per_minute=BACKLOG_CONVERSATIONS_PER_MINUTE)
+    traffic = SyntheticTraffic(start=start, seed=seed, profile=profile)
+    events: list[dict[str, Any]] = []
+    until = start
+    while len(events) < count:
+        until += 60.0
+        events.extend(traffic.advance(until))
+    return events[:count]
+
+
+def backlog_events(count: int, seed: int) -> list[dict[str, Any]]:
+    """`count` synthetic v1 events in event-time order, ending a few minutes before now."""
+    per_second = BACKLOG_CONVERSATIONS_PER_MINUTE * EVENTS_PER_CONVERSATION / 60.0
+    span = count / per_second * 1.5 + 600.0
+    return _generate(count, seed, start=time.time() - span)
+
+
+def latency_events(count: int, seed: int, prefix: str) -> list[dict[str, Any]]:
+    """Fresh conversations for the latency phase: ids prefixed (unique against the backlog);
+    `occurred_at` is stamped with the wall clock when each one is sent."""
+    events = _generate(count, seed, start=time.time() - 86_400.0)
+    for event in events:
+        for key in ("event_id", "conversation_id", "in_reply_to"):
+            if isinstance(event.get(key), str):
+                event[key] = f"{prefix}{event[key]}"
+    return events
+
+
+async def produce(settings: Settings, events: list[dict[str, Any]], advance: Advance) -> float:
+    """Send the events in order with the product's producer (acks=all), flush; returns the
+    seconds it took."""
+    async with EventProducer(settings) as producer:
+        started = time.perf_counter()
+        for number, document in enumerate(events, start=1):
+            await producer.send(document)
+            if number % 1000 == 0:
+                advance(1000)
+        await producer.flush()
+        elapsed = time.perf_counter() - started
+    advance(len(events) % 1000)
+    return elapsed

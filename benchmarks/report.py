@@ -1,0 +1,144 @@
+"""The run's figures and the tables printed at its end.
+
+Kept apart from the measuring so that what is shown (and the wording of docs/benchmarks.md,
+which quotes these tables) changes in one place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import platform
+import shlex
+import sys
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks.latency import Latency, LatencyProbe
+
+
+@dataclass
+class Results:
+    """Every figure of one run, filled in phase by phase; NaN where a phase did not get to."""
+
+    events: int
+    partitions: int
+    produce_eps: float = math.nan
+    produce_seconds: float = math.nan
+    raw_eps: float = math.nan
+    noop_eps: float = math.nan
+    noop_startup: float = math.nan
+    worker_eps: float = math.nan
+    worker_startup: float = math.nan
+    worker_outcomes: dict[str, float] = field(default_factory=dict)
+    scrape_ms: float = math.nan
+    cpu: dict[str, dict[str, float]] = field(default_factory=dict)  # phase -> process -> cores
+    scrapes: int = 0
+    worker_seconds: float = math.nan
+    latency: Latency | None = None
+
+
+def _seconds(value: float) -> str:
+    """Milliseconds below a second, seconds above; the +Inf bucket said as such."""
+    if math.isnan(value):
+        return "n/a"
+    if math.isinf(value):
+        return "> 60 s (+Inf bucket)"
+    return f"{value * 1000:,.1f} ms" if value < 1 else f"{value:,.2f} s"
+
+
+def machine() -> dict[str, str]:
+    """What the figures depend on besides the code: cores, CPU, versions, the command."""
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    versions = []
+    for package in ("faust-streaming", "aiokafka", "prometheus-client"):
+        with contextlib.suppress(Exception):
+            versions.append(f"{package} {version(package)}")
+    return {
+        "nproc": str(usable),
+        "cpu": cpu,
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "os": f"{platform.system()} {platform.release()}",
+        "libraries": ", ".join(versions),
+        "command": " ".join([_program(), shlex.join(sys.argv[1:])]).strip(),
+    }
+
+
+def _program() -> str:
+    """How this run was started: `socialcare` (bench) or `python -m benchmarks`."""
+    name = Path(sys.argv[0]).name
+    return "python -m benchmarks" if name == "__main__.py" else name
+
+
+def summary(results: Results, console: Console) -> None:
+    """The throughput table, the details (latency, start-up, machine) and the CPU table."""
+    table = Table(title=f"socialcare bench: {results.events:,} events, "
+                        f"{results.partitions} partitions")  # fmt: skip
+    table.add_column("stage")
+    table.add_column("events/s", justify="right")
+    table.add_column("note")
+    noop = results.noop_eps
+    table.add_row(
+        "producer (EventProducer, acks=all)", f"{results.produce_eps:,.0f}",
+        f"{results.events:,} events in {results.produce_seconds:.1f}s",
+    )  # fmt: skip
+    table.add_row(
+        "raw aiokafka consumer", f"{results.raw_eps:,.0f}", "getmany, no decoding, fresh group"
+    )
+    table.add_row("Faust no-op agent", f"{noop:,.0f}", "async for _ in stream.events()")
+    share = f"{100 * results.worker_eps / noop:.0f}% of the Faust no-op" if noop else ""
+    table.add_row("socialcare worker", f"{results.worker_eps:,.0f}", share)
+    console.print(table)
+
+    details = Table(show_header=False, title="details")
+    details.add_column("")
+    details.add_column("")
+    if results.latency is not None:
+        lat = results.latency
+        details.add_row(
+            "latency phase",
+            f"{lat.events:,} events at {lat.rate:,.0f}/s, {lat.observed:,.0f} observed",
+        )
+        details.add_row("end-to-end latency p50", _seconds(lat.p50))
+        details.add_row("end-to-end latency p99", _seconds(lat.p99))
+        details.add_row("mean / max bucket", f"{_seconds(lat.mean)} / <= {_seconds(lat.max_le)}")
+        details.add_row(
+            "raw consumer, same events",
+            f"p50 {_seconds(lat.probe_p50)}, p99 {_seconds(lat.probe_p99)}, max "
+            f"{_seconds(lat.probe_max)} ({lat.probe_seen:,} seen, {lat.probe_skipped:,} older "
+            f"skipped; fetch_max_wait_ms={LatencyProbe.FETCH_MAX_WAIT_MS} as Faust)",
+        )
+    details.add_row(
+        "worker outcomes (backlog)",
+        ", ".join(f"{k} {v:,.0f}" for k, v in sorted(results.worker_outcomes.items())),
+    )
+    details.add_row("worker start to first event", f"{results.worker_startup:.1f} s")
+    details.add_row("Faust no-op start to first event", f"{results.noop_startup:.1f} s")
+    details.add_row(
+        "mean /metrics scrape (backlog)",
+        f"{results.scrape_ms:.1f} ms, {results.scrapes} scrapes in {results.worker_seconds:.0f}s",
+    )
+    for key, value in machine().items():
+        details.add_row(key, value)
+    console.print(details)
+
+    names = ["bench", "faust-noop", "worker", "tansu", "redis"]
+    cpu = Table(title="CPU during the timed window (1.00 = one whole core; the machine has "
+                      f"{machine()['nproc']})")  # fmt: skip
+    cpu.add_column("phase")
+    for name in names:
+        cpu.add_column(name if name != "bench" else "bench (consumer)", justify="right")
+    for phase, usage in results.cpu.items():
+        cpu.add_row(phase, *(f"{usage[name]:.2f}" if name in usage else "" for name in names))
+    console.print(cpu)

@@ -1,0 +1,217 @@
+"""One benchmark run, step by step: the worker against raw aiokafka and a do-nothing Faust
+agent, on the same data.
+
+Everything runs on this machine and is thrown away at the end: a Tansu broker (memory
+storage) and a Redis on free ports, then, on the same N synthetic v1 events:
+
+1. the producer (`EventProducer`, acks=all) puts them onto the four topics;
+2. baseline A: a raw aiokafka consumer (a fresh group) reads them back, without decoding;
+3. baseline B: a Faust agent that only iterates `stream.events()` reads them (own process);
+4. the real worker (`python -m processor worker`) processes them; its /metrics is polled
+   until `socialcare_events_processed_total` reaches N;
+5. with the worker caught up, fresh events are produced at a steady rate and the end-to-end
+   latency is read from the worker's histogram (see `benchmarks.latency`).
+
+Processes started here run in their own sessions (Ctrl-C reaches only this process, which
+stops them in order) and, on Linux, get SIGTERM should this process die without cleanup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from rich.console import Console
+
+from benchmarks.baselines import noop_agent, raw_consume
+from benchmarks.data import backlog_events, latency_events, produce
+from benchmarks.harness import REBALANCE_TIMEOUT, SESSION_TIMEOUT, BenchRun, progress_bar
+from benchmarks.latency import LATENCY_EVENTS, LATENCY_RATE, LatencyProbe, latency_phase
+from benchmarks.report import Results, summary
+from benchmarks.worker_metrics import MetricsClient, Snapshot
+from benchmarks.worker_run import start_worker, worker_throughput
+from processor.errors import SocialcareError
+from processor.settings import ClockMode, Settings
+from processor.stream.topics import ensure_topics
+from processor.tools.local_services import (
+    ChildProcess,
+    free_port,
+    start_redis,
+    start_tansu,
+    stop_all,
+)
+
+
+async def start_services(bench: BenchRun, partitions: int) -> Settings:
+    """Step 1: broker, Redis and the topics; the settings every later step uses."""
+    bench.console.rule("[bold]1. Tansu broker and Redis")
+    tansu, bootstrap = start_tansu(bench.workdir)
+    bench.meter.pids["tansu"] = bench.adopt(tansu).pid
+    redis, redis_url = start_redis(bench.workdir)
+    bench.meter.pids["redis"] = bench.adopt(redis).pid
+    # By field name (populate_by_name). Settings not given here (topic names, store,
+    # lateness...) come from the environment, as for the worker.
+    settings = Settings.model_validate(
+        {
+            "kafka_bootstrap_servers": bootstrap,
+            "redis_url": redis_url,
+            "partitions": partitions,
+            "app_id": bench.app_id,
+            "metrics_port": free_port(),
+            "session_timeout_seconds": SESSION_TIMEOUT,
+            "rebalance_timeout_seconds": REBALANCE_TIMEOUT,
+            "clock": ClockMode.EVENT,
+        }
+    )
+    await ensure_topics(settings, timeout=30.0)
+    bench.console.print(
+        f"broker {bootstrap} ({Path(tansu.argv[0]).name}), redis port "
+        f"{urlsplit(redis_url).port}, topics with {partitions} partitions, app id {bench.app_id}"
+    )
+    return settings
+
+
+async def measure_producer(bench: BenchRun, settings: Settings, results: Results) -> None:
+    """Step 2: generate the backlog and time putting it onto the topics."""
+    bench.console.rule("[bold]2. Producer")
+    generated = time.perf_counter()
+    backlog = backlog_events(results.events, seed=bench.seed)
+    bench.console.print(
+        f"generated {len(backlog)} synthetic events in {time.perf_counter() - generated:.1f}s "
+        f"(event time {backlog[0]['occurred_at']} .. {backlog[-1]['occurred_at']})"
+    )
+    with progress_bar(bench.console, "producing", results.events) as advance:
+        results.produce_seconds = await produce(settings, backlog, advance)
+    results.produce_eps = results.events / results.produce_seconds
+    bench.console.print(f"producer: {results.produce_eps:,.0f} events/s")
+
+
+async def measure_raw_consumer(bench: BenchRun, settings: Settings, results: Results) -> None:
+    """Step 3: baseline A, the most the broker and client deliver."""
+    bench.console.rule("[bold]3. Baseline A: raw aiokafka consumer")
+    with progress_bar(bench.console, "raw aiokafka", results.events) as advance:
+        results.raw_eps, results.cpu["raw aiokafka"] = await raw_consume(
+            settings, results.events, f"{bench.app_id}-raw", advance, bench.meter
+        )
+    bench.console.print(f"raw aiokafka consumer: {results.raw_eps:,.0f} events/s")
+
+
+async def measure_noop_agent(bench: BenchRun, settings: Settings, results: Results) -> None:
+    """Step 4: baseline B, what Faust costs with no work in the agent."""
+    bench.console.rule("[bold]4. Baseline B: Faust no-op agent")
+    with progress_bar(bench.console, "Faust no-op agent", results.events) as advance:
+        results.noop_eps, results.noop_startup, results.cpu["Faust no-op"] = await noop_agent(
+            bench, settings, results.events, f"{bench.app_id}-noop", advance
+        )
+    bench.console.print(
+        f"Faust no-op agent: {results.noop_eps:,.0f} events/s "
+        f"(first event {results.noop_startup:.1f}s after start)"
+    )
+
+
+async def measure_worker_backlog(
+    bench: BenchRun, worker: ChildProcess, metrics: MetricsClient, results: Results
+) -> Snapshot:
+    """Step 5a: the worker's throughput on the backlog; returns its caught-up snapshot."""
+    with progress_bar(bench.console, "worker (backlog)", results.events) as advance:
+        throughput = await worker_throughput(metrics, worker, results.events, advance, bench.meter)
+    results.worker_eps, results.worker_startup, caught_up, results.cpu["worker"] = throughput
+    results.worker_outcomes = caught_up.outcomes()
+    scrapes = metrics.scrape_seconds
+    results.scrape_ms = 1000 * sum(scrapes) / len(scrapes) if scrapes else math.nan
+    results.scrapes = len(scrapes)
+    results.worker_seconds = results.events / results.worker_eps
+    bench.console.print(
+        f"worker: {results.worker_eps:,.0f} events/s (first event processed "
+        f"{results.worker_startup:.1f}s after start; outcomes "
+        + ", ".join(f"{k} {v:,.0f}" for k, v in sorted(results.worker_outcomes.items()))
+        + ")"
+    )
+    return caught_up
+
+
+async def measure_latency(
+    bench: BenchRun,
+    settings: Settings,
+    worker: ChildProcess,
+    metrics: MetricsClient,
+    caught_up: Snapshot,
+    results: Results,
+) -> None:
+    """Step 5b: end-to-end latency at a rate the worker keeps up with (half its throughput)."""
+    rate = min(LATENCY_RATE, results.worker_eps / 2)
+    count = max(1, min(LATENCY_EVENTS, int(rate * 10)))
+    fresh = latency_events(count, seed=bench.seed + 1, prefix=f"lat-{bench.run_id}-")
+    bench.console.print(f"latency phase: {count} fresh events at {rate:,.0f}/s")
+    probe = LatencyProbe(settings, f"{bench.app_id}-probe")
+    with progress_bar(bench.console, "latency phase (sent)", count) as advance:
+        results.latency = await latency_phase(
+            settings, metrics, worker, caught_up, fresh, rate, advance, probe
+        )
+
+
+async def measure_worker(bench: BenchRun, settings: Settings, results: Results) -> None:
+    """Step 5: one worker process for both its throughput and, once caught up, latency."""
+    bench.console.rule("[bold]5. socialcare worker")
+    worker = start_worker(bench, settings)
+    metrics = MetricsClient(settings.metrics_port)
+    try:
+        caught_up = await measure_worker_backlog(bench, worker, metrics, results)
+        await measure_latency(bench, settings, worker, metrics, caught_up, results)
+    finally:
+        await metrics.close()
+    worker.stop(timeout=10)
+
+
+async def _benchmark(bench: BenchRun, events: int, partitions: int) -> Results:
+    results = Results(events=events, partitions=partitions)
+    settings = await start_services(bench, partitions)
+    await measure_producer(bench, settings, results)
+    await measure_raw_consumer(bench, settings, results)
+    await measure_noop_agent(bench, settings, results)
+    await measure_worker(bench, settings, results)
+    return results
+
+
+def run_benchmark(events: int, partitions: int, console: Console) -> int:
+    """Run every phase, print the summary; 0 on success, 1 on a failed phase, 130 on Ctrl-C.
+
+    The scratch folder (logs, worker data) is removed after a success and kept after a
+    failure, since its logs are then what says why.
+    """
+    if events < 2 or partitions < 1:
+        console.print("[red]error:[/red] --events must be >= 2 and --partitions >= 1")
+        return 2
+    for noisy in ("aiokafka", "processor.stream.topics"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    bench = BenchRun(console, Path(tempfile.mkdtemp(prefix="socialcare-bench-")))
+    succeeded = False
+    try:
+        results = asyncio.run(_benchmark(bench, events, partitions))
+        summary(results, console)
+        succeeded = True
+        return 0
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/yellow]: stopping the benchmark's processes")
+        return 130
+    except SocialcareError as exc:
+        console.print(f"[red]benchmark failed:[/red] {exc}")
+        return 1
+    except Exception as exc:
+        console.print(f"[red]benchmark failed:[/red] {type(exc).__name__}: {exc}")
+        console.print_exception()
+        return 1
+    finally:
+        stopped = stop_all(bench.children, timeout=10)
+        if stopped:
+            console.print(f"stopped: {', '.join(stopped)}")
+        if succeeded:
+            shutil.rmtree(bench.workdir, ignore_errors=True)
+        else:
+            console.print(f"logs kept in {bench.workdir}")
