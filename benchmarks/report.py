@@ -41,6 +41,7 @@ class Results:
     scrapes: int = 0
     worker_seconds: float = math.nan
     latency: Latency | None = None
+    alignment_eps: float = math.nan
 
 
 def _seconds(value: float) -> str:
@@ -99,6 +100,12 @@ def summary(results: Results, console: Console) -> None:
     table.add_row("Faust no-op agent", f"{noop:,.0f}", "async for _ in stream.events()")
     share = f"{100 * results.worker_eps / noop:.0f}% of the Faust no-op" if noop else ""
     table.add_row("socialcare worker", f"{results.worker_eps:,.0f}", share)
+    aligned = results.alignment_eps
+    cost = results.worker_eps / aligned if aligned else math.nan
+    table.add_row(
+        "aligned input alone (in-process)", f"{aligned:,.0f}",
+        f"{1e6 / aligned:.1f} µs per event: {100 * cost:.1f}% of the worker's time per event",
+    )  # fmt: skip
     console.print(table)
 
     details = Table(show_header=False, title="details")

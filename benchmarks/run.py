@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from rich.console import Console
 
+from benchmarks.alignment_cost import alignment_seconds
 from benchmarks.baselines import noop_agent, raw_consume
 from benchmarks.data import backlog_events, latency_events, produce
 from benchmarks.harness import REBALANCE_TIMEOUT, SESSION_TIMEOUT, BenchRun, progress_bar
@@ -90,6 +91,17 @@ async def measure_producer(bench: BenchRun, settings: Settings, results: Results
         results.produce_seconds = await produce(settings, backlog, advance)
     results.produce_eps = results.events / results.produce_seconds
     bench.console.print(f"producer: {results.produce_eps:,.0f} events/s")
+
+
+def measure_alignment(bench: BenchRun, results: Results) -> None:
+    """Step 2b: the aligned input's own cost per event, on the same backlog, in-process."""
+    backlog = backlog_events(results.events, seed=bench.seed)
+    seconds = alignment_seconds(backlog, results.partitions)
+    results.alignment_eps = len(backlog) / seconds
+    bench.console.print(
+        f"aligned input alone: {results.alignment_eps:,.0f} events/s "
+        f"({1e6 * seconds / len(backlog):.1f} µs per event)"
+    )
 
 
 async def measure_raw_consumer(bench: BenchRun, settings: Settings, results: Results) -> None:
@@ -173,6 +185,7 @@ async def _benchmark(bench: BenchRun, events: int, partitions: int) -> Results:
     results = Results(events=events, partitions=partitions)
     settings = await start_services(bench, partitions)
     await measure_producer(bench, settings, results)
+    measure_alignment(bench, results)
     await measure_raw_consumer(bench, settings, results)
     await measure_noop_agent(bench, settings, results)
     await measure_worker(bench, settings, results)

@@ -18,7 +18,7 @@ from processor.errors import SocialcareError
 
 
 class ClockMode(StrEnum):
-    """Where "now" comes from for SLA deadlines and windows (DESIGN.md, Time)."""
+    """Where "now" comes from for SLA deadlines and windows (docs/design.md, Time)."""
 
     WALL = "wall"
     EVENT = "event"
@@ -146,7 +146,7 @@ class Settings(BaseSettings):
         1.0, validation_alias=_env("SOCIALCARE_SLA_REFRESH_SECONDS"), gt=0
     )
     # Only the in-memory store: Faust's RocksDB store picks the database of a write from the
-    # event being processed, which batched writes (processor/tables.py) do not provide.
+    # event being processed, which batched writes (processor/stream/tables.py) do not provide.
     store: Literal["memory://"] = Field("memory://", validation_alias=_env("SOCIALCARE_STORE"))
     data_dir: Path = Field(Path("./socialcare-data"), validation_alias=_env("SOCIALCARE_DATA_DIR"))
     session_timeout_seconds: float = Field(
@@ -157,6 +157,17 @@ class Settings(BaseSettings):
     )
     batch_max_events: int = Field(
         500, validation_alias=_env("SOCIALCARE_BATCH_MAX_EVENTS"), ge=1, le=100_000
+    )
+    # Aligned input (processor.stream.alignment): how long a caught-up empty topic-partition
+    # holds its partition back, how long one with unread records may, and the buffer bound.
+    alignment_idle_seconds: float = Field(
+        0.0, validation_alias=_env("SOCIALCARE_ALIGNMENT_IDLE_SECONDS"), ge=0
+    )
+    alignment_max_wait_seconds: float = Field(
+        30.0, validation_alias=_env("SOCIALCARE_ALIGNMENT_MAX_WAIT_SECONDS"), ge=0
+    )
+    alignment_max_buffered: int = Field(
+        10_000, validation_alias=_env("SOCIALCARE_ALIGNMENT_MAX_BUFFERED"), ge=1
     )
     one_record_per_batch: bool = Field(
         False, validation_alias=_env("SOCIALCARE_ONE_RECORD_PER_BATCH")
@@ -204,7 +215,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _labels_are_plain(self) -> Settings:
-        # "|" separates label values in the stored series ids (processor/metrics.py).
+        # "|" separates label values in the stored series ids (processor/metrics/families.py).
         for variable, names in (
             ("SOCIALCARE_TEAMS", self.teams or []),
             ("SOCIALCARE_AGENT_LABELS", self.agent_labels),

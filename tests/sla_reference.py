@@ -3,8 +3,8 @@
 `tests/integration/test_month_replay.py` replays a month of synthetic history through a
 worker in replay mode and compares its /metrics with `expected_figures`. That function reads
 the events as plain dicts and applies the documented rules (docs/metrics.md, "Exact rules";
-DESIGN.md, "Time") directly: it calls nothing of the processor, so a misreading of a rule
-in `processor/conversation.py` shows up as a disagreement instead of being copied.
+docs/design.md, "Time") directly: it calls nothing of the processor, so a misreading of a rule
+in `processor/domain/conversation.py` shows up as a disagreement instead of being copied.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 `tests/integration/test_twitter_support_import.py` imports the sample with
 `socialcare import-twcs` and compares the worker's metrics with `expected_per_brand`. That
 function reads the CSV with the standard library only and re-derives threads, brands and
-first responses from the documented rules (`processor/twitter_support.py` module docstring,
+first responses from the documented rules (`processor/ingest/twitter_support.py` module docstring,
 `docs/metrics.md`); it calls nothing of the importer except the DM phrase matcher, which is
 passed in (it has its own unit tests).
 """
@@ -131,7 +131,19 @@ def _threads(posts: list[Post]) -> dict[str, list[Post]]:
     return threads
 
 
-def expected_per_brand(path: Path, is_redirect_to_dm: Callable[[str], bool]) -> Reference:
+def _segments(ordered: list[Post], ttl: float) -> list[list[Post]]:
+    """The thread cut where a post comes more than `ttl` seconds after the previous one."""
+    segments: list[list[Post]] = []
+    for post in ordered:
+        if not segments or (post.at - segments[-1][-1].at).total_seconds() > ttl:
+            segments.append([])
+        segments[-1].append(post)
+    return segments
+
+
+def expected_per_brand(
+    path: Path, is_redirect_to_dm: Callable[[str], bool], ttl: float = 30 * 86400.0
+) -> Reference:
     """Per brand, what a worker must count after importing the CSV at `path`.
 
     The rules followed:
@@ -152,7 +164,10 @@ def expected_per_brand(path: Path, is_redirect_to_dm: Callable[[str], bool]) -> 
       spells itself); without one, the thread gives nothing.
     - Per conversation, labelled with its brand: every customer post is a mention, every
       outbound post a (human, public) reply, and a reply that `is_redirect_to_dm` is also a
-      redirection to "dm". One conversation opened per thread.
+      redirection to "dm".
+    - A thread is one conversation, except that a post more than `ttl` (the conversation
+      TTL, 30 days by default) after the thread's previous post starts a new one: each such
+      segment is opened by its earliest customer post, if it has one.
     - First response (24/7 clock, no business hours): from the earliest customer post of
       the thread (the opening) to the earliest brand reply at or after it; replies stamped
       before the opening are counted as replies but never as the response.
@@ -184,19 +199,24 @@ def expected_per_brand(path: Path, is_redirect_to_dm: Callable[[str], bool]) -> 
             continue
 
         figures = reference.brands[brand]
-        figures.conversations += 1
-        opened_at = customer_posts[0].at
         replies = [post for post in ordered if not post.inbound]
         figures.mentions += len(customer_posts)
         figures.replies += len(replies)
         figures.redirections += sum(1 for post in replies if is_redirect_to_dm(post.text))
-        reference.replies_before_opening += [
-            post.tweet_id
-            for post in replies
-            if post.parent == root.tweet_id and post.at < opened_at
-        ]
-        first = next((post.at for post in replies if post.at >= opened_at), None)
-        if first is not None:
-            figures.first_responses.append((first - opened_at).total_seconds())
+        for segment in _segments(ordered, ttl):
+            openings = [post for post in segment if post.inbound]
+            if not openings:
+                continue
+            figures.conversations += 1
+            opened_at = openings[0].at
+            answers = [post for post in segment if not post.inbound]
+            reference.replies_before_opening += [
+                post.tweet_id
+                for post in answers
+                if post.parent == root.tweet_id and post.at < opened_at
+            ]
+            first = next((post.at for post in answers if post.at >= opened_at), None)
+            if first is not None:
+                figures.first_responses.append((first - opened_at).total_seconds())
     reference.brands = dict(reference.brands)
     return reference

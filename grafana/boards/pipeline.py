@@ -197,6 +197,45 @@ def _latency() -> list[Panel | Row]:
     ]
 
 
+def _alignment() -> list[Panel | Row]:
+    return [
+        Row("Aligned input"),
+        Timeseries(
+            "Records waiting for other topics",
+            "Input records fetched and waiting in the aligned input for the other topics of "
+            "their partition, per partition: high while one topic runs ahead in a backlog, "
+            "about 0 live (SOCIALCARE_ALIGNMENT_MAX_BUFFERED bounds each topic-partition).",
+            COUNT,
+            [Q(sum_by("partition", m("alignment_buffered_records")), "partition {{partition}}")],
+            w=8,
+            stacked=True,
+        ),
+        Timeseries(
+            "Partitions catching up, paused, idle",
+            "Owned partitions still catching up (their deadlines wait at their stream time), "
+            "input topic-partitions paused as too far ahead, and topic-partitions caught up "
+            "with nothing buffered (idle: they hold nothing back).",
+            NUMBER,
+            [
+                Q(sum_by("", m("catching_up_partitions")), "catching up"),
+                Q(sum_by("", m("alignment_paused_partitions")), "paused"),
+                Q(sum_by("", m("alignment_idle_partitions")), "idle"),
+            ],
+            w=8,
+        ),
+        Stat(
+            "Enforced records (1h)",
+            "Records processed while another topic of their partition still had unread "
+            "records, after SOCIALCARE_ALIGNMENT_MAX_WAIT_SECONDS: not in event-time order, "
+            "so later records may be too_late. Should be 0 (alert SocialcareAlignmentEnforced).",
+            COUNT,
+            [Q(sum_by("", increase(m("alignment_enforced_records"), "1h")), "enforced")],
+            w=8,
+            thresholds=steps("green", (1, "red")),
+        ),
+    ]
+
+
 def _webhook() -> list[Panel | Row]:
     return [
         Row("Webhook"),
@@ -266,8 +305,9 @@ def board() -> Json:
         "socialcare-pipeline",
         "Social care — pipeline health",
         "Health of the processing pipeline: workers and partitions, throughput, dead letters "
-        "and duplicates, latency and lag, the ingest webhook and process resources.",
-        [*_workers(), *_throughput(), *_latency(), *_webhook(), *_processes()],
+        "and duplicates, latency and lag, the aligned input, the ingest webhook and process "
+        "resources.",
+        [*_workers(), *_throughput(), *_latency(), *_alignment(), *_webhook(), *_processes()],
         [],
         "now-1h",
         "10s",

@@ -1,7 +1,7 @@
 """Typed models of the v1 event contract and the decoding of raw Kafka messages.
 
 `schemas/*.schema.json` is the contract; these models mirror it and
-`tests/unit/test_events.py` holds both to the same verdict on a corpus of valid and
+`tests/unit/domain/test_events.py` holds both to the same verdict on a corpus of valid and
 invalid events. Decoding never raises: a bad message comes back as a `Rejection`
 with a machine-readable reason, so the caller can dead-letter it.
 """
@@ -77,7 +77,7 @@ _DATETIME: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
 
 
 class _Event(_Timed):
-    """Fields common to the four conversation event types (DESIGN.md, Event contract v1)."""
+    """Fields common to the four conversation event types (docs/design.md, Event contract v1)."""
 
     conversation_id: Id
 

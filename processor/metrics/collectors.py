@@ -60,6 +60,20 @@ class BusinessCollector(Collector):
         yield from build_families(self._state, partitions)
 
 
+def cumulative_buckets(
+    counts: Mapping[int, float], bounds: tuple[float, ...]
+) -> list[tuple[str, float]]:
+    """Prometheus `le` buckets (cumulative, +Inf last) from per-bucket counts."""
+    running = 0.0
+    out = []
+    for index, bound in enumerate(bounds):
+        running += counts.get(index, 0.0)
+        out.append((repr(float(bound)), running))
+    running += counts.get(len(bounds), 0.0)
+    out.append(("+Inf", running))
+    return out
+
+
 def _empty(family: f.Family) -> Metric:
     kinds = {"counter": CounterMetricFamily, "gauge": GaugeMetricFamily,
              "histogram": HistogramMetricFamily}  # fmt: skip
@@ -112,7 +126,7 @@ def _add_totals(families: dict[str, Metric], state: BusinessState, partitions: s
     for (name, labels), counts in sorted(histograms.items()):
         families[name].add_metric(  # type: ignore[attr-defined]
             list(labels),
-            buckets=f.cumulative_buckets(counts, f.HISTOGRAM_BOUNDS[name]),
+            buckets=cumulative_buckets(counts, f.HISTOGRAM_BOUNDS[name]),
             sum_value=sums.get((name, labels), 0.0),
         )
 

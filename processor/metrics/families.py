@@ -8,7 +8,6 @@ counters without `_total` (the client adds it). Nothing here touches Kafka or st
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -125,25 +124,6 @@ class Family:
                 raise ValueError(f"{self.name} is a histogram: say bucket, sum or count")
             return f"{self.name}_{part}"
         return self.name
-
-
-def bucket_index(bounds: tuple[float, ...], value: float) -> int:
-    """Index of the first bucket whose upper bound is >= value (len(bounds) means +Inf)."""
-    return bisect.bisect_left(bounds, value)
-
-
-def cumulative_buckets(
-    counts: Mapping[int, float], bounds: tuple[float, ...]
-) -> list[tuple[str, float]]:
-    """Prometheus `le` buckets (cumulative, +Inf last) from per-bucket counts."""
-    running = 0.0
-    out = []
-    for index, bound in enumerate(bounds):
-        running += counts.get(index, 0.0)
-        out.append((repr(float(bound)), running))
-    running += counts.get(len(bounds), 0.0)
-    out.append(("+Inf", running))
-    return out
 
 
 # -- business families: per conversation and per event, additive over partitions ----------
@@ -531,10 +511,35 @@ CONSUMER_LAG_RECORDS = Family(
     "socialcare_consumer_lag_records", "gauge",
     "Records not yet read in the input partitions this worker owns, by topic.", ("topic",),
 )  # fmt: skip
+ALIGNMENT_ENFORCED_RECORDS = Family(
+    "socialcare_alignment_enforced_records", "counter",
+    "Records processed while a topic of their partition had unread or unknown records, after "
+    "SOCIALCARE_ALIGNMENT_MAX_WAIT_SECONDS (enforced processing: they may count as late).", (),
+)  # fmt: skip
+ALIGNMENT_BUFFERED_RECORDS = Family(
+    "socialcare_alignment_buffered_records", "gauge",
+    "Records fetched and waiting for the other topics of their partition (aligned input).",
+    ("partition",),
+)  # fmt: skip
+ALIGNMENT_PAUSED_PARTITIONS = Family(
+    "socialcare_alignment_paused_partitions", "gauge",
+    "Input topic-partitions whose fetch is paused: too far ahead of the other topics.", (),
+)  # fmt: skip
+ALIGNMENT_IDLE_PARTITIONS = Family(
+    "socialcare_alignment_idle_partitions", "gauge",
+    "Input topic-partitions caught up with nothing buffered (they hold nothing back).", (),
+)  # fmt: skip
+CATCHING_UP_PARTITIONS = Family(
+    "socialcare_catching_up_partitions", "gauge",
+    "Owned partitions with records still unread or buffered: their SLA deadlines wait at "
+    "their stream time instead of the wall clock.", (),
+)  # fmt: skip
 HEALTH_FAMILIES: tuple[Family, ...] = (
     EVENTS_PROCESSED, DEADLETTERS, PROCESSING_ERRORS, EVENT_TIME_LAG_SECONDS,
     PIPELINE_LATENCY_SECONDS, LAST_EVENT_TIMESTAMP_SECONDS, OWNED_PARTITIONS,
-    SLA_POLICY_VERSION, SLA_POLICY_RELOADS, CONSUMER_LAG_RECORDS,
+    SLA_POLICY_VERSION, SLA_POLICY_RELOADS, CONSUMER_LAG_RECORDS, ALIGNMENT_ENFORCED_RECORDS,
+    ALIGNMENT_BUFFERED_RECORDS, ALIGNMENT_PAUSED_PARTITIONS, ALIGNMENT_IDLE_PARTITIONS,
+    CATCHING_UP_PARTITIONS,
 )  # fmt: skip
 
 # -- the ingest webhook's own registry ---------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from typing import NamedTuple
 
 from prometheus_client import (
     CollectorRegistry,
@@ -60,6 +61,7 @@ class HealthMetrics:
         self.owned_partitions = gauge(f.OWNED_PARTITIONS, registry)
         self.sla_policy_version = gauge(f.SLA_POLICY_VERSION, registry)
         self.sla_policy_reloads = counter(f.SLA_POLICY_RELOADS, registry)
+        self.alignment_enforced = counter(f.ALIGNMENT_ENFORCED_RECORDS, registry)
         for event_type in (*EVENT_TYPES, "unknown"):
             for outcome in OUTCOMES:
                 self.events_processed.labels(event_type, outcome)
@@ -108,6 +110,44 @@ class ConsumerLagCollector(Collector):
     def _family() -> GaugeMetricFamily:
         lag = f.CONSUMER_LAG_RECORDS
         return GaugeMetricFamily(lag.name, lag.documentation, labels=lag.labels)
+
+
+class AlignmentSnapshot(NamedTuple):
+    """The aligned input's state at a scrape (see `processor.stream.alignment`)."""
+
+    buffered: dict[int, int]  # partition -> records waiting
+    paused: int
+    idle: int
+    catching_up: int
+
+
+class AlignmentCollector(Collector):
+    """Gauges of the aligned input, read from the worker at scrape time (None: no sample)."""
+
+    def __init__(self, snapshot: Callable[[], AlignmentSnapshot | None]) -> None:
+        self._snapshot = snapshot
+
+    def describe(self) -> Iterable[Metric]:
+        return list(self._families(None))
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._families(self._snapshot())
+
+    @staticmethod
+    def _families(snapshot: AlignmentSnapshot | None) -> Iterator[Metric]:
+        def family(declared: f.Family) -> GaugeMetricFamily:
+            return GaugeMetricFamily(declared.name, declared.documentation, labels=declared.labels)
+
+        buffered = family(f.ALIGNMENT_BUFFERED_RECORDS)
+        paused, idle = family(f.ALIGNMENT_PAUSED_PARTITIONS), family(f.ALIGNMENT_IDLE_PARTITIONS)
+        catching_up = family(f.CATCHING_UP_PARTITIONS)
+        if snapshot is not None:
+            for partition, records in sorted(snapshot.buffered.items()):
+                buffered.add_metric([str(partition)], records)
+            paused.add_metric([], snapshot.paused)
+            idle.add_metric([], snapshot.idle)
+            catching_up.add_metric([], snapshot.catching_up)
+        yield from (buffered, paused, idle, catching_up)
 
 
 def new_registry() -> CollectorRegistry:

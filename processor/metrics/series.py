@@ -9,23 +9,19 @@ family name that is not declared fails here, at the first event, not at scrape t
 
 from __future__ import annotations
 
+import bisect
 import functools
 from typing import Any, Literal, NamedTuple
 
 import orjson
 
-from processor.metrics.families import (
-    BUSINESS_FAMILIES,
-    HISTOGRAM_BOUNDS,
-    Family,
-    HistogramPart,
-    bucket_index,
-)
+from processor.errors import SocialcareError
+from processor.metrics.families import BUSINESS_FAMILIES, HISTOGRAM_BOUNDS, Family, HistogramPart
 
 Part = HistogramPart | Literal[""]
 
 
-class UnknownSeries(ValueError):
+class UnknownSeries(SocialcareError, ValueError):
     """A stored field names no declared family (state written by another version)."""
 
 
@@ -45,6 +41,11 @@ class SeriesKey(NamedTuple):
 
 
 Contributions = dict[SeriesKey, float]
+
+
+def bucket_index(bounds: tuple[float, ...], value: float) -> int:
+    """Index of the first bucket whose upper bound is >= value (len(bounds) means +Inf)."""
+    return bisect.bisect_left(bounds, value)
 
 
 def count(family: Family, labels: tuple[str, ...], at: float | None = None) -> SeriesKey:

@@ -1,8 +1,10 @@
 """'Now' per partition: stream time, the watermark, and the wall clock.
 
-Stream time is the latest event time a partition has seen, persisted in the clocks table
-so that it survives restarts and moves with the partition. Live, deadlines and windows end
-at the wall clock; in replay (`SOCIALCARE_CLOCK=event`) at the stream time, deadlines at the
+Stream time is the latest event time a partition has processed (in aligned order, see
+`processor.stream.alignment`), persisted in the clocks table so that it survives restarts
+and moves with the partition. Live, deadlines and windows end at the wall clock, except
+that deadlines wait at the stream time while the partition catches up on a backlog; in
+replay (`SOCIALCARE_CLOCK=event`) windows end at the stream time and deadlines at the
 watermark (stream time less the allowed lateness), so a replay gives live's numbers.
 """
 
@@ -21,11 +23,17 @@ class Clock:
     """Stream time per partition (in the clocks table) and the 'now' derived from it."""
 
     def __init__(
-        self, settings: Settings, clocks: Table, wall_clock: Callable[[], float] = time.time
+        self,
+        settings: Settings,
+        clocks: Table,
+        wall_clock: Callable[[], float] = time.time,
+        catching_up: Callable[[int], bool] = lambda partition: False,
     ) -> None:
         self.settings = settings
         self.clocks = clocks
         self.wall_clock = wall_clock
+        # True while the partition has records on the broker or buffered not yet processed.
+        self.catching_up = catching_up
         self.lateness = settings.allowed_lateness_seconds
         self._live = settings.clock is ClockMode.WALL
 
@@ -41,9 +49,17 @@ class Clock:
             self.clocks[str(partition)] = at
 
     def deadline_now(self, partition: int) -> float:
-        """'Now' for SLA deadlines: wall clock live, the event-time watermark in replay."""
+        """'Now' for SLA deadlines: wall clock live, the event-time watermark in replay.
+
+        Live, while the partition catches up on a backlog, its (aligned) stream time: a
+        reply still unread must not let a conversation be breached by silence.
+        """
         if self._live:
-            return self.wall_clock()
+            wall = self.wall_clock()
+            if self.catching_up(partition):
+                latest = self.stream_time(partition)
+                return wall if latest is None else min(latest, wall)
+            return wall
         latest = self.stream_time(partition)
         return float("-inf") if latest is None else latest - self.lateness
 

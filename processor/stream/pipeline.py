@@ -48,6 +48,7 @@ class Pipeline:
         health: Health,
         dead_letters: DeadLetterSink,
         wall_clock: Callable[[], float] = time.time,
+        catching_up: Callable[[int], bool] = lambda partition: False,
     ) -> None:
         self.settings = settings
         self.tables = tables
@@ -55,7 +56,7 @@ class Pipeline:
         self.dedup = dedup
         self.health = health
         self.dead_letters = dead_letters
-        self.clock = Clock(settings, tables.clocks, wall_clock)
+        self.clock = Clock(settings, tables.clocks, wall_clock, catching_up)
         self.conversations = ConversationStore(tables.conversations)
         self.aggregates = Aggregates(
             tables.totals, tables.windows, settings.allowed_lateness_seconds
@@ -189,6 +190,13 @@ class Pipeline:
             event = with_sentiment(event, self.scorer)
         store = self.conversations
         state = store.load(event.conversation_id, partition)
+        last = state.last_event_at
+        if last is not None and event.occurred_ts - last > self.settings.conversation_ttl_seconds:
+            # Idle past the TTL: forgotten, whether or not the sweep got to it first (that
+            # depends on other conversations' events); this event starts it afresh.
+            self._aggregate(partition, conversation.retirement(state))
+            store.delete(state)
+            state = store.load(event.conversation_id, partition)
         contradiction = order_rejection(state, event)
         if contradiction is not None:
             return contradiction

@@ -16,37 +16,31 @@ from typing import Any
 import faust
 import redis.asyncio as aioredis
 from aiohttp import web
-from faust.types import TP, EventT
+from faust.types import TP
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from processor.domain.sla import SlaPolicyCache
 from processor.errors import SocialcareError
 from processor.metrics.collectors import BusinessCollector
-from processor.metrics.health import ConsumerLagCollector, HealthMetrics, new_registry
+from processor.metrics.health import (
+    AlignmentCollector,
+    AlignmentSnapshot,
+    ConsumerLagCollector,
+    HealthMetrics,
+    new_registry,
+)
 from processor.metrics.series import partition_of
 from processor.settings import Settings
+from processor.stream.aligned_input import AlignedInput
 from processor.stream.deadletters import TopicDeadLetters
 from processor.stream.dedup import DedupWindow
-from processor.stream.interfaces import Message
 from processor.stream.pipeline import Pipeline
 from processor.stream.policy_store import SlaPolicyStore
 from processor.stream.tables import BufferedTable, Tables
 from processor.stream.topics import ensure_topics
 
 log = logging.getLogger(__name__)
-
-
-def _message(event: EventT[Any]) -> Message:
-    record = event.message
-    return Message(
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        key=record.key,
-        value=record.value,
-        timestamp=record.timestamp,
-    )
 
 
 def broker_url(bootstrap_servers: str) -> str:
@@ -122,9 +116,12 @@ class Worker:
             dedup=DedupWindow(self.redis, settings.redis_prefix, settings.dedup_window_seconds),
             health=self.health,
             dead_letters=TopicDeadLetters(self._send_dead_letter, self.health),
+            catching_up=lambda partition: self.input.catching_up(partition),
         )
+        self.input = AlignedInput(self.app, settings, self.pipeline.handle_batch, self.health)
         self.registry.register(BusinessCollector(self.pipeline.view))
         self.registry.register(ConsumerLagCollector(self.consumer_lag))
+        self.registry.register(AlignmentCollector(self.alignment))
         self.health.owned_partitions.set_function(
             lambda: len(self._input_partitions(self.app.assignor.assigned_actives()))
         )
@@ -134,33 +131,22 @@ class Worker:
         topic = self.settings.topic_mentions
         return {tp.partition for tp in tps if tp.topic == topic}
 
-    def consumer_lag(self) -> dict[str, int] | None:
-        """Per input topic: highwater minus the next offset to read, over owned partitions.
-
-        The highwater is the one the last fetch reported; a partition not fetched yet (or
-        nothing read nor committed yet) is left out. None while partitions are in flux.
-        """
+    def _owned_now(self) -> set[int] | None:
         if self.app.rebalancing or self.app.in_recovery:
             return None
-        lags = {topic: 0 for topic in self.settings.input_topics}
-        try:
-            consumer = self.app.consumer
-            # Faust keeps no public accessor for these two.
-            read_offsets: dict[TP, int | None] = getattr(consumer, "_read_offset", {})
-            committed: dict[TP, int | None] = getattr(consumer, "_committed_offset", {})
-            for tp in self.app.assignor.assigned_actives():
-                if tp.topic not in lags:
-                    continue
-                highwater = consumer.highwater(tp)
-                read = read_offsets.get(tp)
-                next_offset = read + 1 if read is not None else committed.get(tp)
-                if highwater is None or next_offset is None:
-                    continue
-                lags[tp.topic] += max(0, highwater - next_offset)
-        except Exception:  # the consumer is starting or stopping: no sample this time
-            log.debug("consumer lag not available", exc_info=True)
-            return None
-        return lags
+        return self._input_partitions(self.app.assignor.assigned_actives())
+
+    def consumer_lag(self) -> dict[str, int] | None:
+        """Per input topic: records on the broker not yet taken, over owned partitions.
+
+        From the highwater the last fetch reported; None while partitions are in flux.
+        """
+        owned = self._owned_now()
+        return None if owned is None else self.input.lags(owned)
+
+    def alignment(self) -> AlignmentSnapshot | None:
+        owned = self._owned_now()
+        return None if owned is None else self.input.snapshot(owned)
 
     async def _send_dead_letter(self, key: bytes | None, value: bytes) -> None:
         await self.deadletters.send(key=key, value=value)
@@ -171,10 +157,10 @@ class Worker:
         @app.agent(self.source, name="socialcare-events")
         async def process(stream: faust.StreamT[bytes]) -> None:
             # Batches amortise the Redis round trip and the changelog writes; `within`
-            # bounds the latency a quiet stream adds.
+            # bounds the latency a quiet stream adds. The input aligns the four topics.
             batches = stream.take_events(settings.batch_max_events, within=0.02)  # type: ignore[attr-defined]
             async for events in batches:
-                await pipeline.handle_batch([_message(event) for event in events])
+                await self.input.take(events)
 
         @app.timer(settings.sweep_interval_seconds)  # type: ignore[untyped-decorator]
         async def send_ticks() -> None:
@@ -193,12 +179,16 @@ class Worker:
             await self.refresh_policies()
 
         async def on_revoked(sender: Any, revoked: set[TP], **_: Any) -> None:
-            pipeline.revoke(self._input_partitions(revoked))
+            lost = self._input_partitions(revoked)
+            self.input.revoke(lost)
+            pipeline.revoke(lost)
 
         async def on_assigned(sender: Any, assigned: set[TP], **_: Any) -> None:
             # What this worker held of them may be stale (another worker owned them
             # meanwhile): drop it; the indexes are rebuilt once the tables are recovered.
-            pipeline.revoke(self._input_partitions(assigned))
+            gained = self._input_partitions(assigned)
+            self.input.revoke(gained)
+            pipeline.revoke(gained)
 
         async def on_rebalance_complete(sender: Any, **_: Any) -> None:
             # Tables are recovered and streams not yet resumed: index what is owned now,

@@ -151,12 +151,9 @@ def replay(
     """Replay history: send a JSON-lines file in event-time order, paced as asked.
 
     For correct SLA numbers from history, run the workers with SOCIALCARE_CLOCK=event (the
-    clock is then the event-time watermark, not the wall clock) and, for --speed 0, with
-    SOCIALCARE_ALLOWED_LATENESS_SECONDS at least the span of the file: the workers read the
-    four topics at different paces, so events arrive out of event-time order by up to
-    what one fetch spans (a whole month of a small file), and events later than the
-    lateness are dead-lettered `too_late`. Replaying the same file twice changes nothing:
-    the event ids are deduplicated.
+    clock is then the event-time watermark, not the wall clock). The workers read the four
+    topics aligned by event time, so any speed works with the default lateness. Replaying
+    the same file twice changes nothing: the event ids are deduplicated.
     """
     settings = _settings()
     from processor.ingest.producer import produce_file

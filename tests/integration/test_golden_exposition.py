@@ -30,6 +30,7 @@ import pytest
 from aiokafka.partitioner import murmur2
 from prometheus_client.parser import text_string_to_metric_families
 
+from processor.metrics import families as f
 from tests.integration.conftest import REPO, Deployment, WorkerProcess, value, wait_until
 
 pytestmark = pytest.mark.integration
@@ -38,12 +39,14 @@ GOLDEN = REPO / "tests" / "golden"
 PARTITIONS = 4
 DAY = 86400.0
 LATENESS = 2 * DAY  # above the file's span: fetch order can make nothing late
-# Families whose values depend on the wall clock or the process (latencies, lag, versions).
-PROCESS_FAMILIES = (
-    "socialcare_event_time_lag_seconds", "socialcare_pipeline_latency_seconds",
-    "socialcare_last_event_timestamp_seconds", "socialcare_owned_partitions",
-    "socialcare_sla_policy_version", "socialcare_sla_policy_reloads",
-    "socialcare_consumer_lag_records", "socialcare_processing_errors",
+# The business families, and the processed and dead-letter counts; health families (lags,
+# latencies, the aligned input's gauges) depend on the process and the wall clock.
+COMPARED = frozenset(
+    family.name
+    for family in (
+        *f.BUSINESS_FAMILIES, *f.WINDOW_FAMILIES.values(), f.TEAM_STAFFING_COST_PER_HOUR,
+        f.EVENTS_PROCESSED, f.DEADLETTERS,
+    )
 )  # fmt: skip
 
 
@@ -83,10 +86,10 @@ def sentinels(at: float) -> list[dict[str, Any]]:
 
 
 def business_lines(exposition: str) -> list[str]:
-    """The exposition's samples of socialcare_ families, process-bound ones left out, sorted."""
+    """The exposition's samples of the compared families, sorted."""
     lines: list[str] = []
     for family in text_string_to_metric_families(exposition):
-        if not family.name.startswith("socialcare_") or family.name in PROCESS_FAMILIES:
+        if family.name not in COMPARED:
             continue
         for sample in family.samples:
             labels = ",".join(f'{name}="{label}"' for name, label in sorted(sample.labels.items()))

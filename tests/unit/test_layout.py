@@ -23,7 +23,7 @@ BASE = ("processor.settings", "processor.errors")
 ALLOWED: dict[str, tuple[str, ...]] = {
     "processor.metrics.families": (),
     "processor.metrics.windows": (),
-    "processor.metrics.series": ("processor.metrics.families",),
+    "processor.metrics.series": ("processor.metrics.families", "processor.errors"),
     "processor.domain": (*BASE, *DEFINITIONS, "processor.domain"),
     "processor.metrics": (*BASE, *DEFINITIONS, "processor.domain", "processor.metrics"),
     "processor.stream": (*BASE, "processor.domain", "processor.metrics", "processor.stream"),

@@ -1,4 +1,4 @@
-"""Conversation state and its metric contributions (processor/conversation.py), by hand.
+"""Conversation state and its metric contributions (processor/domain/conversation.py), by hand.
 
 Policy in every test unless said otherwise: first response 15 min = 900 s, next response
 1 h = 3600 s (the default), resolution 8 h = 28800 s. T0 = 2017-10-31T22:10:47Z =

@@ -1,11 +1,11 @@
 """The pydantic models (`decode_event`) and the JSON Schema files give the same verdicts.
 
-Every corpus case carries a verdict decided by hand from DESIGN.md ("Event contract,
+Every corpus case carries a verdict decided by hand from docs/design.md ("Event contract,
 version 1") and the schema text. Each case is checked three ways: the JSON Schema validator
 (draft 2020-12, all schema files registered under their `$id`, formats asserted) gives the
 hand verdict, `decode_event` gives the hand verdict, and so the two agree. Cases where the
 code disagrees with the schema are marked `xfail(strict=True)` with the reason: they are
-bugs in processor/events.py, to be fixed there.
+bugs in processor/domain/events.py, to be fixed there.
 """
 
 from __future__ import annotations

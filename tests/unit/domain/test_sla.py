@@ -1,4 +1,4 @@
-"""SLA policy resolution and the policy file (processor/sla.py), by hand."""
+"""SLA policy resolution and the policy file (processor/domain/sla.py), by hand."""
 
 from __future__ import annotations
 

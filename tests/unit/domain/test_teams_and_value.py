@@ -1,4 +1,4 @@
-"""Team, agent and customer-value metrics (processor/conversation.py, processor/export.py).
+"""Team, agent and customer-value metrics (domain/conversation.py, metrics/collectors.py).
 
 By hand, with the helpers and times of test_conversation: T0 = 1509487847, first response
 15 min = 900 s, next response 1 h, resolution 8 h. FIRST_RESPONSE_BUCKETS start

@@ -1,4 +1,4 @@
-"""Unit tests of the synthetic traffic generator (processor/synthetic.py).
+"""Unit tests of the synthetic traffic generator (processor/ingest/synthetic.py).
 
 The generator feeds demos, load tests and backfill tests, so it must be repeatable, honour the
 v1 contract and look like real care traffic (shares close to the profile).

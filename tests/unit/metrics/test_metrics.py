@@ -7,8 +7,9 @@ import itertools
 import pytest
 
 from processor.metrics import families as f
-from processor.metrics.families import FIRST_RESPONSE_BUCKETS, bucket_index, cumulative_buckets
-from processor.metrics.series import SeriesKey, add_into, count, field_of, parse_field
+from processor.metrics.collectors import cumulative_buckets
+from processor.metrics.families import FIRST_RESPONSE_BUCKETS
+from processor.metrics.series import SeriesKey, add_into, bucket_index, count, field_of, parse_field
 from processor.metrics.windows import (
     COARSE_BUCKET_SECONDS,
     FINE_BUCKET_SECONDS,

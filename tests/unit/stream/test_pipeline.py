@@ -1,4 +1,4 @@
-"""processor.pipeline.Pipeline driven with plain dicts as tables (no Kafka, no Redis).
+"""processor.stream.pipeline.Pipeline driven with plain dicts as tables (no Kafka, no Redis).
 
 The Pipeline takes its tables as mappings and its dedup / health / dead-letter sink as
 protocols, so these are the real code paths with in-memory stand-ins.

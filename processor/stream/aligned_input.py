@@ -1,0 +1,153 @@
+"""The agent's input, aligned: Faust events in, batches in event-time order out.
+
+The glue between Faust and `processor.stream.alignment`: each event the agent takes is
+held (its message reference-counted, so Faust does not commit its offset) until the
+aligner releases it and the pipeline has processed it; then it is acked. Lag comes from the
+consumer's highwater against the last offset received; partitions too far ahead are paused.
+Clock ticks are not aligned: they go to the pipeline with the batch, to run the sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from faust.types import TP, AppT, EventT
+
+from processor.metrics.health import AlignmentSnapshot, HealthMetrics
+from processor.settings import Settings
+from processor.stream.alignment import Aligner, event_time_of
+from processor.stream.interfaces import Message
+
+log = logging.getLogger(__name__)
+
+Held = tuple[Message, EventT[Any]]
+
+
+def message_of(event: EventT[Any]) -> Message:
+    record = event.message
+    return Message(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value,
+        timestamp=record.timestamp,
+    )
+
+
+class AlignedInput:
+    """Holds the agent's events until every input topic of their partition allows them."""
+
+    def __init__(
+        self,
+        app: AppT,
+        settings: Settings,
+        handle_batch: Callable[[list[Message]], Awaitable[None]],
+        health: HealthMetrics,
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.handle_batch = handle_batch
+        self.health = health
+        self.topics = tuple(settings.input_topics)
+        self.aligner: Aligner[Held] = Aligner(
+            self.topics,
+            idle_wait=settings.alignment_idle_seconds,
+            max_wait=settings.alignment_max_wait_seconds,
+            max_buffered=settings.alignment_max_buffered,
+        )
+        self._received: dict[tuple[str, int], int] = {}  # last offset taken, per tp
+
+    async def take(self, events: Sequence[EventT[Any]]) -> None:
+        """One batch from the agent: buffer, release what is ready, process, ack."""
+        ticks: list[Message] = []
+        for event in events:
+            message = message_of(event)
+            if message.topic not in self.settings.input_topics:
+                ticks.append(message)
+                continue
+            # Held past this batch: the stream's ack at the end of the batch must not
+            # make the offset committable; our ack after processing does.
+            event.message.incref()
+            self._received[(message.topic, message.partition)] = message.offset
+            self.aligner.add(
+                message.topic, message.partition, event_time_of(message.value), (message, event)
+            )
+        released = self.aligner.release(time.monotonic(), self.lag_of)
+        if released.items or ticks:
+            await self.handle_batch([message for message, _ in released.items] + ticks)
+        for _, event in released.items:
+            event.ack()
+        if released.enforced:
+            self.health.alignment_enforced.inc(released.enforced)
+            log.warning(
+                "%d records processed before every input topic of their partition was read "
+                "(waited SOCIALCARE_ALIGNMENT_MAX_WAIT_SECONDS=%gs)",
+                released.enforced, self.settings.alignment_max_wait_seconds,
+            )  # fmt: skip
+        self._apply_backpressure()
+
+    def _apply_backpressure(self) -> None:
+        pause, resume = self.aligner.backpressure()
+        if not (pause or resume):
+            return
+        consumer = self.app.consumer
+        if pause:
+            consumer.pause_partitions({TP(topic, number) for topic, number in pause})
+            log.info("paused %s: far ahead of the other input topics", sorted(pause))
+        if resume:
+            consumer.resume_partitions({TP(topic, number) for topic, number in resume})
+
+    def lag_of(self, topic: str, partition: int) -> int | None:
+        """Records of a topic-partition on the broker not yet taken; None if not known."""
+        consumer = self.app.consumer
+        tp = TP(topic, partition)
+        try:
+            highwater = consumer.highwater(tp)
+        except Exception:  # not assigned (any more), or the consumer is starting
+            return None
+        if highwater is None:
+            return None
+        received = self._received.get((topic, partition))
+        if received is not None:
+            return max(0, highwater - (received + 1))
+        # Faust keeps no public accessor for the committed offset.
+        committed: dict[TP, int | None] = getattr(consumer, "_committed_offset", {})
+        start = committed.get(tp)
+        if start is None:
+            return 0 if highwater == 0 else None
+        return max(0, highwater - start)
+
+    def catching_up(self, partition: int) -> bool:
+        """Records of the partition not processed yet: buffered here or still on the broker."""
+        if self.aligner.buffered(partition):
+            return True
+        return any(self.lag_of(topic, partition) != 0 for topic in self.topics)
+
+    def revoke(self, partitions: set[int]) -> None:
+        """Forget what was buffered for them: not acked, the next owner reads it again."""
+        dropped = self.aligner.drop(partitions)
+        for topic, number in list(self._received):
+            if number in partitions:
+                del self._received[(topic, number)]
+        if dropped:
+            log.info("dropped %d buffered records of revoked partitions", len(dropped))
+
+    def lags(self, partitions: set[int]) -> dict[str, int]:
+        """Per input topic, the known lag summed over the partitions."""
+        totals = {topic: 0 for topic in self.topics}
+        for topic in self.topics:
+            for partition in partitions:
+                totals[topic] += self.lag_of(topic, partition) or 0
+        return totals
+
+    def snapshot(self, partitions: set[int]) -> AlignmentSnapshot:
+        return AlignmentSnapshot(
+            buffered={partition: self.aligner.buffered(partition) for partition in partitions},
+            paused=len(self.aligner.paused),
+            idle=self.aligner.idle_topics(self.lag_of),
+            catching_up=sum(1 for partition in partitions if self.catching_up(partition)),
+        )

@@ -1,0 +1,205 @@
+"""Aligned input: the co-partitioned topics of a partition handed over in event-time order.
+
+Faust's consumer reads the input topics at their own paces (its scheduler goes round-robin
+over topics, fetches up to a megabyte per topic-partition), so without alignment a
+partition's stream time jumps ahead with whichever topic was fetched first and the other
+topics' older events look late. As Kafka Streams' `PartitionGroup` does (KIP-353, KIP-695),
+records are buffered per topic-partition and the pipeline gets, per partition number, the
+head with the smallest event time, but only while every input topic of that partition has a
+buffered record or is known to have nothing more to give:
+
+- a topic-partition with nothing buffered and records on the broker not yet read (lag > 0),
+  or whose lag is not known yet, holds its partition back, at most `max_wait` seconds (then
+  the partition goes on and the records passed are counted as *enforced*);
+- a caught-up empty one (lag 0) is idle: it holds nothing back after `idle_wait` seconds
+  (0 by default, as Kafka Streams' `max.task.idle.ms`), so a quiet topic never stalls;
+- a topic-partition with more than `max_buffered` records waiting is reported as one to
+  pause, so memory stays bounded while a slow topic catches up.
+
+Pure bookkeeping, no Kafka: the worker feeds it records with their event time, asks for
+what is ready, and acts on `to_pause` / `to_resume`. The event time is the payload's
+`occurred_at` (the contract's event time), read with a cheap scan; a record without one
+sorts first and is dead-lettered by the pipeline.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, TypeVar
+
+Item = TypeVar("Item")
+# Lag of a topic-partition: records on the broker not yet read; None when not known yet.
+LagOf = Callable[[str, int], int | None]
+
+_OCCURRED_AT = re.compile(rb'"occurred_at"\s*:\s*"([^"]{1,64})"')
+
+
+def event_time_of(value: bytes | None) -> float:
+    """`occurred_at` of a raw event as POSIX seconds; -inf when absent or unreadable."""
+    if not value:
+        return float("-inf")
+    found = _OCCURRED_AT.search(value)
+    if found is None:
+        return float("-inf")
+    try:
+        text = found.group(1).decode()
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        return moment.timestamp()
+    except (ValueError, UnicodeDecodeError):
+        return float("-inf")
+
+
+@dataclass
+class _Partition(Generic[Item]):
+    """The buffers of one partition number: one FIFO per input topic."""
+
+    queues: dict[str, deque[tuple[float, int, Item]]]
+    blocked_since: float | None = None  # when it first had to wait for an empty topic
+    stream_time: float | None = None  # latest event time handed over
+
+
+@dataclass
+class Released(Generic[Item]):
+    """What `release` hands over, in order, and what it observed."""
+
+    items: list[Item] = field(default_factory=list)
+    enforced: int = 0  # of them, passed while a topic with unread or unknown records was empty
+
+
+class Aligner(Generic[Item]):
+    """Per partition number, the input topics' records merged by event time."""
+
+    def __init__(
+        self,
+        topics: Iterable[str],
+        *,
+        idle_wait: float = 0.0,
+        max_wait: float = 30.0,
+        max_buffered: int = 10_000,
+    ) -> None:
+        self.topics = tuple(topics)
+        self.idle_wait = idle_wait
+        self.max_wait = max_wait
+        self.max_buffered = max_buffered
+        self._partitions: dict[int, _Partition[Item]] = {}
+        self._sequence = 0
+        self._paused: set[tuple[str, int]] = set()
+
+    def _partition(self, partition: int) -> _Partition[Item]:
+        state = self._partitions.get(partition)
+        if state is None:
+            state = _Partition({topic: deque() for topic in self.topics})
+            self._partitions[partition] = state
+        return state
+
+    def add(self, topic: str, partition: int, event_time: float, item: Item) -> None:
+        """Buffer one record of an input topic (in its topic-partition's offset order)."""
+        self._sequence += 1
+        self._partition(partition).queues[topic].append((event_time, self._sequence, item))
+
+    def release(self, now: float, lag_of: LagOf) -> Released[Item]:
+        """Everything that may go to the pipeline now, partition by partition, in order."""
+        out: Released[Item] = Released()
+        for number, state in self._partitions.items():
+            self._release_partition(number, state, now, lag_of, out)
+        return out
+
+    def _release_partition(
+        self, number: int, state: _Partition[Item], now: float, lag_of: LagOf,
+        out: Released[Item],
+    ) -> None:  # fmt: skip
+        queues = state.queues
+        while True:
+            heads = [(queue[0], topic) for topic, queue in queues.items() if queue]
+            if not heads:
+                state.blocked_since = None
+                return
+            enforced = False
+            if len(heads) == len(queues):
+                state.blocked_since = None
+            else:
+                waiting = self._waiting_on(number, state, now, lag_of)
+                if waiting is None:
+                    return  # hold: a topic may still bring earlier records
+                enforced = waiting
+            (event_time, _, item), topic = min(heads)
+            queues[topic].popleft()
+            out.items.append(item)
+            if enforced:
+                out.enforced += 1
+            if state.stream_time is None or event_time > state.stream_time:
+                state.stream_time = event_time
+
+    def _waiting_on(
+        self, number: int, state: _Partition[Item], now: float, lag_of: LagOf
+    ) -> bool | None:
+        """None to hold the partition; else go on (True: enforced past unread records)."""
+        unread = False
+        for topic, queue in state.queues.items():
+            if queue:
+                continue
+            lag = lag_of(topic, number)
+            if lag is None or lag > 0:
+                unread = True
+        if state.blocked_since is None:
+            state.blocked_since = now
+        waited = now - state.blocked_since
+        if unread:
+            return True if waited >= self.max_wait else None
+        return False if waited >= self.idle_wait else None
+
+    # -- partitions and back-pressure -----------------------------------------------------------
+
+    def buffered(self, partition: int) -> int:
+        state = self._partitions.get(partition)
+        return sum(len(queue) for queue in state.queues.values()) if state else 0
+
+    def partitions(self) -> list[int]:
+        return sorted(self._partitions)
+
+    def stream_time(self, partition: int) -> float | None:
+        """Latest event time handed over on the partition (the aligned stream time)."""
+        state = self._partitions.get(partition)
+        return state.stream_time if state else None
+
+    def idle_topics(self, lag_of: LagOf) -> int:
+        """Topic-partitions with nothing buffered and nothing more on the broker."""
+        return sum(
+            1
+            for number, state in self._partitions.items()
+            for topic, queue in state.queues.items()
+            if not queue and lag_of(topic, number) == 0
+        )
+
+    def backpressure(self) -> tuple[set[tuple[str, int]], set[tuple[str, int]]]:
+        """(topic-partitions to pause, to resume): over the bound, back under half of it."""
+        pause: set[tuple[str, int]] = set()
+        resume: set[tuple[str, int]] = set()
+        for number, state in self._partitions.items():
+            for topic, queue in state.queues.items():
+                place = (topic, number)
+                if place not in self._paused and len(queue) > self.max_buffered:
+                    pause.add(place)
+                elif place in self._paused and len(queue) <= self.max_buffered // 2:
+                    resume.add(place)
+        self._paused = (self._paused | pause) - resume
+        return pause, resume
+
+    @property
+    def paused(self) -> frozenset[tuple[str, int]]:
+        return frozenset(self._paused)
+
+    def drop(self, partitions: Iterable[int]) -> list[Item]:
+        """Forget revoked partitions; returns what was buffered (it is not processed here)."""
+        dropped: list[Item] = []
+        for number in partitions:
+            state = self._partitions.pop(number, None)
+            if state is not None:
+                for queue in state.queues.values():
+                    dropped.extend(item for _, _, item in queue)
+            self._paused = {place for place in self._paused if place[1] != number}
+        return dropped

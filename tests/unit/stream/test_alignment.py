@@ -1,0 +1,126 @@
+"""The aligner hands records over in event-time order per partition, whatever the fetch order."""
+
+from __future__ import annotations
+
+import random
+
+from processor.stream.alignment import Aligner, event_time_of
+
+TOPICS = ("mentions", "replies", "redirections", "surveys")
+
+
+def lags(**known: int | None) -> object:
+    """lag_of with the given lags (topic=lag), 0 for the others."""
+    return lambda topic, partition: known.get(topic, 0)
+
+
+def test_event_time_is_read_from_the_raw_payload() -> None:
+    raw = b'{"event_id":"e","occurred_at":"2017-10-31T22:10:47Z","type":"mention"}'
+    assert event_time_of(raw) == 1509487847.0
+    assert event_time_of(b'{"occurred_at": "2017-10-31T23:10:47+01:00"}') == 1509487847.0
+    for bad in (None, b"", b"{not json", b'{"occurred_at": 12}', b'{"occurred_at":"soon"}'):
+        assert event_time_of(bad) == float("-inf")
+
+
+def test_records_of_several_topics_come_out_in_event_time_order() -> None:
+    aligner: Aligner[str] = Aligner(TOPICS)
+    # The replies topic was fetched first and is ahead: nothing goes while mentions has
+    # records on the broker (lag 3).
+    for at in (10.0, 30.0, 50.0):
+        aligner.add("replies", 0, at, f"r{at:g}")
+    assert aligner.release(0.0, lags(mentions=3)).items == []
+    for at in (5.0, 20.0, 40.0):
+        aligner.add("mentions", 0, at, f"m{at:g}")
+    # Now mentions and replies have records, redirections and surveys are caught up (lag 0):
+    # merged by time until a topic with lag > 0 runs dry.
+    released = aligner.release(1.0, lags())
+    assert released.items == ["m5", "r10", "m20", "r30", "m40", "r50"]
+    assert released.enforced == 0
+    assert aligner.stream_time(0) == 50.0
+
+
+def test_a_topic_with_unread_records_holds_its_partition_until_the_max_wait() -> None:
+    aligner: Aligner[str] = Aligner(TOPICS, max_wait=30.0)
+    aligner.add("replies", 1, 100.0, "r")
+    waiting = lags(mentions=5)
+    assert aligner.release(0.0, waiting).items == []
+    assert aligner.release(29.9, waiting).items == []
+    released = aligner.release(30.0, waiting)
+    assert (released.items, released.enforced) == (["r"], 1)
+
+
+def test_an_unknown_lag_holds_like_unread_records() -> None:
+    aligner: Aligner[str] = Aligner(TOPICS, max_wait=10.0)
+    aligner.add("mentions", 0, 1.0, "m")
+    assert aligner.release(0.0, lags(surveys=None)).items == []
+    assert aligner.release(10.0, lags(surveys=None)).items == ["m"]
+
+
+def test_a_caught_up_quiet_topic_holds_nothing_back_by_default() -> None:
+    aligner: Aligner[str] = Aligner(TOPICS)
+    aligner.add("mentions", 0, 1.0, "m")
+    released = aligner.release(0.0, lags())
+    assert (released.items, released.enforced) == (["m"], 0)
+
+
+def test_the_idle_wait_delays_only_while_a_topic_is_empty() -> None:
+    aligner: Aligner[str] = Aligner(TOPICS, idle_wait=2.0)
+    aligner.add("mentions", 0, 1.0, "m1")
+    assert aligner.release(0.0, lags()).items == []
+    assert aligner.release(1.9, lags()).items == []
+    assert aligner.release(2.0, lags()).items == ["m1"]
+
+
+def test_partitions_are_independent() -> None:
+    aligner: Aligner[str] = Aligner(TOPICS)
+    aligner.add("replies", 0, 10.0, "p0")
+    aligner.add("replies", 1, 10.0, "p1")
+    # partition 0's mentions have unread records, partition 1's do not
+    released = aligner.release(0.0, lambda topic, partition: 4 if partition == 0 else 0)
+    assert released.items == ["p1"]
+    assert aligner.buffered(0) == 1
+
+
+def test_any_fetch_order_gives_the_event_time_order() -> None:
+    rng = random.Random(7)
+    records = [(rng.choice(TOPICS), rng.uniform(0, 1000)) for _ in range(400)]
+    by_topic = {topic: sorted(at for t, at in records if t == topic) for topic in TOPICS}
+    aligner: Aligner[float] = Aligner(TOPICS)
+    cursors = dict.fromkeys(TOPICS, 0)
+    out: list[float] = []
+    while any(cursors[topic] < len(by_topic[topic]) for topic in TOPICS):
+        # fetch a random chunk of a random topic, as a consumer's fetches do
+        topic = rng.choice([t for t in TOPICS if cursors[t] < len(by_topic[t])])
+        start = cursors[topic]
+        cursors[topic] = min(len(by_topic[topic]), start + rng.randint(1, 40))
+        for at in by_topic[topic][start : cursors[topic]]:
+            aligner.add(topic, 0, at, at)
+
+        def lag(topic: str, partition: int) -> int:
+            return len(by_topic[topic]) - cursors[topic]
+
+        out += aligner.release(0.0, lag).items
+    assert out == sorted(at for _, at in records)
+
+
+def test_a_topic_far_ahead_is_paused_and_resumed() -> None:
+    aligner: Aligner[str] = Aligner(TOPICS, max_buffered=4)
+    for n in range(5):
+        aligner.add("replies", 2, float(n), f"r{n}")
+    assert aligner.backpressure() == ({("replies", 2)}, set())
+    assert aligner.backpressure() == (set(), set())  # already paused
+    for n in range(4):
+        aligner.add("mentions", 2, float(n) - 0.5, f"m{n}")
+    aligner.release(0.0, lags(mentions=1))
+    assert aligner.buffered(2) == 2  # r3, r4 wait for the unread mentions
+    assert aligner.backpressure() == (set(), {("replies", 2)})
+    assert aligner.paused == frozenset()
+
+
+def test_revoked_partitions_are_dropped() -> None:
+    aligner: Aligner[str] = Aligner(TOPICS, max_buffered=1)
+    aligner.add("replies", 3, 1.0, "a")
+    aligner.add("replies", 3, 2.0, "b")
+    aligner.backpressure()
+    assert aligner.drop({3}) == ["a", "b"]
+    assert (aligner.buffered(3), aligner.paused) == (0, frozenset())
