@@ -54,3 +54,23 @@ async def ensure_topics(settings: Settings, timeout: float = 60.0) -> None:
                 )
     finally:
         await admin.close()
+
+
+async def partitions_of(bootstrap_servers: str, topic: str) -> list[int]:
+    """The partition numbers of a topic ([] if it does not exist), from the broker itself.
+
+    For readers without a consumer group: a consumer's own metadata cache knows only the
+    topics it subscribed to, so on Apache Kafka it cannot say how a topic is partitioned.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(
+        int(partition["partition"])
+        for found in described
+        if found.get("topic") == topic and not found.get("error_code")
+        for partition in found.get("partitions", [])
+    )

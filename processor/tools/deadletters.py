@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from processor.domain.deadletters import original_value
 from processor.domain.events import Rejection
 from processor.settings import Settings
+from processor.stream.topics import partitions_of
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,10 @@ async def read_dead_letters(
     offsets at the start, confirmed by an empty fetch (a broker may report the end of the
     last batch short; Tansu 0.6 does).
     """
+    letters: list[DeadLetter] = []
+    partitions = [TopicPartition(topic, p) for p in await partitions_of(bootstrap_servers, topic)]
+    if not partitions:
+        return letters
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers,
         enable_auto_commit=False,
@@ -80,14 +85,7 @@ async def read_dead_letters(
         max_partition_fetch_bytes=8 * 1024 * 1024,
     )
     await consumer.start()
-    letters: list[DeadLetter] = []
     try:
-        await consumer.topics()
-        partitions = [
-            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        if not partitions:
-            return letters
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)

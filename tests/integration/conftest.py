@@ -1,5 +1,9 @@
-"""Real parts for integration tests: a Tansu broker, a Redis server and worker processes.
+"""Real parts for integration tests: Apache Kafka (or Tansu), a Redis server and workers.
 
+The integration tests run on Apache Kafka, the broker users run (jars from Maven Central,
+`processor/tools/kafka_broker.py`); without Java or Maven they skip, saying why. Tests
+marked `tansu` run on the embedded default, Tansu, instead (the smoke subset for
+`socialcare stack`'s broker); `SOCIALCARE_TEST_BROKER=tansu` runs every test on Tansu.
 Each test gets its own topic names, app id (consumer group, changelogs) and Redis key
 prefix, so tests share one broker and one Redis without seeing each other.
 """
@@ -24,6 +28,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
+from processor.stream.topics import partitions_of
+from processor.tools.kafka_broker import start_kafka
+from processor.tools.kafka_broker import unavailable as kafka_unavailable
 from processor.tools.local_services import ChildProcess, LocalServiceError, start_redis, start_tansu
 
 # Re-exported: the tests import them from here.
@@ -36,8 +43,8 @@ Samples = dict[tuple[str, Labels], float]
 
 
 @pytest.fixture(scope="session")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A Tansu broker (Kafka protocol, memory storage) for the session.
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An Apache Kafka broker (KRaft, one node, log dir on disk) for the session.
 
     SOCIALCARE_TEST_BOOTSTRAP points the tests at a broker that is already running instead
     (handy to look at the topics after a failure).
@@ -46,11 +53,40 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if existing:
         yield existing
         return
+    reason = kafka_unavailable()
+    if reason is not None:
+        pytest.skip(f"Apache Kafka tests need Java and Maven: {reason}")
+    kafka, bootstrap = start_kafka(tmp_path_factory.mktemp("kafka"))
+    try:
+        yield bootstrap
+    finally:
+        kafka.stop(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def tansu_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Tansu broker (Kafka protocol, memory storage): the stack's zero-install default."""
     tansu, bootstrap = start_tansu(tmp_path_factory.mktemp("tansu"))
     try:
         yield bootstrap
     finally:
         tansu.stop(timeout=10)
+
+
+def broker_kind(request: pytest.FixtureRequest) -> str:
+    """`tansu` for tests marked so (or everything with SOCIALCARE_TEST_BROKER=tansu)."""
+    if os.environ.get("SOCIALCARE_TEST_BROKER") == "tansu":
+        return "tansu"
+    if request.node.get_closest_marker("tansu") is not None:
+        return "tansu"
+    return "kafka"
+
+
+@pytest.fixture
+def broker(request: pytest.FixtureRequest) -> str:
+    """The bootstrap address of the test's broker (see `broker_kind`)."""
+    kind = broker_kind(request)
+    return str(request.getfixturevalue(f"{kind}_broker"))
 
 
 @pytest.fixture(scope="session")
@@ -76,13 +112,14 @@ class Deployment:
     partitions: int
     extra_env: dict[str, str] = field(default_factory=dict)
     topic_prefix: str = ""
+    kind: str = "kafka"  # the broker: kafka or tansu
 
     def sharing_topics(self) -> Deployment:
         """Another app (own consumer group, changelogs, Redis keys) on the same input topics."""
         return Deployment(
             broker=self.broker, redis_url=self.redis_url, app_id=f"t{uuid.uuid4().hex[:10]}",
             partitions=self.partitions, extra_env=self.extra_env,
-            topic_prefix=self.topic_prefix or self.app_id,
+            topic_prefix=self.topic_prefix or self.app_id, kind=self.kind,
         )  # fmt: skip
 
     @property
@@ -115,7 +152,8 @@ class Deployment:
             SOCIALCARE_REBALANCE_TIMEOUT_SECONDS="4",
             SOCIALCARE_SWEEP_INTERVAL_SECONDS="0.5",
             SOCIALCARE_SLA_REFRESH_SECONDS="0.5",
-            SOCIALCARE_ONE_RECORD_PER_BATCH="true",
+            # Tansu reports end offsets wrongly for multi-record batches (README).
+            SOCIALCARE_ONE_RECORD_PER_BATCH="true" if self.kind == "tansu" else "false",
         )
         env.update(self.extra_env)
         env.update(overrides)
@@ -164,12 +202,11 @@ class Deployment:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.broker, enable_auto_commit=False, auto_offset_reset="earliest"
         )
+        partitions = await partitions_of(self.broker, topic)
         await consumer.start()
         found: list[tuple[bytes | None, bytes]] = []
         try:
-            await consumer.topics()  # metadata of every topic
-            partitions = consumer.partitions_for_topic(topic) or set()
-            consumer.assign([TopicPartition(topic, number) for number in sorted(partitions)])
+            consumer.assign([TopicPartition(topic, number) for number in partitions])
             last_news = time.monotonic()
             while time.monotonic() - last_news < quiet:
                 batch = await consumer.getmany(timeout_ms=300)
@@ -301,11 +338,15 @@ def wait_until(
 
 
 @pytest.fixture
-def deployment_factory(broker: str, redis_url: str) -> Callable[..., Deployment]:
+def deployment_factory(
+    request: pytest.FixtureRequest, broker: str, redis_url: str
+) -> Callable[..., Deployment]:
+    kind = broker_kind(request)
+
     def make(partitions: int = 4, **extra_env: str) -> Deployment:
         return Deployment(
             broker=broker, redis_url=redis_url, app_id=f"t{uuid.uuid4().hex[:10]}",
-            partitions=partitions, extra_env=extra_env,
+            partitions=partitions, extra_env=extra_env, kind=kind,
         )  # fmt: skip
 
     return make

@@ -119,8 +119,13 @@ def read_recorded(path: Path) -> dict[str, list[str]]:
     return sections
 
 
+@pytest.mark.parametrize(
+    "broker_name", [pytest.param("kafka"), pytest.param("tansu", marks=pytest.mark.tansu)]
+)
 def test_a_fixed_file_gives_the_recorded_exposition(
-    deployment_factory: Callable[..., Deployment], workers: Callable[..., WorkerProcess]
+    broker_name: str,
+    deployment_factory: Callable[..., Deployment],
+    workers: Callable[..., WorkerProcess],
 ) -> None:
     deployment = deployment_factory(
         partitions=PARTITIONS, SOCIALCARE_CLOCK="event",

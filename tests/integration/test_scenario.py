@@ -17,7 +17,10 @@ import pytest
 
 from tests.integration.conftest import Deployment, WorkerProcess, value, wait_until
 
+# Also the smoke test of the embedded Tansu broker: it covers a restart's recovery too.
 pytestmark = pytest.mark.integration
+
+BROKERS = [pytest.param("kafka"), pytest.param("tansu", marks=pytest.mark.tansu)]
 
 SLA_FILE = """
 default:
@@ -51,7 +54,9 @@ def reply(eid: str, conv: str, brand: str, channel: str, at: float, **f: Any) ->
     return event("reply", eid, conv, brand, channel, at, agent_id="agent-1", team="tier1", **f)
 
 
+@pytest.mark.parametrize("broker_name", BROKERS)
 def test_hand_made_conversations_exact_metrics(
+    broker_name: str,
     deployment_factory: Callable[..., Deployment],
     workers: Callable[..., WorkerProcess],
     tmp_path: Path,
