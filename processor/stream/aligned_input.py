@@ -24,6 +24,8 @@ from processor.stream.interfaces import Message
 log = logging.getLogger(__name__)
 
 Held = tuple[Message, EventT[Any]]
+# Longer than a fetch round trip (Faust's long poll answers as soon as records arrive).
+FAR_AHEAD_WAIT_SECONDS = 2.0
 
 
 def message_of(event: EventT[Any]) -> Message:
@@ -58,6 +60,10 @@ class AlignedInput:
             idle_wait=settings.alignment_idle_seconds,
             max_wait=settings.alignment_max_wait_seconds,
             max_buffered=settings.alignment_max_buffered,
+            # A jump of stream time past half the lateness waits for the other topics'
+            # fetches (see `Aligner`): past the whole lateness, their records would be late.
+            far_ahead=settings.allowed_lateness_seconds / 2,
+            far_ahead_wait=FAR_AHEAD_WAIT_SECONDS,
         )
         self._received: dict[tuple[str, int], int] = {}  # last offset taken, per tp
 

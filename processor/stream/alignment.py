@@ -13,6 +13,11 @@ buffered record or is known to have nothing more to give:
   the partition goes on and the records passed are counted as *enforced*);
 - a caught-up empty one (lag 0) is idle: it holds nothing back after `idle_wait` seconds
   (0 by default, as Kafka Streams' `max.task.idle.ms`), so a quiet topic never stalls;
+  except that, on a caught-up partition, a record which would move the partition's stream
+  time ahead by more than `far_ahead` seconds waits `far_ahead_wait` seconds first: lags are
+  known from fetch responses, so records produced to another topic an instant earlier may
+  not show yet, and releasing the jump too early would make them late (live latency pays
+  nothing for it: live events move stream time by seconds, and a backlog does not wait);
 - a topic-partition with more than `max_buffered` records waiting is reported as one to
   pause, so memory stays bounded while a slow topic catches up.
 
@@ -80,9 +85,13 @@ class Aligner(Generic[Item]):
         idle_wait: float = 0.0,
         max_wait: float = 30.0,
         max_buffered: int = 10_000,
+        far_ahead: float = float("inf"),
+        far_ahead_wait: float = 2.0,
     ) -> None:
         self.topics = tuple(topics)
         self.idle_wait = idle_wait
+        self.far_ahead = far_ahead
+        self.far_ahead_wait = far_ahead_wait
         self.max_wait = max_wait
         self.max_buffered = max_buffered
         self._partitions: dict[int, _Partition[Item]] = {}
@@ -119,14 +128,15 @@ class Aligner(Generic[Item]):
                 state.blocked_since = None
                 return
             enforced = False
+            (event_time, _, item), topic = min(heads)
             if len(heads) == len(queues):
                 state.blocked_since = None
             else:
-                waiting = self._waiting_on(number, state, now, lag_of)
+                jump = event_time - (event_time if state.stream_time is None else state.stream_time)
+                waiting = self._waiting_on(number, state, now, lag_of, jump > self.far_ahead)
                 if waiting is None:
                     return  # hold: a topic may still bring earlier records
                 enforced = waiting
-            (event_time, _, item), topic = min(heads)
             queues[topic].popleft()
             out.items.append(item)
             if enforced:
@@ -135,7 +145,7 @@ class Aligner(Generic[Item]):
                 state.stream_time = event_time
 
     def _waiting_on(
-        self, number: int, state: _Partition[Item], now: float, lag_of: LagOf
+        self, number: int, state: _Partition[Item], now: float, lag_of: LagOf, far: bool
     ) -> bool | None:
         """None to hold the partition; else go on (True: enforced past unread records)."""
         unread = False
@@ -150,6 +160,10 @@ class Aligner(Generic[Item]):
         waited = now - state.blocked_since
         if unread:
             return True if waited >= self.max_wait else None
+        if far and all(lag_of(topic, number) == 0 for topic in state.queues):
+            # Caught up everywhere: the jump may come with records an instant older on
+            # another topic that the last fetch response did not show yet.
+            return False if waited >= max(self.idle_wait, self.far_ahead_wait) else None
         return False if waited >= self.idle_wait else None
 
     # -- partitions and back-pressure -----------------------------------------------------------

@@ -124,3 +124,20 @@ def test_revoked_partitions_are_dropped() -> None:
     aligner.backpressure()
     assert aligner.drop({3}) == ["a", "b"]
     assert (aligner.buffered(3), aligner.paused) == (0, frozenset())
+
+
+def test_a_jump_far_ahead_waits_for_fetches_not_yet_seen() -> None:
+    # Lags are known from fetch responses: records produced to the replies topic an instant
+    # ago may still look like lag 0. A mention that would move stream time an hour ahead
+    # waits `far_ahead_wait` before it goes; an ordinary step does not wait at all.
+    aligner: Aligner[str] = Aligner(TOPICS, far_ahead=1800.0, far_ahead_wait=2.0)
+    aligner.add("mentions", 0, 1000.0, "m1")
+    assert aligner.release(0.0, lags()).items == ["m1"]
+    aligner.add("mentions", 0, 1060.0, "m2")  # one minute later: goes at once
+    assert aligner.release(0.1, lags()).items == ["m2"]
+    aligner.add("mentions", 0, 1060.0 + 7200, "m3")  # two hours ahead: waits
+    assert aligner.release(0.2, lags()).items == []
+    aligner.add("replies", 0, 1100.0, "r1")  # the reply arrives meanwhile
+    assert aligner.release(1.0, lags()).items == ["r1"]
+    assert aligner.release(1.5, lags()).items == []
+    assert aligner.release(2.2, lags()).items == ["m3"]
