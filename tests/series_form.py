@@ -36,9 +36,5 @@ def retirement(*args: Any, **kwargs: Any) -> Stored:
     return stored(conversation.retirement(*args, **kwargs))
 
 
-def difference(before: Stored, after: Stored) -> Stored:
-    """after - before, without the zero entries (as `conversation.difference`)."""
-    delta = dict(after)
-    for key, value in before.items():
-        delta[key] = delta.get(key, 0.0) - value
-    return {key: value for key, value in delta.items() if value != 0.0}
+# The domain's own difference is key-agnostic: it serves the stored form as it is.
+difference = conversation.difference

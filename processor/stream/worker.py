@@ -131,21 +131,16 @@ class Worker:
         topic = self.settings.topic_mentions
         return {tp.partition for tp in tps if tp.topic == topic}
 
-    def _owned_now(self) -> set[int] | None:
-        if self.app.rebalancing or self.app.in_recovery:
-            return None
-        return self._input_partitions(self.app.assignor.assigned_actives())
-
     def consumer_lag(self) -> dict[str, int] | None:
         """Per input topic: records on the broker not yet taken, over owned partitions.
 
         From the highwater the last fetch reported; None while partitions are in flux.
         """
-        owned = self._owned_now()
+        owned = self.pipeline.view.exported_partitions()
         return None if owned is None else self.input.lags(owned)
 
     def alignment(self) -> AlignmentSnapshot | None:
-        owned = self._owned_now()
+        owned = self.pipeline.view.exported_partitions()
         return None if owned is None else self.input.snapshot(owned)
 
     async def _send_dead_letter(self, key: bytes | None, value: bytes) -> None:
