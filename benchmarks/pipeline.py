@@ -28,7 +28,7 @@ class MemoryDedup:
     def __init__(self) -> None:
         self.seen: set[str] = set()
 
-    async def first_times(self, event_ids: list[str]) -> list[bool]:
+    async def first_times(self, event_ids: list[str], positions: list[str]) -> list[bool]:
         verdicts = [event_id not in self.seen for event_id in event_ids]
         self.seen.update(event_ids)
         return verdicts
@@ -56,7 +56,7 @@ async def run(events_per_minute: float, minutes: float) -> None:
         for offset, doc in enumerate(documents)
     ]  # fmt: skip
 
-    async def nowhere(key: bytes | None, value: bytes) -> None: ...
+    async def nowhere(partition: int, key: bytes | None, value: bytes) -> None: ...
 
     pipeline = Pipeline(
         settings, tables=Tables.in_memory(), policies=SlaPolicyCache(), dedup=MemoryDedup(),

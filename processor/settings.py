@@ -169,6 +169,12 @@ class Settings(BaseSettings):
     alignment_max_buffered: int = Field(
         10_000, validation_alias=_env("SOCIALCARE_ALIGNMENT_MAX_BUFFERED"), ge=1
     )
+    processing_guarantee: Literal["exactly_once", "at_least_once"] = Field(
+        "exactly_once",
+        validation_alias=_env("SOCIALCARE_PROCESSING_GUARANTEE"),
+        description="exactly_once: a Kafka transaction per partition and batch; "
+        "at_least_once: for brokers without transactions (Tansu), see README",
+    )
     one_record_per_batch: bool = Field(
         False, validation_alias=_env("SOCIALCARE_ONE_RECORD_PER_BATCH")
     )

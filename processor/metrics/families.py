@@ -477,7 +477,7 @@ TEAM_STAFFING_COST_PER_HOUR = Family(
 
 EVENTS_PROCESSED = Family(
     "socialcare_events_processed", "counter", "Input events handled by this worker, by type "
-    "and outcome (counted, duplicate, deadlettered).", ("type", "outcome"),
+    "and outcome (counted, duplicate, deadlettered, redelivered).", ("type", "outcome"),
 )  # fmt: skip
 DEADLETTERS = Family("socialcare_deadletters", "counter",
                      "Messages sent to the dead-letter topic, by reason.", ("reason",))  # fmt: skip
@@ -497,8 +497,11 @@ LAST_EVENT_TIMESTAMP_SECONDS = Family(
     "socialcare_last_event_timestamp_seconds", "gauge",
     "occurred_at of the latest event processed by this worker (POSIX seconds).", (),
 )  # fmt: skip
-OWNED_PARTITIONS = Family("socialcare_owned_partitions", "gauge",
-                          "Input partitions this worker owns and exports.", ())  # fmt: skip
+OWNED_PARTITIONS = Family(
+    "socialcare_owned_partitions", "gauge",
+    "Input partitions this worker owns and exports (assigned, state recovered); 0 while a "
+    "rebalance or a recovery is under way.", (),
+)  # fmt: skip
 SLA_POLICY_VERSION = Family(
     "socialcare_sla_policy_version", "gauge",
     "Version of the SLA policy set in force on this worker (from Redis).", (),
@@ -534,12 +537,25 @@ CATCHING_UP_PARTITIONS = Family(
     "Owned partitions with records still unread or buffered: their SLA deadlines wait at "
     "their stream time instead of the wall clock.", (),
 )  # fmt: skip
+REDIS_REACHABLE = Family(
+    "socialcare_redis_reachable", "gauge",
+    "1 when the worker's last call to Redis answered, 0 while Redis is unreachable (counting "
+    "goes on; SLA policy changes wait).", (),
+)  # fmt: skip
+STATE_RECOVERY_SECONDS = Family(
+    "socialcare_state_recovery_seconds", "gauge",
+    "Duration of the last read of the changelog on a partition assignment.", (),
+)  # fmt: skip
+STATE_RECOVERY_RECORDS = Family(
+    "socialcare_state_recovery_records", "counter",
+    "Changelog records read into the state on partition assignments.", (),
+)  # fmt: skip
 HEALTH_FAMILIES: tuple[Family, ...] = (
     EVENTS_PROCESSED, DEADLETTERS, PROCESSING_ERRORS, EVENT_TIME_LAG_SECONDS,
     PIPELINE_LATENCY_SECONDS, LAST_EVENT_TIMESTAMP_SECONDS, OWNED_PARTITIONS,
     SLA_POLICY_VERSION, SLA_POLICY_RELOADS, CONSUMER_LAG_RECORDS, ALIGNMENT_ENFORCED_RECORDS,
     ALIGNMENT_BUFFERED_RECORDS, ALIGNMENT_PAUSED_PARTITIONS, ALIGNMENT_IDLE_PARTITIONS,
-    CATCHING_UP_PARTITIONS,
+    CATCHING_UP_PARTITIONS, REDIS_REACHABLE, STATE_RECOVERY_SECONDS, STATE_RECOVERY_RECORDS,
 )  # fmt: skip
 
 # -- the ingest webhook's own registry ---------------------------------------------------------

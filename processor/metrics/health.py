@@ -27,7 +27,7 @@ from processor.domain.deadletters import DEADLETTER_REASONS
 from processor.domain.events import EVENT_TYPES
 from processor.metrics import families as f
 
-OUTCOMES = ("counted", "duplicate", "deadlettered")
+OUTCOMES = ("counted", "duplicate", "deadlettered", "redelivered")
 
 
 def counter(family: f.Family, registry: CollectorRegistry) -> Counter:
@@ -62,6 +62,10 @@ class HealthMetrics:
         self.sla_policy_version = gauge(f.SLA_POLICY_VERSION, registry)
         self.sla_policy_reloads = counter(f.SLA_POLICY_RELOADS, registry)
         self.alignment_enforced = counter(f.ALIGNMENT_ENFORCED_RECORDS, registry)
+        self.redis_reachable = gauge(f.REDIS_REACHABLE, registry)
+        self.redis_reachable.set(1)
+        self.recovery_seconds = gauge(f.STATE_RECOVERY_SECONDS, registry)
+        self.recovery_records = counter(f.STATE_RECOVERY_RECORDS, registry)
         for event_type in (*EVENT_TYPES, "unknown"):
             for outcome in OUTCOMES:
                 self.events_processed.labels(event_type, outcome)

@@ -2,7 +2,8 @@
 
 The glue between Faust and `processor.stream.alignment`: each event the agent takes is
 held (its message reference-counted, so Faust does not commit its offset) until the
-aligner releases it and the pipeline has processed it; then it is acked. Lag comes from the
+aligner releases it and the pipeline has processed it and written its batch; then it is
+acked. Lag comes from the
 consumer's highwater against the last offset received; partitions too far ahead are paused.
 Clock ticks are not aligned: they go to the pipeline with the batch, to run the sweep.
 """
@@ -47,7 +48,7 @@ class AlignedInput:
         self,
         app: AppT,
         settings: Settings,
-        handle_batch: Callable[[list[Message]], Awaitable[None]],
+        handle_batch: Callable[[list[Message]], Awaitable[set[int]]],
         health: HealthMetrics,
     ) -> None:
         self.app = app
@@ -83,10 +84,14 @@ class AlignedInput:
                 message.topic, message.partition, event_time_of(message.value), (message, event)
             )
         released = self.aligner.release(time.monotonic(), self.lag_of)
+        lost: set[int] = set()
         if released.items or ticks:
-            await self.handle_batch([message for message, _ in released.items] + ticks)
-        for _, event in released.items:
-            event.ack()
+            lost = await self.handle_batch([message for message, _ in released.items] + ticks)
+        for message, event in released.items:
+            # Not acknowledged if the batch of its partition was not written: its offset
+            # must not be committed, the partition's next owner processes it.
+            if message.partition not in lost:
+                event.ack()
         if released.enforced:
             self.health.alignment_enforced.inc(released.enforced)
             log.warning(
@@ -133,14 +138,23 @@ class AlignedInput:
             return True
         return any(self.lag_of(topic, partition) != 0 for topic in self.topics)
 
-    def revoke(self, partitions: set[int]) -> None:
-        """Forget what was buffered for them: not acked, the next owner reads it again."""
+    def revoke(self, partitions: set[int]) -> dict[tuple[str, int], int]:
+        """Forget what was buffered for them: not acked, their owner reads it again.
+
+        Returns the lowest offset dropped per topic-partition, for a worker that keeps the
+        partition to read again from there.
+        """
         dropped = self.aligner.drop(partitions)
         for topic, number in list(self._received):
             if number in partitions:
                 del self._received[(topic, number)]
+        lowest: dict[tuple[str, int], int] = {}
+        for message, _ in dropped:
+            place = (message.topic, message.partition)
+            lowest[place] = min(message.offset, lowest.get(place, message.offset))
         if dropped:
             log.info("dropped %d buffered records of revoked partitions", len(dropped))
+        return lowest
 
     def lags(self, partitions: set[int]) -> dict[str, int]:
         """Per input topic, the known lag summed over the partitions."""

@@ -1,6 +1,8 @@
-"""The worker's dead-letter sink: envelope, send to the dead-letter topic, count, log.
+"""The worker's dead-letter sink: envelope, hand to the batch's checkpoint, count, log.
 
-One place for what happens to rejected input, passed to the pipeline as its sink.
+One place for what happens to rejected input, passed to the pipeline as its sink. The
+record is written with the batch's state changes (the same transaction on Kafka), to the
+dead-letter partition numbered like the input partition.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from processor.stream.interfaces import Health, Message
 
 log = logging.getLogger(__name__)
 
-SendRecord = Callable[[bytes | None, bytes], Awaitable[None]]
+SendRecord = Callable[[int, bytes | None, bytes], Awaitable[None]]
 
 
 class TopicDeadLetters:
-    """Dead letters to a topic through `send(key, value)` (the Faust topic in a worker)."""
+    """Dead letters to a topic through `send(partition, key, value)`."""
 
     def __init__(
         self, send: SendRecord, health: Health, wall_clock: Callable[[], float] = time.time
@@ -38,7 +40,7 @@ class TopicDeadLetters:
             value=message.value,
             now=self._wall_clock(),
         )
-        await self._send(message.key, document)
+        await self._send(message.partition, message.key, document)
         self._health.dead_lettered(rejection.reason)
         self._health.processed(event_type, "deadlettered")
         log.warning(

@@ -28,9 +28,16 @@ class Message:
 
 
 class Dedup(Protocol):
-    """The event-id window: which ids are seen for the first time (and now marked)."""
+    """The event-id window: which ids are seen for the first time (and now marked).
 
-    async def first_times(self, event_ids: list[str]) -> list[bool]: ...
+    `positions` name the records carrying the ids ("topic/partition/offset"): a record
+    processed again after a crash finds its own mark and is not a duplicate. None when the
+    window cannot answer (Redis unreachable): the state's own ids still dedup exactly.
+    """
+
+    async def first_times(
+        self, event_ids: list[str], positions: list[str]
+    ) -> list[bool] | None: ...
     async def forget(self, event_ids: list[str]) -> None: ...
 
 
@@ -49,7 +56,16 @@ class DeadLetterSink(Protocol):
     async def put(self, message: Message, rejection: Rejection, event_type: str) -> None: ...
 
 
-class Flushable(Protocol):
-    """Tables whose changelog records are sent once per batch."""
+class Checkpoint(Protocol):
+    """The end of a batch: the state's changes, progress and dead letters made durable."""
 
-    def flush(self) -> None: ...
+    async def commit(self) -> set[int]:
+        """Write them; returns the partitions whose batch another worker fenced off."""
+        ...
+
+
+class NoCheckpoint:
+    """Unit tests and the micro-benchmark: the tables are the whole truth."""
+
+    async def commit(self) -> set[int]:
+        return set()

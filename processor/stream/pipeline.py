@@ -1,12 +1,15 @@
 """What happens to a batch of messages, in the order the README's "How it counts" tells it.
 
-decode -> dedup -> time checks -> fold into the conversation -> add the difference of its
-contributions to the aggregates -> sweep the clock -> flush the tables -> dead letters.
+skip what the state already holds -> decode -> dedup -> time checks -> fold into the
+conversation -> add the difference of its contributions to the aggregates -> sweep the
+clock -> dead letters -> checkpoint (the batch's changes made durable, one unit per
+partition).
 
 The parts each have one job: `Clock` (what "now" is per partition), `ConversationStore`
-(states and their indexes), `Aggregates` (totals and window buckets), `Tables` (the
-changelog flush), a `Dedup` window and a `DeadLetterSink`. They are passed in, so the
-pipeline is the same code in a worker and in unit tests (plain dicts for the tables).
+(states and their indexes), `Aggregates` (totals and window buckets), `Tables` (with the
+input progress per partition), a `Checkpoint`, a `Dedup` window and a `DeadLetterSink`.
+They are passed in, so the pipeline is the same code in a worker and in unit tests (plain
+dicts for the tables).
 Export reads through `StateView`, never the pipeline itself.
 """
 
@@ -29,7 +32,15 @@ from processor.settings import Settings, TeamStaffing
 from processor.stream.aggregates import Aggregates, BucketRow, TotalsRow
 from processor.stream.clock import Clock
 from processor.stream.conversations import ConversationStore
-from processor.stream.interfaces import DeadLetterSink, Dedup, Health, Message
+from processor.stream.interfaces import (
+    Checkpoint,
+    DeadLetterSink,
+    Dedup,
+    Health,
+    Message,
+    NoCheckpoint,
+)
+from processor.stream.seen import SeenEvents
 from processor.stream.tables import Tables
 
 log = logging.getLogger(__name__)
@@ -47,6 +58,7 @@ class Pipeline:
         dedup: Dedup,
         health: Health,
         dead_letters: DeadLetterSink,
+        checkpoint: Checkpoint | None = None,
         wall_clock: Callable[[], float] = time.time,
         catching_up: Callable[[int], bool] = lambda partition: False,
     ) -> None:
@@ -56,11 +68,13 @@ class Pipeline:
         self.dedup = dedup
         self.health = health
         self.dead_letters = dead_letters
+        self.checkpoint: Checkpoint = checkpoint or NoCheckpoint()
         self.clock = Clock(settings, tables.clocks, wall_clock, catching_up)
         self.conversations = ConversationStore(tables.conversations)
         self.aggregates = Aggregates(
             tables.totals, tables.windows, settings.allowed_lateness_seconds
         )
+        self.seen = SeenEvents(tables.seen)
         # The partitions whose numbers are exported; None while they are in flux.
         self.owned: set[int] | None = None
         self.view = StateView(self)
@@ -89,12 +103,14 @@ class Pipeline:
         lost = set(self.conversations.indexed) if partitions is None else partitions
         self.conversations.forget(lost)
         self.aggregates.forget(lost)
+        self.seen.forget(lost)
 
     def _index(self, partitions: set[int]) -> None:
         if not partitions:
             return
         checks = self.conversations.index(partitions)
         buckets = self.aggregates.index(partitions)
+        self.seen.index(partitions)
         log.info(
             "partitions %s indexed: %d clock checks, %d window buckets",
             sorted(partitions), checks, buckets,
@@ -107,31 +123,47 @@ class Pipeline:
 
     # -- a batch ------------------------------------------------------------------------------
 
-    async def handle_batch(self, messages: list[Message]) -> None:
+    async def handle_batch(self, messages: list[Message]) -> set[int]:
         """Process messages in order; never raises for bad input.
 
-        One Redis round trip and one table flush per batch.
+        One Redis round trip and one checkpoint per batch; returns the partitions whose
+        batch could not be written because another worker owns them now (nothing of them
+        may be acknowledged).
 
         The aggregates are the same as handling them one by one: events are folded in order,
         so the lateness check of each sees the event time left by the ones before it; the
         clock is swept once per partition at the end of the batch (only `swept_until`, the
-        clock's bookkeeping in the states, differs).
+        clock's bookkeeping in the states, differs). A record whose offset is below its
+        partition's progress is already in the state (a redelivery after a crash or a
+        rebalance): it is skipped.
         """
-        decoded = [self._decode(message) for message in messages]
-        candidates = [item.event_id for item in decoded if isinstance(item, AnyEvent)]
-        first_seen = iter(await self.dedup.first_times(candidates) if candidates else [])
+        fresh = self._unapplied(messages)
+        decoded = [self._decode(message) for message in fresh]
+        events = [(m, item) for m, item in zip(fresh, decoded, strict=True)
+                  if isinstance(item, AnyEvent)]  # fmt: skip
+        # Redis answers for ids older than the state remembers; None while it is down
+        # (then an old copy is dead-lettered as too late instead of called a duplicate).
+        verdicts = (
+            await self.dedup.first_times(
+                [item.event_id for _, item in events],
+                [f"{m.topic}/{m.partition}/{m.offset}" for m, _ in events],
+            )
+            if events
+            else []
+        )
+        first_seen = iter(verdicts if verdicts is not None else [True] * len(events))
         unmark: list[str] = []
         letters: list[tuple[Message, Rejection, str]] = []
-        touched: set[int] = set()
-        for message, item in zip(messages, decoded, strict=True):
-            touched.add(message.partition)
+        touched: set[int] = {message.partition for message in messages}
+        for message, item in zip(fresh, decoded, strict=True):
             if item is None:
                 continue  # a clock tick: the sweep below covers its partition
+            self._advance_progress(message)
             if isinstance(item, Rejection):
                 letters.append((message, item, self.topic_types.get(message.topic, "unknown")))
                 continue
-            if not next(first_seen):
-                # Already counted (a redelivery after a restart, a re-sent file): whatever
+            if not next(first_seen) or self.seen.known(message.partition, item.event_id):
+                # Already counted (a re-sent file, a copy under another offset): whatever
                 # its time, it is a duplicate, not a late event.
                 self.health.processed(item.type, "duplicate")
                 continue
@@ -141,6 +173,7 @@ class Pipeline:
                 unmark.append(item.event_id)
                 letters.append((message, rejection, item.type))
                 continue
+            self.seen.add(message.partition, item.event_id, item.occurred_ts)
             self.health.processed(item.type, "counted")
             self.health.observe_event(item.occurred_ts, message.timestamp)
         for partition in sorted(touched):
@@ -150,11 +183,39 @@ class Pipeline:
                 # Time-driven work must not stop event processing; the next tick retries.
                 log.exception("deadline sweep failed on partition %d", partition)
                 self.health.processing_error()
-        self.tables.flush()
         if unmark:
             await self.dedup.forget(unmark)
         for message, rejection, event_type in letters:
             await self.dead_letters.put(message, rejection, event_type)
+        return await self.checkpoint.commit()
+
+    def _unapplied(self, messages: list[Message]) -> list[Message]:
+        """The messages not yet in the state: ticks, and input past the recorded progress.
+
+        The progress moves with the batch, so a record met twice in one batch counts once.
+        """
+        fresh = []
+        done: dict[tuple[str, int], int] = {}
+        for message in messages:
+            event_type = self.topic_types.get(message.topic)
+            if event_type is not None:
+                place = (message.topic, message.partition)
+                if place not in done:
+                    stored = self.tables.progress.get(message.partition) or {}
+                    done[place] = stored.get(message.topic, 0)
+                if message.offset < done[place]:
+                    self.health.processed(event_type, "redelivered")
+                    continue
+                done[place] = message.offset + 1
+            fresh.append(message)
+        return fresh
+
+    def _advance_progress(self, message: Message) -> None:
+        """The message's fate is decided: a crash from here on must not apply it twice."""
+        progress = self.tables.progress
+        done = dict(progress.get(message.partition) or {})
+        done[message.topic] = message.offset + 1
+        progress[message.partition] = done
 
     def _decode(self, message: Message) -> AnyEvent | Rejection | None:
         """The event, why it is not one, or None for a clock tick."""
@@ -238,6 +299,9 @@ class Pipeline:
             self._aggregate(partition, conversation.retirement(state))
             store.delete(state)
         self.aggregates.expire(partition, self.clock.window_now(partition))
+        latest = self.clock.stream_time(partition)
+        if latest is not None:
+            self.seen.expire(partition, latest - self.settings.allowed_lateness_seconds)
 
 
 class StateView:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from processor.errors import SocialcareError
 from processor.settings import Settings
+from processor.state.records import changelog_topic
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +20,17 @@ class TopicLayoutError(SocialcareError):
 
 
 def all_topics(settings: Settings) -> list[str]:
-    return [*settings.input_topics, settings.topic_deadletters, settings.topic_ticks]
+    return [
+        *settings.input_topics, settings.topic_deadletters, settings.topic_ticks,
+        changelog_topic(settings.app_id),
+    ]  # fmt: skip
+
+
+def topic_config(settings: Settings, name: str) -> dict[str, str]:
+    """The changelog keeps the newest record of every key, never deleted by age."""
+    if name != changelog_topic(settings.app_id):
+        return {}
+    return {"cleanup.policy": "compact"}
 
 
 async def ensure_topics(settings: Settings, timeout: float = 60.0) -> None:
@@ -39,11 +51,16 @@ async def ensure_topics(settings: Settings, timeout: float = 60.0) -> None:
             log.info("creating topics %s with %d partitions", missing, settings.partitions)
             await admin.create_topics(
                 [
-                    NewTopic(name, num_partitions=settings.partitions, replication_factor=1)
+                    NewTopic(
+                        name,
+                        num_partitions=settings.partitions,
+                        replication_factor=1,
+                        topic_configs=topic_config(settings, name),
+                    )
                     for name in missing
                 ]
             )
-        described = await admin.describe_topics([*settings.input_topics, settings.topic_ticks])
+        described = await admin.describe_topics([topic for topic in all_topics(settings)])
         for topic in described:
             count = len(topic.get("partitions", []))
             if count and count != settings.partitions:
@@ -74,3 +91,23 @@ async def partitions_of(bootstrap_servers: str, topic: str) -> list[int]:
         if found.get("topic") == topic and not found.get("error_code")
         for partition in found.get("partitions", [])
     )
+
+
+async def committed_offsets(
+    bootstrap_servers: str, group: str, partitions: list[tuple[str, int]]
+) -> dict[tuple[str, int], int | None]:
+    """The group's committed offset of each topic-partition (None where none)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        tps = [TopicPartition(topic, number) for topic, number in partitions]
+        committed = await admin.list_consumer_group_offsets(group, partitions=tps)
+    finally:
+        await admin.close()
+    found: dict[tuple[str, int], int | None] = {}
+    for tp in tps:
+        meta = committed.get(tp)
+        found[(tp.topic, tp.partition)] = (
+            meta.offset if meta is not None and meta.offset >= 0 else None
+        )
+    return found

@@ -1,10 +1,13 @@
-"""The worker process: the Faust app, its tables and topics, the agent, timers and pages.
+"""The worker process: the Faust app, its state and topics, the agent, timers and pages.
 
 The agent stays thin: it turns Kafka records into `Message`s and hands batches to the
 pipeline. All four input topics (and the internal clock-tick topic) are consumed by one
 agent, so they are co-partitioned and every event of a conversation reaches the same
-worker. Partition changes reach the pipeline as `assign` (after table recovery) and
-`revoke`; the scrape reads through the pipeline's read-only view.
+worker. Faust runs the consumer group; the state is `processor.state`'s: on an assignment
+the worker fences the partitions' previous writers, reads their changelog (the tail only
+for partitions it kept), then the pipeline indexes them (`assign`). A lock keeps
+rebalances and batches apart, so a batch never straddles a change of ownership. The
+scrape reads through the pipeline's read-only view.
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ from aiohttp import web
 from faust.types import TP
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from processor.domain.sla import SlaPolicyCache
 from processor.errors import SocialcareError
@@ -30,15 +38,26 @@ from processor.metrics.health import (
     HealthMetrics,
     new_registry,
 )
-from processor.metrics.series import partition_of
 from processor.settings import Settings
+from processor.state.records import changelog_topic
+from processor.state.recovery import recover
+from processor.state.store import StateStore
+from processor.state.writer import (
+    ChangelogWriter,
+    FramedWriter,
+    TransactionalWriter,
+    check_transactions,
+)
 from processor.stream.aligned_input import AlignedInput
+from processor.stream.checkpoint import StateCheckpoint
 from processor.stream.deadletters import TopicDeadLetters
 from processor.stream.dedup import DedupWindow
+from processor.stream.interfaces import Message
 from processor.stream.pipeline import Pipeline
 from processor.stream.policy_store import SlaPolicyStore
-from processor.stream.tables import BufferedTable, Tables
-from processor.stream.topics import ensure_topics
+from processor.stream.reachability import Reachability
+from processor.stream.tables import PARTITION_OF, Tables
+from processor.stream.topics import committed_offsets, ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +74,9 @@ class Worker:
         self.app = faust.App(
             settings.app_id,
             broker=broker_url(settings.kafka_bootstrap_servers),
-            store=settings.store,
             datadir=str(settings.data_dir),
             key_serializer="raw",
             value_serializer="raw",
-            table_key_serializer="json",
-            table_value_serializer="json",
             topic_partitions=settings.partitions,
             topic_replication_factor=1,
             web_enabled=True,
@@ -71,59 +87,68 @@ class Worker:
             broker_heartbeat_interval=max(0.5, settings.session_timeout_seconds / 10),
             broker_rebalance_timeout=settings.rebalance_timeout_seconds,
             stream_wait_empty=False,
-            # Tansu 0.6 reports the end offset of a partition as the base offset of its last
-            # batch + 1, so Faust's changelog recovery stops short when a batch holds several
-            # records. One record per batch keeps recovery exact on such brokers.
-            producer_max_batch_size=1 if settings.one_record_per_batch else 16384,
+            # Faust's assignor (standby replicas > 0) keeps the agent's topics co-partitioned;
+            # the round-robin one it falls back to without tables would not.
+            table_standby_replicas=1,
         )
-        # Table writes queue changelog records; Faust pauses the stream past this many.
-        self.app.producer.buffer.max_messages = 2000
-        self.redis = aioredis.Redis.from_url(settings.redis_url)
+        # Short timeouts: a Redis that went away must not hold a batch for long. A pooled
+        # connection to a Redis that restarted fails once: redis-py retries it on a new one.
+        self.redis = aioredis.Redis.from_url(
+            settings.redis_url,
+            socket_timeout=2.0,
+            socket_connect_timeout=2.0,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+            health_check_interval=10,
+        )
         self.registry = new_registry()
         self.health = HealthMetrics(self.registry)
+        self.redis_state = Reachability(
+            "Redis",
+            "counting goes on (the state dedups within the allowed lateness); SLA policy "
+            "changes wait until it is back",
+            lambda up: self.health.redis_reachable.set(1 if up else 0),
+        )
         self.policy_store = SlaPolicyStore(self.redis, settings.redis_prefix)
         self.policies = SlaPolicyCache()
 
-        table_options: dict[str, Any] = {"partitions": settings.partitions}
-        # Every key knows its input partition: conversation states carry it, aggregate keys
-        # start with it, the clock is keyed by it.
-        self.tables = Tables(
-            conversations=BufferedTable(
-                self.app.Table("conversations", **table_options),
-                lambda key, value: int(value["partition"]),
-            ),
-            totals=BufferedTable(
-                self.app.Table("totals", **table_options), lambda key, value: partition_of(key)
-            ),
-            windows=BufferedTable(
-                self.app.Table("windows", **table_options), lambda key, value: partition_of(key)
-            ),
-            clocks=BufferedTable(
-                self.app.Table("clocks", **table_options), lambda key, value: int(key)
-            ),
+        self.changelog = changelog_topic(settings.app_id)
+        self.store = StateStore(PARTITION_OF)
+        self.writer: ChangelogWriter = (
+            TransactionalWriter(settings.kafka_bootstrap_servers, settings.app_id, self.changelog)
+            if settings.processing_guarantee == "exactly_once"
+            else FramedWriter(
+                settings.kafka_bootstrap_servers, self.changelog, settings.one_record_per_batch
+            )
         )
-        self.deadletters = self.app.topic(
-            settings.topic_deadletters, partitions=settings.partitions
-        )
+        self.checkpoint = StateCheckpoint(self.store, self.writer, settings.topic_deadletters)
+        # Batches and partition changes take turns: a batch never sees its partitions move.
+        self.lock = asyncio.Lock()
+        # Lowest offset dropped unprocessed per input topic-partition at the last revocation.
+        self._dropped: dict[tuple[str, int], int] = {}
         self.ticks = self.app.topic(settings.topic_ticks, partitions=settings.partitions)
         self.source = self.app.topic(
             *settings.input_topics, settings.topic_ticks, partitions=settings.partitions
         )
         self.pipeline = Pipeline(
             settings,
-            tables=self.tables,
+            tables=Tables.of_store(self.store),
             policies=self.policies,
-            dedup=DedupWindow(self.redis, settings.redis_prefix, settings.dedup_window_seconds),
+            dedup=DedupWindow(
+                self.redis, settings.redis_prefix, settings.dedup_window_seconds, self.redis_state
+            ),
             health=self.health,
-            dead_letters=TopicDeadLetters(self._send_dead_letter, self.health),
+            dead_letters=TopicDeadLetters(self.checkpoint.stage_dead_letter, self.health),
+            checkpoint=self.checkpoint,
             catching_up=lambda partition: self.input.catching_up(partition),
         )
-        self.input = AlignedInput(self.app, settings, self.pipeline.handle_batch, self.health)
+        self.input = AlignedInput(self.app, settings, self.handle_batch, self.health)
         self.registry.register(BusinessCollector(self.pipeline.view))
         self.registry.register(ConsumerLagCollector(self.consumer_lag))
         self.registry.register(AlignmentCollector(self.alignment))
+        # The partitions exported: assigned, recovered and indexed (not merely assigned).
         self.health.owned_partitions.set_function(
-            lambda: len(self._input_partitions(self.app.assignor.assigned_actives()))
+            lambda: len(self.pipeline.view.exported_partitions() or ())
         )
         self._register()
 
@@ -143,8 +168,56 @@ class Worker:
         owned = self.pipeline.view.exported_partitions()
         return None if owned is None else self.input.snapshot(owned)
 
-    async def _send_dead_letter(self, key: bytes | None, value: bytes) -> None:
-        await self.deadletters.send(key=key, value=value)
+    async def handle_batch(self, messages: list[Message]) -> set[int]:
+        """A batch through the pipeline; returns the partitions not to acknowledge.
+
+        Messages of partitions this worker no longer owns (taken before a rebalance that
+        moved them) are left to their owner; partitions fenced off meanwhile are given up.
+        """
+        async with self.lock:
+            stale = {m.partition for m in messages if not self.store.has(m.partition)}
+            mine = [m for m in messages if m.partition not in stale] if stale else messages
+            lost = await self.pipeline.handle_batch(mine)
+            if lost:
+                self._give_up(lost)
+            return lost | stale
+
+    def _give_up(self, partitions: set[int]) -> None:
+        """Forget everything of partitions another worker owns now (or will)."""
+        self.input.revoke(partitions)
+        self.pipeline.revoke(partitions)
+        self.checkpoint.discard(partitions)
+        self.store.drop(partitions)
+
+    async def take_partitions(self, owned: set[int]) -> None:
+        """A new assignment: drop what went, fence and catch up what is owned now."""
+        async with self.lock:
+            gone = {p for p in self.store.offsets if p not in owned}
+            if gone:
+                await self.writer.stop(gone)
+                self._give_up(gone)
+            fresh = {p for p in owned if not self.store.has(p)}
+            # Fencing first: the previous writers' open transactions are aborted, so the
+            # changelog's end is final when it is read.
+            await self.writer.start(owned)
+            recovered = await recover(
+                self.store,
+                bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                topic=self.changelog,
+                partitions=owned,
+                transactional=self.writer.transactional,
+            )
+            self.health.recovery_seconds.set(recovered.seconds)
+            self.health.recovery_records.inc(sum(recovered.applied.values()))
+            await self._reread_dropped(owned)
+            # Index what changed (the rest kept its indexes) and export the owned partitions.
+            self.pipeline.revoke(fresh | recovered.changed)
+            self.pipeline.assign(owned)
+            log.info(
+                "partitions %s ready: %d changelog records read in %.2fs (%d new, %d caught up)",
+                sorted(owned), sum(recovered.applied.values()), recovered.seconds,
+                len(fresh), len(recovered.changed - fresh),
+            )  # fmt: skip
 
     def _register(self) -> None:
         app, pipeline, settings = self.app, self.pipeline, self.settings
@@ -174,25 +247,18 @@ class Worker:
             await self.refresh_policies()
 
         async def on_revoked(sender: Any, revoked: set[TP], **_: Any) -> None:
-            lost = self._input_partitions(revoked)
-            self.input.revoke(lost)
-            pipeline.revoke(lost)
+            # Their records buffered and not processed are read again by the next owner;
+            # the state stays until the assignment says whether they come back.
+            async with self.lock:
+                for place, offset in self.input.revoke(self._input_partitions(revoked)).items():
+                    self._dropped[place] = min(offset, self._dropped.get(place, offset))
+                pipeline.revoke(set())
 
         async def on_assigned(sender: Any, assigned: set[TP], **_: Any) -> None:
-            # What this worker held of them may be stale (another worker owned them
-            # meanwhile): drop it; the indexes are rebuilt once the tables are recovered.
-            gained = self._input_partitions(assigned)
-            self.input.revoke(gained)
-            pipeline.revoke(gained)
-
-        async def on_rebalance_complete(sender: Any, **_: Any) -> None:
-            # Tables are recovered and streams not yet resumed: index what is owned now,
-            # so neither the agent nor a scrape ever builds an index.
-            pipeline.assign(self._input_partitions(app.assignor.assigned_actives()))
+            await self.take_partitions(self._input_partitions(assigned))
 
         app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]
         app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]
-        app.on_rebalance_complete.connect(on_rebalance_complete)  # type: ignore[arg-type]
 
         registry = self.registry
 
@@ -204,14 +270,23 @@ class Worker:
                     body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
                 )
 
+        redis_state = self.redis_state
+
         @app.page("/ready")
         class Ready(View):
             async def get(self, request: Request) -> Response:
-                ready = not (app.rebalancing or app.in_recovery)
-                return self.json({"ready": ready}, status=200 if ready else 503)
+                assigned = not (app.rebalancing or app.in_recovery)
+                ready = assigned and redis_state.reachable
+                body = {"ready": ready, "partitions_assigned": assigned,
+                        "redis_reachable": redis_state.reachable}  # fmt: skip
+                return self.json(body, status=200 if ready else 503)
 
     async def refresh_policies(self) -> None:
-        """Pick up `socialcare sla set` changes: reload when the version in Redis moved."""
+        """Pick up `socialcare sla set` changes: reload when the version in Redis moved.
+
+        Redis away is one warning for the outage (`Reachability`), not one per refresh;
+        the policies in force stay.
+        """
         try:
             version = await self.policy_store.version()
             if version != self.policies.version:
@@ -220,11 +295,38 @@ class Worker:
                 self.health.sla_policy_version.set(version)
                 self.health.sla_policy_reloads.inc()
                 log.info("SLA policy version %d in force", version)
+        except (RedisError, OSError) as exc:
+            self.redis_state.failed(exc)
+            return
         except Exception:
             log.exception(
                 "could not refresh SLA policies from Redis; keeping version %d",
                 self.policies.version,
             )
+            return
+        self.redis_state.ok()
+
+    async def _reread_dropped(self, owned: set[int]) -> None:
+        """Read again the records dropped unprocessed when kept partitions were revoked.
+
+        Faust seeks an assigned partition back to the group's committed offset, which is
+        at most the lowest dropped offset (records are acknowledged after their batch is
+        written), but not where nothing was committed yet: there the position would pass
+        them by. Records below the progress that come again are skipped.
+        """
+        dropped = {place: offset for place, offset in self._dropped.items() if place[1] in owned}
+        self._dropped.clear()
+        if not dropped:
+            return
+        committed = await committed_offsets(
+            self.settings.kafka_bootstrap_servers, self.settings.app_id, list(dropped)
+        )
+        for (topic, partition), offset in dropped.items():
+            if not committed.get((topic, partition)):
+                await self.app.consumer.seek(TP(topic, partition), offset)
+
+    async def close(self) -> None:
+        await self.writer.close()
 
     async def prepare(self) -> None:
         """Before consuming: apply the policy file if it changed, load policies."""
@@ -241,6 +343,10 @@ def run_worker(settings: Settings) -> int:
     worker = Worker(settings)
     try:
         loop.run_until_complete(ensure_topics(settings))
+        if settings.processing_guarantee == "exactly_once":
+            loop.run_until_complete(
+                check_transactions(settings.kafka_bootstrap_servers, settings.app_id)
+            )
         loop.run_until_complete(worker.prepare())
     except (SocialcareError, ValueError) as exc:
         log.error("%s", exc)
@@ -258,4 +364,7 @@ def run_worker(settings: Settings) -> int:
         faust_worker.execute_from_commandline()
     except SystemExit as exc:
         return int(exc.code or 0)
+    finally:
+        if not loop.is_closed():
+            loop.run_until_complete(worker.close())
     return 0

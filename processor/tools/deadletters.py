@@ -82,6 +82,8 @@ async def read_dead_letters(
         bootstrap_servers=bootstrap_servers,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        # Dead letters are written in the batch's transaction: an aborted batch's are not.
+        isolation_level="read_committed",
         max_partition_fetch_bytes=8 * 1024 * 1024,
     )
     await consumer.start()

@@ -79,6 +79,8 @@ def run_stack(metrics_port: int, rate: float, seed: int, console: Console) -> in
         SOCIALCARE_SESSION_TIMEOUT_SECONDS="6",
         SOCIALCARE_REBALANCE_TIMEOUT_SECONDS="4",
         SOCIALCARE_ONE_RECORD_PER_BATCH="true",
+        # Tansu, the embedded broker, has no transactions (README, Guarantees).
+        SOCIALCARE_PROCESSING_GUARANTEE="at_least_once",
         SOCIALCARE_DATA_DIR=str(log_dir / "worker-data"),
         SOCIALCARE_WEBHOOK_PORT=str(free_port(8080)),
         SOCIALCARE_WEBHOOK_BIND="127.0.0.1",

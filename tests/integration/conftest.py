@@ -152,8 +152,12 @@ class Deployment:
             SOCIALCARE_REBALANCE_TIMEOUT_SECONDS="4",
             SOCIALCARE_SWEEP_INTERVAL_SECONDS="0.5",
             SOCIALCARE_SLA_REFRESH_SECONDS="0.5",
-            # Tansu reports end offsets wrongly for multi-record batches (README).
+            # Tansu has no transactions and reports end offsets wrongly for multi-record
+            # batches (README, Guarantees).
             SOCIALCARE_ONE_RECORD_PER_BATCH="true" if self.kind == "tansu" else "false",
+            SOCIALCARE_PROCESSING_GUARANTEE=(
+                "at_least_once" if self.kind == "tansu" else "exactly_once"
+            ),
         )
         env.update(self.extra_env)
         env.update(overrides)
@@ -200,8 +204,9 @@ class Deployment:
     async def _records(self, topic: str, quiet: float) -> list[tuple[bytes | None, bytes]]:
         # No consumer group (Tansu delays a join by half the rebalance timeout): assign all.
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.broker, enable_auto_commit=False, auto_offset_reset="earliest"
-        )
+            bootstrap_servers=self.broker, enable_auto_commit=False, auto_offset_reset="earliest",
+            isolation_level="read_committed",
+        )  # fmt: skip
         partitions = await partitions_of(self.broker, topic)
         await consumer.start()
         found: list[tuple[bytes | None, bytes]] = []
@@ -224,6 +229,7 @@ class Deployment:
         consumer = AIOKafkaConsumer(
             topic, bootstrap_servers=self.broker, auto_offset_reset="earliest",
             group_id=f"reader-{uuid.uuid4().hex}", enable_auto_commit=False,
+            isolation_level="read_committed",  # dead letters of aborted batches are not
         )  # fmt: skip
         await consumer.start()
         found: list[dict[str, Any]] = []

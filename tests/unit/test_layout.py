@@ -26,7 +26,10 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "processor.metrics.series": ("processor.metrics.families", "processor.errors"),
     "processor.domain": (*BASE, *DEFINITIONS, "processor.domain"),
     "processor.metrics": (*BASE, *DEFINITIONS, "processor.domain", "processor.metrics"),
-    "processor.stream": (*BASE, "processor.domain", "processor.metrics", "processor.stream"),
+    "processor.state": ("processor.errors", "processor.state"),
+    "processor.stream": (
+        *BASE, "processor.domain", "processor.metrics", "processor.state", "processor.stream",
+    ),
     "processor.ingest": (
         *BASE, "processor.domain", "processor.metrics", "processor.ingest",
         "processor.stream.topics",

@@ -14,6 +14,7 @@ SLA default first response 15 min (900 s), next response 1 h, resolution 8 h.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,19 +57,27 @@ EVENT_CLOCK = Settings(
 DEFAULT_RULES_CLOCK = Settings(clock="event", allowed_lateness_seconds=60, partitions=4)
 
 
-class SetDedup:
-    def __init__(self) -> None:
-        self.seen: set[str] = set()
+LOG_OFFSETS = itertools.count()
 
-    async def first_times(self, event_ids: list[str]) -> list[bool]:
+
+class SetDedup:
+    """The Redis window's rule: an id is new, or marked by the same record (position)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, str] = {}
+
+    async def first_times(self, event_ids: list[str], positions: list[str]) -> list[bool]:
         verdicts = []
-        for event_id in event_ids:
-            verdicts.append(event_id not in self.seen)
-            self.seen.add(event_id)
+        batch: set[str] = set()
+        for event_id, position in zip(event_ids, positions, strict=True):
+            mark = self.seen.setdefault(event_id, position)
+            verdicts.append(mark == position and event_id not in batch)
+            batch.add(event_id)
         return verdicts
 
     async def forget(self, event_ids: list[str]) -> None:
-        self.seen.difference_update(event_ids)
+        for event_id in event_ids:
+            self.seen.pop(event_id, None)
 
 
 class RecordingHealth:
@@ -97,7 +106,10 @@ class Harness:
     def __init__(
         self, tables: dict[str, dict[Any, Any]] | None = None, settings: Settings = EVENT_CLOCK
     ) -> None:
-        self.tables = tables or {"conversations": {}, "totals": {}, "windows": {}, "clocks": {}}
+        self.tables = tables or {
+            "conversations": {}, "totals": {}, "windows": {}, "clocks": {}, "progress": {},
+            "seen": {},
+        }  # fmt: skip
         self.dedup = SetDedup()
         self.health = RecordingHealth()
         self.dead_letters: list[tuple[bytes | None, dict[str, Any]]] = []
@@ -120,7 +132,7 @@ class Harness:
             wall_clock=lambda: WALL,
         )
 
-    async def _sink(self, key: bytes | None, value: bytes) -> None:
+    async def _sink(self, partition: int, key: bytes | None, value: bytes) -> None:
         self.dead_letters.append((key, orjson.loads(value)))
 
     @property
@@ -138,7 +150,8 @@ class Harness:
     async def send_raw(
         self, topic: str, partition: int, key: bytes | None, value: bytes | None
     ) -> None:
-        self.offset += 1
+        # One log for every harness: workers sharing tables read the same topics.
+        self.offset = next(LOG_OFFSETS)
         await self.pipeline.handle_batch(
             [Message(topic, partition, self.offset, key, value, timestamp=WALL)]
         )
@@ -398,7 +411,7 @@ async def test_too_late_dead_letter() -> None:
     assert envelope["event_id"] == "late-1"
     assert envelope["source_topic"] == "social.mentions"
     assert envelope["source_partition"] == 1
-    assert envelope["source_offset"] == 3
+    assert envelope["source_offset"] == h.offset  # the third record sent
     assert envelope["source_key"] == base64.b64encode(b"c1").decode()
     original = orjson.loads(base64.b64decode(envelope["original_value_b64"]))
     assert original["occurred_at"] == iso(T0 + 939)
@@ -517,6 +530,31 @@ async def test_duplicates_counted_once() -> None:
     assert h.dead_letters == []
 
 
+class RedisDown:
+    """The Redis window while Redis is unreachable: it cannot answer."""
+
+    async def first_times(self, event_ids: list[str], positions: list[str]) -> None:
+        return None
+
+    async def forget(self, event_ids: list[str]) -> None:
+        return None
+
+
+async def test_without_redis_the_state_dedups_within_the_lateness() -> None:
+    # EVENT_CLOCK: lateness 60 s. The state remembers m-1 (at 0) until stream time passes 60.
+    h = Harness()
+    h.pipeline.dedup = RedisDown()
+    await h.send("mention", "c1", 0, event_id="m-1")
+    await h.send("mention", "c1", 0, event_id="m-1")  # re-sent copy: a duplicate
+    assert h.totals[tkey("twitter")]["mentions_total"] == 1.0
+    assert h.health.outcomes == [("mention", "counted"), ("mention", "duplicate")]
+    await h.send("mention", "c2", 61)  # stream time 61: m-1 (at 0) falls behind the horizon
+    assert "1|m-1" not in h.tables["seen"] and "1|c2-mention-61" in h.tables["seen"]
+    await h.send("mention", "c1", 0, event_id="m-1")  # an older copy: too late, never counted
+    assert h.totals[tkey("twitter")]["mentions_total"] == 2.0  # m-1 and c2's mention
+    assert h.health.dead == ["too_late"]
+
+
 async def test_processing_error_forgets_dedup_and_dead_letters() -> None:
     class FailingOnce(dict[Any, Any]):
         failed = False
@@ -532,6 +570,8 @@ async def test_processing_error_forgets_dedup_and_dead_letters() -> None:
         "totals": {},
         "windows": {},
         "clocks": {},
+        "progress": {},
+        "seen": {},
     }
     h = Harness(tables)
     await h.send("mention", "c1", 0, event_id="m-1")
@@ -604,6 +644,8 @@ async def test_forget_partitions_and_reindex_from_tables() -> None:
         "totals": {},
         "windows": {},
         "clocks": {},
+        "progress": {},
+        "seen": {},
     }
     first = Harness(tables)
     await first.send("mention", "a1", 0, partition=2)  # deadline 900
@@ -634,6 +676,8 @@ async def test_new_worker_indexes_window_buckets_from_tables() -> None:
         "totals": {},
         "windows": {},
         "clocks": {},
+        "progress": {},
+        "seen": {},
     }
     first = Harness(tables)
     await first.send("mention", "a1", 0, partition=2)
@@ -666,8 +710,10 @@ async def test_batches_give_the_same_tables_as_one_by_one() -> None:
         for offset, doc in enumerate(documents)
     ]  # fmt: skip
     late = dict(documents[0], event_id="late-one")
+    copy = messages[6]
     messages += [
-        messages[5],  # a redelivery
+        messages[5],  # a redelivery: already in the state
+        Message(copy.topic, copy.partition, 9_999, copy.key, copy.value, WALL),  # re-sent
         Message("social.replies", 1, 10_000, b"x", b"{broken", WALL),
         Message("social.mentions", messages[0].partition, 10_001, b"c", orjson.dumps(late), WALL),
     ]
@@ -690,10 +736,12 @@ async def test_batches_give_the_same_tables_as_one_by_one() -> None:
         mine, theirs = ConversationState.from_json(document), ConversationState.from_json(other)
         assert contributions(mine) == contributions(theirs)
         assert conversation.next_check(mine) == conversation.next_check(theirs)
-    assert batched.health.outcomes == one_by_one.health.outcomes
+    # Redeliveries are told apart before the batch is folded: same outcomes, another order.
+    assert sorted(batched.health.outcomes) == sorted(one_by_one.health.outcomes)
     assert [letter["reason"] for _, letter in batched.dead_letters] == ["invalid_json", "too_late"]
     assert batched.dedup.seen == one_by_one.dedup.seen
     assert ("mention", "duplicate") in batched.health.outcomes
+    assert ("mention", "redelivered") in batched.health.outcomes
 
 
 async def test_idle_conversations_are_forgotten_after_the_ttl() -> None:

@@ -1,0 +1,165 @@
+"""Nothing lost, nothing counted twice when a worker dies (issue 11), on Apache Kafka.
+
+Workers are real processes killed with SIGKILL at random points of a backlog (the seed is
+printed). The totals they export afterwards are compared with two independent accounts:
+`tests/sla_reference.py` (mentions, replies, conversations, first responses and their SLA
+outcomes, computed from the events alone) and, for every other business counter and
+histogram, a worker of another application that read the same topics without a crash.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pytest
+
+from processor.metrics.families import BUSINESS_FAMILIES
+from tests.integration.conftest import (
+    Deployment,
+    Samples,
+    WorkerProcess,
+    value,
+    wait_until,
+)
+from tests.integration.test_event_time_alignment import HOUR, history
+from tests.integration.test_month_replay import disagreements
+from tests.sla_reference import expected_figures
+
+pytestmark = pytest.mark.integration
+
+# Business series that only grow with input: equal totals mean equal processing. Gauges
+# and windows depend on the moment of the scrape, health series on the process.
+CUMULATIVE = {
+    family.name + suffix
+    for family in BUSINESS_FAMILIES
+    for suffix in {"counter": ("_total",), "histogram": ("_count", "_sum", "_bucket")}.get(
+        family.kind, ()
+    )
+}
+
+
+def merged(*scrapes: Samples) -> Samples:
+    """The sum of several workers' samples: each exports the partitions it owns."""
+    total: Samples = {}
+    for samples in scrapes:
+        for key, number in samples.items():
+            total[key] = total.get(key, 0.0) + number
+    return total
+
+
+def cumulative(samples: Samples) -> dict[tuple[str, Any], float]:
+    """Every business counter and histogram sample (non-zero), by name and labels."""
+    return {key: number for key, number in samples.items() if key[0] in CUMULATIVE and number}
+
+
+def counted(worker: WorkerProcess) -> float:
+    try:
+        return value(worker.scrape(), "socialcare_events_processed_total", outcome="counted")
+    except OSError:
+        return 0.0
+
+
+def kill_after(worker: WorkerProcess, events: int, timeout: float = 120.0) -> None:
+    """SIGKILL once the worker counted at least `events` (of its own) since it started."""
+    wait_until(lambda: counted(worker) >= events, timeout, f"{events} events counted",
+               worker.log_tail)  # fmt: skip
+    worker.kill()
+
+
+def agree_with(
+    scrape: Callable[[], Samples], reference: Any, clean: Callable[[], Samples],
+    logs: Iterable[Callable[[], str]], timeout: float = 120.0,
+) -> None:  # fmt: skip
+    """Wait until the scrape equals the reference and the clean run on every total."""
+    gaps: list[str] = []
+
+    def check() -> bool:
+        mine = scrape()
+        gaps[:] = disagreements(mine, reference)
+        theirs = cumulative(clean())
+        ours = cumulative(mine)
+        for key in sorted(set(theirs) | set(ours), key=repr):
+            # Sums of customer values (floats with cents) depend on the order of additions.
+            if not math.isclose(theirs.get(key, 0.0), ours.get(key, 0.0), rel_tol=1e-9):
+                gaps.append(f"{key}: crashed run {ours.get(key)}, clean run {theirs.get(key)}")
+        return not gaps
+
+    wait_until(check, timeout, "the totals to equal the reference and the clean run",
+               lambda: "\n".join([*gaps[:40], *(log() for log in logs)]))  # fmt: skip
+
+
+def backlog_for(deployment: Deployment, seed: int) -> list[dict[str, Any]]:
+    """Three and a half hours of traffic, ended an hour ago: every deadline has passed."""
+    now = time.time()
+    events = history(now - 4.5 * HOUR, now - HOUR, seed=seed, rate=10.0)
+    deployment.produce(events)
+    return events
+
+
+def test_the_only_worker_killed_three_times_loses_and_doubles_nothing(
+    deployment_factory: Callable[..., Deployment], workers: Callable[..., WorkerProcess]
+) -> None:
+    seed = random.randrange(1_000_000)
+    print(f"kill points from seed {seed}")
+    rng = random.Random(seed)
+    deployment = deployment_factory(partitions=4, SOCIALCARE_BATCH_MAX_EVENTS="200")
+    events = backlog_for(deployment, seed=20)
+    assert len(events) > 4000
+    clean = workers(deployment.sharing_topics(), name="clean")
+    for round_number in range(3):
+        worker = workers(deployment, name=f"crashing-{round_number}")
+        worker.wait_ready()
+        # Somewhere in the first half of what is left: a random moment of a batch.
+        kill_after(worker, rng.randrange(100, 1200))
+        print(f"round {round_number}: killed at {worker.log_tail(3)}")
+    survivor = workers(deployment, name="after-the-crashes")
+    survivor.wait_ready()
+    reference = expected_figures(events, time.time())
+    assert all(not want.pending for want in reference.values())
+    agree_with(survivor.scrape, reference, clean.scrape, [survivor.log_tail])
+    m = survivor.scrape()
+    assert value(m, "socialcare_events_processed_total", outcome="duplicate") == 0
+    assert deployment.dead_letters(expected=0, timeout=3.0) == []
+
+
+def test_one_of_two_workers_killed_the_survivor_takes_over(
+    deployment_factory: Callable[..., Deployment], workers: Callable[..., WorkerProcess]
+) -> None:
+    deployment = deployment_factory(partitions=4, SOCIALCARE_BATCH_MAX_EVENTS="200")
+    events = backlog_for(deployment, seed=21)
+    clean = workers(deployment.sharing_topics(), name="clean")
+    first = workers(deployment, name="first")
+    second = workers(deployment, name="second")
+    first.wait_ready()
+    second.wait_ready()
+    wait_until(
+        lambda: value(first.scrape(), "socialcare_owned_partitions")
+        + value(second.scrape(), "socialcare_owned_partitions") == 4,
+        60, "the partitions shared by the two workers", second.log_tail,
+    )  # fmt: skip
+    kill_after(second, 300)
+    killed_at = time.monotonic()
+
+    def survivor_owns_all() -> bool:
+        m = first.scrape()
+        return value(m, "socialcare_owned_partitions") == 4 and (
+            value(m, "socialcare_mentions_total") > 0
+        )
+
+    wait_until(survivor_owns_all, 60, "the survivor to export every partition", first.log_tail)
+    takeover = time.monotonic() - killed_at
+    print(f"survivor exports all partitions {takeover:.1f}s after the kill")
+    assert takeover <= 10.0, first.log_tail()
+    restarted = workers(deployment, name="second-again")
+    restarted.wait_ready()
+    reference = expected_figures(events, time.time())
+
+    def both() -> Samples:
+        return merged(first.scrape(), restarted.scrape())
+
+    agree_with(both, reference, clean.scrape, [first.log_tail, restarted.log_tail])
+    assert deployment.dead_letters(expected=0, timeout=3.0) == []

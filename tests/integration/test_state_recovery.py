@@ -1,0 +1,110 @@
+"""The changelog's unit of a batch, read back: whole batches only, on Kafka and on Tansu.
+
+A batch cut short (a worker killed between its records) must never reach a recovered
+store: on Kafka the transaction is aborted when the next writer of the partition starts;
+on Tansu, without transactions, the reader drops records whose batch has no commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from processor.state.records import BATCH_HEADER, Outgoing, encode_key, encode_value
+from processor.state.recovery import recover
+from processor.state.store import StateStore
+from processor.state.writer import FramedWriter, TransactionalWriter
+
+pytestmark = pytest.mark.integration
+
+
+def new_store() -> StateStore:
+    return StateStore({"totals": lambda key, value: int(key.split(":")[0])})
+
+
+def change(key: str, mentions: int) -> Outgoing:
+    return Outgoing("", encode_key("totals", key), encode_value({"mentions": mentions}))
+
+
+async def create(bootstrap: str, topic: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
+    finally:
+        await admin.close()
+
+
+async def transactional_round(bootstrap: str) -> None:
+    app, topic = f"t{uuid.uuid4().hex[:8]}", f"t{uuid.uuid4().hex[:8]}-state-changelog"
+    await create(bootstrap, topic)
+    writer = TransactionalWriter(bootstrap, app, topic)
+    await writer.start({0, 1})
+    written = await writer.write({0: [change("0:a", 1), change("0:b", 1)], 1: [change("1:c", 5)]})
+    assert written.fenced == set() and set(written.offsets) == {0, 1}
+    # A worker dies mid-batch: records sent, the transaction neither committed nor aborted.
+    zombie = AIOKafkaProducer(bootstrap_servers=bootstrap, transactional_id=f"{app}-state-0")
+    await zombie.start()
+    await zombie.begin_transaction()
+    await (await zombie.send(topic, key=encode_key("totals", "0:a"), value=b'{"mentions":99}',
+                             partition=0))  # fmt: skip
+    # The next owner starts its writer (fencing the zombie), then reads.
+    successor = TransactionalWriter(bootstrap, app, topic)
+    await successor.start({0, 1})
+    store = new_store()
+    recovered = await recover(
+        store, bootstrap_servers=bootstrap, topic=topic, partitions={0, 1}, transactional=True
+    )
+    assert dict(store["totals"]) == {"0:a": {"mentions": 1}, "0:b": {"mentions": 1},
+                                     "1:c": {"mentions": 5}}  # fmt: skip
+    assert recovered.applied == {0: 2, 1: 1}
+    # The old writer is fenced: its next batch is refused, not written.
+    assert (await writer.write({0: [change("0:a", 7)]})).fenced == {0}
+    # A copy kept at its offset reads only the tail another writer added.
+    await successor.write({0: [change("0:b", 2)]})
+    tail = await recover(
+        store, bootstrap_servers=bootstrap, topic=topic, partitions={0, 1}, transactional=True
+    )
+    assert tail.applied == {0: 1, 1: 0}
+    assert store["totals"]["0:b"] == {"mentions": 2}
+    for producer in (writer, successor):
+        await producer.close()
+    await zombie.stop()
+
+
+async def framed_round(bootstrap: str) -> None:
+    topic = f"t{uuid.uuid4().hex[:8]}-state-changelog"
+    await create(bootstrap, topic)
+    writer = FramedWriter(bootstrap, topic, one_record_per_batch=True)
+    await writer.write({0: [change("0:a", 1), change("0:b", 1)]})
+    # A batch cut short: its first record reached the broker, its commit never did.
+    raw = AIOKafkaProducer(bootstrap_servers=bootstrap, max_batch_size=1)
+    await raw.start()
+    await raw.send_and_wait(topic, key=encode_key("totals", "0:a"), value=b'{"mentions":99}',
+                            partition=0, headers=[(BATCH_HEADER, b"dead-1")])  # fmt: skip
+    await raw.stop()
+    await writer.write({0: [change("0:b", 3)]})  # the next owner's batch, after the cut
+    await writer.close()
+    store = new_store()
+    recovered = await recover(
+        store, bootstrap_servers=bootstrap, topic=topic, partitions={0}, transactional=False
+    )
+    assert dict(store["totals"]) == {"0:a": {"mentions": 1}, "0:b": {"mentions": 3}}
+    assert recovered.dropped == 1 and recovered.applied == {0: 3}
+
+
+def test_kafka_recovers_whole_transactions_only(kafka_broker: str) -> None:
+    asyncio.run(transactional_round(kafka_broker))
+
+
+@pytest.mark.tansu
+def test_tansu_drops_a_batch_without_its_commit(tansu_broker: str) -> None:
+    asyncio.run(framed_round(tansu_broker))
+
+
+def test_kafka_framed_writer_drops_a_batch_without_its_commit(kafka_broker: str) -> None:
+    asyncio.run(framed_round(kafka_broker))
