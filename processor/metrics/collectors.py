@@ -3,6 +3,10 @@
 It reads the aggregate records of the partitions the worker owns at that moment (through
 a read-only `BusinessState`), so the sum over workers never counts a partition twice and
 numbers survive restarts (they come back from the changelogs).
+
+Counters and histograms carry a `partition` label: a partition's series moves whole from
+one worker to another at a rebalance (a new series there, gone here), so `rate()` and
+`increase()` never see a jump. Gauges are summed over the worker's partitions.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ class BusinessState(Protocol):
     def window_now(self, partition: int) -> float: ...
     def owned_totals(
         self, partitions: set[int]
-    ) -> Iterable[tuple[str, str, dict[str, float]]]: ...  # fmt: skip
+    ) -> Iterable[tuple[int, str, str, dict[str, float]]]: ...  # fmt: skip
     def owned_buckets(
         self, partitions: set[int]
     ) -> Iterable[tuple[int, str, str, float, float, dict[str, float]]]: ...
@@ -74,10 +78,19 @@ def cumulative_buckets(
     return out
 
 
+def exported_labels(family: f.Family) -> tuple[str, ...]:
+    """A family's labels as exported: business counters and histograms add `partition`."""
+    if family.kind in ("counter", "histogram") and family in f.BUSINESS_FAMILIES:
+        return (*family.labels, "partition")
+    return family.labels
+
+
 def _empty(family: f.Family) -> Metric:
     kinds = {"counter": CounterMetricFamily, "gauge": GaugeMetricFamily,
              "histogram": HistogramMetricFamily}  # fmt: skip
-    metric: Metric = kinds[family.kind](family.name, family.documentation, labels=family.labels)
+    metric: Metric = kinds[family.kind](
+        family.name, family.documentation, labels=exported_labels(family)
+    )
     return metric
 
 
@@ -105,23 +118,25 @@ def build_families(state: BusinessState, partitions: set[int]) -> list[Metric]:
 
 
 def _add_totals(families: dict[str, Metric], state: BusinessState, partitions: set[int]) -> None:
-    merged: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for brand, channel, values in state.owned_totals(partitions):
-        into = merged[(brand, channel)]
-        for field, value in values.items():
-            into[field] = round(into[field] + value, 6)  # same sum in any partition order
     # Histogram series: (family, label values without `le`) -> bucket index -> count.
     histograms: dict[tuple[str, tuple[str, ...]], dict[int, float]] = defaultdict(dict)
     sums: dict[tuple[str, tuple[str, ...]], float] = defaultdict(float)
-    for (brand, channel), values in sorted(merged.items()):
+    gauges: dict[tuple[str, tuple[str, ...]], float] = defaultdict(float)
+    rows = sorted(state.owned_totals(partitions), key=lambda row: row[:3])
+    for partition, brand, channel, values in rows:
         for field, value in sorted(values.items()):
             key: SeriesKey = parse_field(brand, channel, field)
+            labels = (*key.labels, str(partition))
             if key.part == "bucket":
-                histograms[(key.family, key.labels)][key.bucket] = value
+                histograms[(key.family, labels)][key.bucket] = value
             elif key.part == "sum":
-                sums[(key.family, key.labels)] = value
+                sums[(key.family, labels)] = value
             elif key.part == "":
-                families[key.family].add_metric(list(key.labels), value)  # type: ignore[attr-defined]
+                if families[key.family].type == "gauge":  # summed over the partitions
+                    place = (key.family, key.labels)
+                    gauges[place] = round(gauges[place] + value, 6)  # same in any order
+                else:
+                    families[key.family].add_metric(list(labels), value)  # type: ignore[attr-defined]
             # `count` is the +Inf bucket
     for (name, labels), counts in sorted(histograms.items()):
         families[name].add_metric(  # type: ignore[attr-defined]
@@ -129,6 +144,8 @@ def _add_totals(families: dict[str, Metric], state: BusinessState, partitions: s
             buckets=cumulative_buckets(counts, f.HISTOGRAM_BOUNDS[name]),
             sum_value=sums.get((name, labels), 0.0),
         )
+    for (name, labels), value in sorted(gauges.items()):
+        families[name].add_metric(list(labels), value)  # type: ignore[attr-defined]
 
 
 def _add_windows(families: dict[str, Metric], state: BusinessState, partitions: set[int]) -> None:

@@ -26,7 +26,7 @@ from processor.stream.interfaces import Table
 
 log = logging.getLogger(__name__)
 
-TotalsRow = tuple[str, str, dict[str, float]]
+TotalsRow = tuple[int, str, str, dict[str, float]]
 BucketRow = tuple[int, str, str, float, float, dict[str, float]]
 
 
@@ -106,11 +106,11 @@ class Aggregates:
     # -- reading (the scrape) -------------------------------------------------------------------
 
     def totals_of(self, partitions: set[int]) -> Iterator[TotalsRow]:
-        """(brand, channel, series fields) of the all-time records of these partitions."""
+        """(partition, brand, channel, series fields) of these partitions' all-time records."""
         for key, values in list(self.totals.items()):
             partition, brand, channel = parse_table_key(key)
             if partition in partitions and values:
-                yield brand, channel, values
+                yield partition, brand, channel, values
 
     def buckets_of(self, partitions: set[int]) -> Iterator[BucketRow]:
         """(partition, brand, channel, size, start, series fields) of their time buckets."""

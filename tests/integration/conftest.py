@@ -257,9 +257,9 @@ class WorkerProcess(ChildProcess):
 
     def __init__(
         self, deployment: Deployment, log_dir: Path, name: str, command: str = "worker",
-        **env: str,
+        port: int | None = None, **env: str,
     ) -> None:  # fmt: skip
-        self.port = free_port()
+        self.port = port if port is not None else free_port()
         port_variable = "SOCIALCARE_WEBHOOK_PORT" if command == "webhook" else "METRICS_PORT"
         super().__init__(
             name,
@@ -362,8 +362,10 @@ def deployment_factory(
 def workers(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
     started: list[WorkerProcess] = []
 
-    def start(deployment: Deployment, name: str = "worker", **env: str) -> WorkerProcess:
-        worker = WorkerProcess(deployment, tmp_path, name, **env)
+    def start(
+        deployment: Deployment, name: str = "worker", port: int | None = None, **env: str
+    ) -> WorkerProcess:
+        worker = WorkerProcess(deployment, tmp_path, name, port=port, **env)
         started.append(worker)
         return worker
 

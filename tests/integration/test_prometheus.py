@@ -67,16 +67,21 @@ def fast_rules(tmp_path: Path, partitions: int) -> Path:
 class Prometheus:
     """A Prometheus server process and its HTTP API."""
 
-    def __init__(self, tmp_path: Path, rules: Path, targets: dict[str, int]) -> None:
+    def __init__(
+        self, tmp_path: Path, rules: Path, targets: dict[str, int | list[int]],
+        interval: str = "2s",
+    ) -> None:  # fmt: skip
         self.port = free_port()
         config = {
-            "global": {"scrape_interval": "2s", "evaluation_interval": "2s"},
+            "global": {"scrape_interval": interval, "evaluation_interval": interval},
             "rule_files": [str(rules)],
             "scrape_configs": [
-                {"job_name": job, "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}
-                for job, port in targets.items()
+                {"job_name": job, "static_configs": [{"targets": [
+                    f"127.0.0.1:{port}" for port in (ports if isinstance(ports, list) else [ports])
+                ]}]}
+                for job, ports in targets.items()
             ],
-        }
+        }  # fmt: skip
         path = tmp_path / "prometheus.yml"
         path.write_text(yaml.safe_dump(config))
         self.log_path = tmp_path / "prometheus.log"

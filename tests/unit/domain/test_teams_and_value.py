@@ -403,16 +403,20 @@ async def test_pipeline_totals_and_export_of_team_and_value_series() -> None:
     }  # fmt: skip
     families = build_families(h.pipeline.view, {1})  # the conversations are on partition 1
     brand = (("brand", BRAND), ("channel", "twitter"))
+    # Counters and histograms name their partition (a rebalance moves a series whole);
+    # gauges are summed over the worker's partitions.
     assert samples(families, "socialcare_team_replies_total") == {
-        (*brand, ("team", "other")): 1.0,
-        (*brand, ("team", "tier1")): 1.0,
+        (*brand, ("partition", "1"), ("team", "other")): 1.0,
+        (*brand, ("partition", "1"), ("team", "tier1")): 1.0,
     }
-    assert samples(families, "socialcare_agent_replies_total") == {(("agent", "a-1"), *brand): 1.0}
+    assert samples(families, "socialcare_agent_replies_total") == {
+        (("agent", "a-1"), *brand, ("partition", "1")): 1.0
+    }
     assert samples(families, "socialcare_open_customer_value") == {
         (*brand, ("state", "awaiting_first_response")): 70.5
     }
     assert samples(families, "socialcare_team_first_response_seconds_count") == {
-        (*brand, ("team", "tier1")): 1.0
+        (*brand, ("partition", "1"), ("team", "tier1")): 1.0
     }
     assert samples(families, "socialcare_team_staffing_cost_per_hour") == {}  # not partition 0
 

@@ -358,8 +358,12 @@ async def test_owned_totals_by_partition() -> None:
     h = Harness()
     await h.send("mention", "p1", 0, partition=1)
     await h.send("mention", "p3", 0, partition=3)
-    assert sorted((b, c) for b, c, _ in h.pipeline.view.owned_totals({1})) == [(BRAND, "twitter")]
-    assert [v["mentions_total"] for _, _, v in h.pipeline.view.owned_totals({1, 3})] == [1.0, 1.0]
+    assert [(p, b, c) for p, b, c, _ in h.pipeline.view.owned_totals({1})] == [
+        (1, BRAND, "twitter")
+    ]
+    assert sorted(
+        (p, v["mentions_total"]) for p, _, _, v in h.pipeline.view.owned_totals({1, 3})
+    ) == [(1, 1.0), (3, 1.0)]
     assert list(h.pipeline.view.owned_totals({0, 2})) == []
 
 
