@@ -145,8 +145,8 @@ class Settings(BaseSettings):
     sla_refresh_seconds: float = Field(
         1.0, validation_alias=_env("SOCIALCARE_SLA_REFRESH_SECONDS"), gt=0
     )
-    # Only the in-memory store: Faust's RocksDB store picks the database of a write from the
-    # event being processed, which batched writes (processor/stream/tables.py) do not provide.
+    # Only the in-memory store so far (processor/state/store.py): state is read back from the
+    # changelog when partitions are assigned.
     store: Literal["memory://"] = Field("memory://", validation_alias=_env("SOCIALCARE_STORE"))
     data_dir: Path = Field(Path("./socialcare-data"), validation_alias=_env("SOCIALCARE_DATA_DIR"))
     session_timeout_seconds: float = Field(

@@ -1,11 +1,12 @@
 """The stream core: the Faust worker, the pipeline of a batch and the state it keeps.
 
-`worker` (Faust app, tables, the thin agent, timers, /metrics and /ready) hands batches to
-`pipeline`, which orchestrates `clock`, `conversations` (states and their indexes),
-`aggregates` (totals and window buckets), `tables` (changelog flush), `dedup` (Redis) and
-the dead-letter sink (`deadletters`); `policy_store` keeps SLA policies in Redis, `topics`
-the Kafka layout, `interfaces` the protocols between them.
+`worker` (Faust app, the state, the thin agent, timers, /metrics and /ready, partition
+takeover) hands batches to `pipeline`, which orchestrates `clock`, `conversations` (states
+and their indexes), `aggregates` (totals and window buckets), `seen` (ids counted within
+the lateness), `tables`, `dedup` (Redis) and the dead-letter sink (`deadletters`), and ends
+each batch with `checkpoint`; `policy_store` keeps SLA policies in Redis, `reachability`
+tells Redis outages, `topics` the Kafka layout, `interfaces` the protocols between them.
 
-May import: `processor.domain`, `processor.metrics`, `processor.settings`,
+May import: `processor.domain`, `processor.metrics`, `processor.state`, `processor.settings`,
 `processor.errors`. Nothing of ingest or tools.
 """

@@ -1,0 +1,186 @@
+"""Recovery benchmark: how long a worker needs to get its state back, and its memory.
+
+    .venv/bin/python benchmarks/recovery.py [--conversations 50000 1000000] [--bootstrap H:P]
+
+For each size: conversation states (copies of real ones, made by the pipeline from
+synthetic traffic) with their totals are written to a changelog topic on Apache Kafka (a
+broker started here, or --bootstrap), in transactions as a worker writes them. A fresh
+process then reads the whole changelog (`processor.state.recovery.recover`) and indexes the
+partitions as a worker does on an assignment: that is the restart-to-full-totals time, the
+takeover time less the session timeout. It prints the time, the records per second and the
+resident memory per conversation held.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+PARTITIONS = 8
+
+
+async def sample_states(count: int = 2000) -> list[dict[str, Any]]:
+    """Conversation documents as the pipeline stores them, from a synthetic day."""
+    from processor.domain.sla import SlaPolicyCache
+    from processor.ingest.synthetic import SyntheticTraffic, TrafficProfile
+    from processor.settings import Settings
+    from processor.stream.deadletters import TopicDeadLetters
+    from processor.stream.interfaces import Message
+    from processor.stream.pipeline import Pipeline
+    from processor.stream.tables import Tables
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from pipeline import MemoryDedup, NoHealth  # type: ignore[import-not-found]
+
+    async def nowhere(partition: int, key: bytes | None, value: bytes) -> None: ...
+
+    settings = Settings.model_validate({"clock": "event", "partitions": 1})
+    tables = Tables.in_memory()
+    pipeline = Pipeline(
+        settings, tables=tables, policies=SlaPolicyCache(), dedup=MemoryDedup(),
+        health=NoHealth(), dead_letters=TopicDeadLetters(nowhere, NoHealth()),
+    )  # fmt: skip
+    start = time.time() - 86400
+    traffic = SyntheticTraffic(start, seed=3, profile=TrafficProfile(conversations_per_minute=4))
+    topics = {kind: topic for topic, kind in settings.input_topics.items()}
+    import orjson
+
+    documents = traffic.advance(start + 86400)
+    messages = [
+        Message(topics[str(doc["type"])], 0, offset, str(doc["conversation_id"]).encode(),
+                orjson.dumps(doc), None)
+        for offset, doc in enumerate(documents)
+    ]  # fmt: skip
+
+    for first in range(0, len(messages), 500):
+        await pipeline.handle_batch(messages[first : first + 500])
+    states = list(tables.conversations.values())
+    return states[:count]
+
+
+async def write_changelog(
+    bootstrap: str, topic: str, conversations: int, console: Console
+) -> tuple[int, float]:
+    """Write the changelog a worker with this many conversations leaves; (records, bytes/conv)."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    from processor.state.records import Outgoing, encode_key, encode_value
+    from processor.state.writer import TransactionalWriter
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, PARTITIONS, 1,
+                                        topic_configs={"cleanup.policy": "compact"})])  # fmt: skip
+    await admin.close()
+    samples = await sample_states()
+    writer = TransactionalWriter(bootstrap, f"bench{uuid.uuid4().hex[:6]}", topic)
+    await writer.start(set(range(PARTITIONS)))
+    written = 0
+    size = 0
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(
+            f"changelog of {conversations:,} conversations", total=conversations
+        )
+        for first in range(0, conversations, 4000):
+            batches: dict[int, list[Outgoing]] = {p: [] for p in range(PARTITIONS)}
+            for n in range(first, min(first + 4000, conversations)):
+                partition = n % PARTITIONS
+                state = dict(samples[n % len(samples)], conversation_id=f"bench-{n}",
+                             partition=partition)  # fmt: skip
+                value = encode_value(state)
+                size += len(value)
+                batches[partition].append(
+                    Outgoing("", encode_key("conversations", state["conversation_id"]), value)
+                )
+            await writer.write(batches)
+            written += sum(len(records) for records in batches.values())
+            progress.update(task, completed=min(first + 4000, conversations))
+    await writer.close()
+    return written, size / max(conversations, 1)
+
+
+def measure_recovery(bootstrap: str, topic: str) -> dict[str, float]:
+    """In a fresh process: recover every partition and index it; time and memory."""
+    code = f"""
+import asyncio, json, time, resource
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+from processor.settings import Settings
+from processor.state.recovery import recover
+from processor.state.store import StateStore
+from processor.stream.conversations import ConversationStore
+from processor.stream.tables import PARTITION_OF
+before = rss()
+store = StateStore(PARTITION_OF)
+began = time.monotonic()
+recovered = asyncio.run(recover(store, bootstrap_servers={bootstrap!r}, topic={topic!r},
+                                partitions=set(range({PARTITIONS})), transactional=True))
+read = time.monotonic() - began
+conversations = ConversationStore(store["conversations"])
+conversations.index(set(range({PARTITIONS})))
+total = time.monotonic() - began
+print(json.dumps({{"records": sum(recovered.applied.values()), "read_seconds": read,
+                  "seconds": total, "conversations": len(store["conversations"]),
+                  "rss_bytes": rss() - before}}))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conversations", type=int, nargs="+", default=[50_000, 1_000_000])
+    parser.add_argument("--bootstrap", help="an Apache Kafka broker (default: start one here)")
+    arguments = parser.parse_args()
+    console = Console(stderr=True, width=120)
+    broker = None
+    bootstrap = arguments.bootstrap
+    if bootstrap is None:
+        from processor.tools.kafka_broker import start_kafka
+
+        folder = Path(tempfile.mkdtemp(prefix="socialcare-recovery-"))
+        console.print(f"starting Apache Kafka in {folder}")
+        broker, bootstrap = start_kafka(folder, partitions=PARTITIONS)
+    table = Table(title="Recovery: restart to full totals (memory store, one process)")
+    for column in ("conversations", "changelog records", "bytes/state", "read s",
+                   "read+index s", "records/s", "RSS MB", "RSS bytes/conversation"):  # fmt: skip
+        table.add_column(column, justify="right")
+    try:
+        for conversations in arguments.conversations:
+            topic = f"bench-{uuid.uuid4().hex[:8]}-state-changelog"
+            records, state_bytes = asyncio.run(
+                write_changelog(bootstrap, topic, conversations, console)
+            )
+            console.print(f"{records:,} records written; recovering in a fresh process...")
+            result = measure_recovery(bootstrap, topic)
+            assert result["conversations"] == conversations, result
+            table.add_row(
+                f"{conversations:,}", f"{records:,}", f"{state_bytes:,.0f}",
+                f"{result['read_seconds']:.1f}", f"{result['seconds']:.1f}",
+                f"{records / result['read_seconds']:,.0f}", f"{result['rss_bytes'] / 1e6:,.0f}",
+                f"{result['rss_bytes'] / conversations:,.0f}",
+            )  # fmt: skip
+            console.print(table)
+    finally:
+        if broker is not None:
+            broker.stop(timeout=30)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
