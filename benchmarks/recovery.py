@@ -42,7 +42,7 @@ async def sample_states(count: int = 2000) -> list[dict[str, Any]]:
     from processor.stream.tables import Tables
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from pipeline import MemoryDedup, NoHealth  # type: ignore[import-not-found]
+    from pipeline import MemoryDedup, NoHealth
 
     async def nowhere(partition: int, key: bytes | None, value: bytes) -> None: ...
 
