@@ -1,6 +1,6 @@
 """`python -m benchmarks`: the whole-worker benchmark, from a source checkout.
 
-    .venv/bin/python -m benchmarks [--events 50000] [--partitions 4]
+    .venv/bin/python -m benchmarks [--events 50000] [--partitions 4] [--broker tansu|kafka]
 
 It lives outside the `processor` package because a deployment never needs it; `socialcare
 bench` runs this same code when started from a checkout. Output (progress bars, the tables)
@@ -27,8 +27,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--events", type=int, default=50_000, help="events to push through the broker"
     )
     parser.add_argument("--partitions", type=int, default=4, help="partitions of the input topics")
+    parser.add_argument(
+        "--broker", choices=("tansu", "kafka"), default="tansu",
+        help="tansu (embedded default) or kafka (Apache Kafka: the worker uses transactions)",
+    )  # fmt: skip
     arguments = parser.parse_args(argv)
-    return run_benchmark(arguments.events, arguments.partitions, Console(stderr=True))
+    return run_benchmark(
+        arguments.events, arguments.partitions, Console(stderr=True), arguments.broker
+    )
 
 
 if __name__ == "__main__":

@@ -95,6 +95,7 @@ class BenchRun:
 
     console: Console
     workdir: Path
+    broker: str = "tansu"  # or "kafka": Apache Kafka, the worker with transactions
     run_id: str = field(default_factory=lambda: secrets.token_hex(3))
     children: list[ChildProcess] = field(default_factory=list)
     meter: CpuMeter = field(default_factory=CpuMeter)

@@ -123,9 +123,9 @@ from processor.settings import Settings
 from processor.state.recovery import recover
 from processor.state.store import StateStore
 from processor.stream.conversations import ConversationStore
-from processor.stream.tables import PARTITION_OF
+from processor.stream.tables import ENCODED, PARTITION_OF
 before = rss()
-store = StateStore(PARTITION_OF)
+store = StateStore(PARTITION_OF, encoded=ENCODED)
 began = time.monotonic()
 recovered = asyncio.run(recover(store, bootstrap_servers={bootstrap!r}, topic={topic!r},
                                 partitions=set(range({PARTITIONS})), transactional=True))

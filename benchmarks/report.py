@@ -140,7 +140,7 @@ def summary(results: Results, console: Console) -> None:
         details.add_row(key, value)
     console.print(details)
 
-    names = ["bench", "faust-noop", "worker", "tansu", "redis"]
+    names = ["bench", "faust-noop", "worker", "tansu", "kafka", "redis"]
     cpu = Table(title="CPU during the timed window (1.00 = one whole core; the machine has "
                       f"{machine()['nproc']})")  # fmt: skip
     cpu.add_column("phase")

@@ -1,8 +1,9 @@
 """One benchmark run, step by step: the worker against raw aiokafka and a do-nothing Faust
 agent, on the same data.
 
-Everything runs on this machine and is thrown away at the end: a Tansu broker (memory
-storage) and a Redis on free ports, then, on the same N synthetic v1 events:
+Everything runs on this machine and is thrown away at the end: a broker (Tansu, memory
+storage, by default; Apache Kafka with `--broker kafka`, where the worker writes each
+batch in transactions) and a Redis on free ports, then, on the same N synthetic v1 events:
 
 1. the producer (`EventProducer`, acks=all) puts them onto the four topics;
 2. baseline A: a raw aiokafka consumer (a fresh group) reads them back, without decoding;
@@ -40,6 +41,7 @@ from benchmarks.worker_run import start_worker, worker_throughput
 from processor.errors import SocialcareError
 from processor.settings import ClockMode, Settings
 from processor.stream.topics import ensure_topics
+from processor.tools.kafka_broker import start_kafka
 from processor.tools.local_services import (
     ChildProcess,
     free_port,
@@ -51,9 +53,13 @@ from processor.tools.local_services import (
 
 async def start_services(bench: BenchRun, partitions: int) -> Settings:
     """Step 1: broker, Redis and the topics; the settings every later step uses."""
-    bench.console.rule("[bold]1. Tansu broker and Redis")
-    tansu, bootstrap = start_tansu(bench.workdir)
-    bench.meter.pids["tansu"] = bench.adopt(tansu).pid
+    if bench.broker == "kafka":
+        bench.console.rule("[bold]1. Apache Kafka broker and Redis")
+        broker, bootstrap = start_kafka(bench.workdir, partitions=partitions)
+    else:
+        bench.console.rule("[bold]1. Tansu broker and Redis")
+        broker, bootstrap = start_tansu(bench.workdir)
+    bench.meter.pids[bench.broker] = bench.adopt(broker).pid
     redis, redis_url = start_redis(bench.workdir)
     bench.meter.pids["redis"] = bench.adopt(redis).pid
     # By field name (populate_by_name). Settings not given here (topic names, store,
@@ -72,7 +78,7 @@ async def start_services(bench: BenchRun, partitions: int) -> Settings:
     )
     await ensure_topics(settings, timeout=30.0)
     bench.console.print(
-        f"broker {bootstrap} ({Path(tansu.argv[0]).name}), redis port "
+        f"broker {bootstrap} ({bench.broker}), redis port "
         f"{urlsplit(redis_url).port}, topics with {partitions} partitions, app id {bench.app_id}"
     )
     return settings
@@ -192,7 +198,7 @@ async def _benchmark(bench: BenchRun, events: int, partitions: int) -> Results:
     return results
 
 
-def run_benchmark(events: int, partitions: int, console: Console) -> int:
+def run_benchmark(events: int, partitions: int, console: Console, broker: str = "tansu") -> int:
     """Run every phase, print the summary; 0 on success, 1 on a failed phase, 130 on Ctrl-C.
 
     The scratch folder (logs, worker data) is removed after a success and kept after a
@@ -203,7 +209,7 @@ def run_benchmark(events: int, partitions: int, console: Console) -> int:
         return 2
     for noisy in ("aiokafka", "processor.stream.topics"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    bench = BenchRun(console, Path(tempfile.mkdtemp(prefix="socialcare-bench-")))
+    bench = BenchRun(console, Path(tempfile.mkdtemp(prefix="socialcare-bench-")), broker)
     succeeded = False
     try:
         results = asyncio.run(_benchmark(bench, events, partitions))

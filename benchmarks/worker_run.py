@@ -43,8 +43,10 @@ def start_worker(bench: BenchRun, settings: Settings) -> ChildProcess:
         "SOCIALCARE_SESSION_TIMEOUT_SECONDS": f"{SESSION_TIMEOUT:g}",
         "SOCIALCARE_REBALANCE_TIMEOUT_SECONDS": f"{REBALANCE_TIMEOUT:g}",
         "SOCIALCARE_DATA_DIR": str(bench.workdir / "worker-data"),
-        # The benchmark's broker is Tansu: no transactions (README, Guarantees).
-        "SOCIALCARE_PROCESSING_GUARANTEE": "at_least_once",
+        # Tansu has no transactions (README, Guarantees).
+        "SOCIALCARE_PROCESSING_GUARANTEE": (
+            "exactly_once" if bench.broker == "kafka" else "at_least_once"
+        ),
     }
     worker = bench.start("worker", [sys.executable, "-m", "processor", "worker"], env)
     bench.meter.pids["worker"] = worker.pid

@@ -138,23 +138,14 @@ class AlignedInput:
             return True
         return any(self.lag_of(topic, partition) != 0 for topic in self.topics)
 
-    def revoke(self, partitions: set[int]) -> dict[tuple[str, int], int]:
-        """Forget what was buffered for them: not acked, their owner reads it again.
-
-        Returns the lowest offset dropped per topic-partition, for a worker that keeps the
-        partition to read again from there.
-        """
+    def revoke(self, partitions: set[int]) -> None:
+        """Forget what was buffered for partitions gone: not acked, their owner reads it."""
         dropped = self.aligner.drop(partitions)
         for topic, number in list(self._received):
             if number in partitions:
                 del self._received[(topic, number)]
-        lowest: dict[tuple[str, int], int] = {}
-        for message, _ in dropped:
-            place = (message.topic, message.partition)
-            lowest[place] = min(message.offset, lowest.get(place, message.offset))
         if dropped:
-            log.info("dropped %d buffered records of revoked partitions", len(dropped))
-        return lowest
+            log.info("dropped %d buffered records of partitions gone", len(dropped))
 
     def lags(self, partitions: set[int]) -> dict[str, int]:
         """Per input topic, the known lag summed over the partitions."""

@@ -25,6 +25,8 @@ PARTITION_OF: dict[str, PartitionOf] = {
     "progress": lambda key, value: int(key),
     "seen": lambda key, value: int(value[0]),
 }
+# Kept as JSON bytes in a worker's memory: the bulk of the state, read one at a time.
+ENCODED = frozenset({"conversations"})
 
 
 @dataclass

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
@@ -26,11 +25,19 @@ def all_topics(settings: Settings) -> list[str]:
     ]  # fmt: skip
 
 
+# A dead letter keeps up to 1 MB of its input, base64 in JSON; a long thread's state can
+# pass the broker's default 1 MB too. Refused, it would fail its whole batch again and again.
+LARGE_RECORDS = {"max.message.bytes": str(8 * 1_048_576)}
+
+
 def topic_config(settings: Settings, name: str) -> dict[str, str]:
-    """The changelog keeps the newest record of every key, never deleted by age."""
-    if name != changelog_topic(settings.app_id):
-        return {}
-    return {"cleanup.policy": "compact"}
+    """The changelog keeps the newest record of every key, never deleted by age; it and
+    the dead-letter topic accept records up to 8 MB."""
+    if name == changelog_topic(settings.app_id):
+        return {"cleanup.policy": "compact", **LARGE_RECORDS}
+    if name == settings.topic_deadletters:
+        return dict(LARGE_RECORDS)
+    return {}
 
 
 async def ensure_topics(settings: Settings, timeout: float = 60.0) -> None:
@@ -91,23 +98,3 @@ async def partitions_of(bootstrap_servers: str, topic: str) -> list[int]:
         if found.get("topic") == topic and not found.get("error_code")
         for partition in found.get("partitions", [])
     )
-
-
-async def committed_offsets(
-    bootstrap_servers: str, group: str, partitions: list[tuple[str, int]]
-) -> dict[tuple[str, int], int | None]:
-    """The group's committed offset of each topic-partition (None where none)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
-        tps = [TopicPartition(topic, number) for topic, number in partitions]
-        committed = await admin.list_consumer_group_offsets(group, partitions=tps)
-    finally:
-        await admin.close()
-    found: dict[tuple[str, int], int | None] = {}
-    for tp in tps:
-        meta = committed.get(tp)
-        found[(tp.topic, tp.partition)] = (
-            meta.offset if meta is not None and meta.offset >= 0 else None
-        )
-    return found

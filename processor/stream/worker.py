@@ -56,8 +56,8 @@ from processor.stream.interfaces import Message
 from processor.stream.pipeline import Pipeline
 from processor.stream.policy_store import SlaPolicyStore
 from processor.stream.reachability import Reachability
-from processor.stream.tables import PARTITION_OF, Tables
-from processor.stream.topics import committed_offsets, ensure_topics
+from processor.stream.tables import ENCODED, PARTITION_OF, Tables
+from processor.stream.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class Worker:
         self.policies = SlaPolicyCache()
 
         self.changelog = changelog_topic(settings.app_id)
-        self.store = StateStore(PARTITION_OF)
+        self.store = StateStore(PARTITION_OF, encoded=ENCODED)
         self.writer: ChangelogWriter = (
             TransactionalWriter(settings.kafka_bootstrap_servers, settings.app_id, self.changelog)
             if settings.processing_guarantee == "exactly_once"
@@ -124,8 +124,6 @@ class Worker:
         self.checkpoint = StateCheckpoint(self.store, self.writer, settings.topic_deadletters)
         # Batches and partition changes take turns: a batch never sees its partitions move.
         self.lock = asyncio.Lock()
-        # Lowest offset dropped unprocessed per input topic-partition at the last revocation.
-        self._dropped: dict[tuple[str, int], int] = {}
         self.ticks = self.app.topic(settings.topic_ticks, partitions=settings.partitions)
         self.source = self.app.topic(
             *settings.input_topics, settings.topic_ticks, partitions=settings.partitions
@@ -209,7 +207,6 @@ class Worker:
             )
             self.health.recovery_seconds.set(recovered.seconds)
             self.health.recovery_records.inc(sum(recovered.applied.values()))
-            await self._reread_dropped(owned)
             # Index what changed (the rest kept its indexes) and export the owned partitions.
             self.pipeline.revoke(fresh | recovered.changed)
             self.pipeline.assign(owned)
@@ -247,11 +244,12 @@ class Worker:
             await self.refresh_policies()
 
         async def on_revoked(sender: Any, revoked: set[TP], **_: Any) -> None:
-            # Their records buffered and not processed are read again by the next owner;
-            # the state stays until the assignment says whether they come back.
+            # Export nothing until the assignment. The state and the records buffered for
+            # the partitions stay until it says which are gone: a kept partition goes on
+            # in offset order (dropping its buffer and reading again from the committed
+            # offset could not, with later records already fetched), a gone one is
+            # dropped then, its next owner reading from the committed offset.
             async with self.lock:
-                for place, offset in self.input.revoke(self._input_partitions(revoked)).items():
-                    self._dropped[place] = min(offset, self._dropped.get(place, offset))
                 pipeline.revoke(set())
 
         async def on_assigned(sender: Any, assigned: set[TP], **_: Any) -> None:
@@ -305,25 +303,6 @@ class Worker:
             )
             return
         self.redis_state.ok()
-
-    async def _reread_dropped(self, owned: set[int]) -> None:
-        """Read again the records dropped unprocessed when kept partitions were revoked.
-
-        Faust seeks an assigned partition back to the group's committed offset, which is
-        at most the lowest dropped offset (records are acknowledged after their batch is
-        written), but not where nothing was committed yet: there the position would pass
-        them by. Records below the progress that come again are skipped.
-        """
-        dropped = {place: offset for place, offset in self._dropped.items() if place[1] in owned}
-        self._dropped.clear()
-        if not dropped:
-            return
-        committed = await committed_offsets(
-            self.settings.kafka_bootstrap_servers, self.settings.app_id, list(dropped)
-        )
-        for (topic, partition), offset in dropped.items():
-            if not committed.get((topic, partition)):
-                await self.app.consumer.seek(TP(topic, partition), offset)
 
     async def close(self) -> None:
         await self.writer.close()

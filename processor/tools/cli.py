@@ -333,6 +333,9 @@ def sla_set(
 def bench(
     events: Annotated[int, typer.Option(help="Events to push through the broker.")] = 50000,
     partitions: Annotated[int, typer.Option(help="Partitions of the input topics.")] = 4,
+    broker: Annotated[
+        str, typer.Option(help="tansu (embedded) or kafka (Apache Kafka, with transactions).")
+    ] = "tansu",
 ) -> None:
     """Benchmark one worker against raw aiokafka and a do-nothing Faust agent, same data.
 
@@ -352,7 +355,10 @@ def bench(
     sys.path.insert(0, str(checkout))
     from benchmarks.run import run_benchmark
 
-    sys.exit(run_benchmark(events=events, partitions=partitions, console=console))
+    if broker not in ("tansu", "kafka"):
+        console.print(f"[red]error:[/red] --broker must be tansu or kafka, not {broker!r}")
+        sys.exit(2)
+    sys.exit(run_benchmark(events=events, partitions=partitions, console=console, broker=broker))
 
 
 @app.command()

@@ -84,3 +84,21 @@ def test_framing_marks_every_changelog_record_and_commits_on_the_last() -> None:
     assert last[COMMIT_HEADER] == last[BATCH_HEADER] == first[BATCH_HEADER]
     again = dict(framing.frame(batch)[1][1])
     assert again[BATCH_HEADER] != first[BATCH_HEADER]  # every batch has its own id
+
+
+def test_an_encoded_table_keeps_json_bytes_and_reads_values() -> None:
+    state = StateStore(
+        {"conversations": lambda key, value: int(value["partition"])},
+        encoded=frozenset({"conversations"}),
+    )
+    table = state["conversations"]
+    table["c1"] = {"partition": 2, "posts": [[1.5, "customer"]]}
+    assert table["c1"] == {"partition": 2, "posts": [[1.5, "customer"]]}
+    assert table._data["c1"] == b'{"partition":2,"posts":[[1.5,"customer"]]}'
+    assert records(state.take_changes(2)) == {
+        ("conversations", "c1"): {"partition": 2, "posts": [[1.5, "customer"]]}
+    }
+    # Restored records are stored as read, without decoding.
+    state.restore(2, 4, b'["conversations","c2"]', b'{"partition":2}')
+    assert table._data["c2"] == b'{"partition":2}' and dict(table.items())["c2"] == {"partition": 2}
+    assert state.drop({2}) == 2 and len(table) == 0
