@@ -130,12 +130,13 @@ began = time.monotonic()
 recovered = asyncio.run(recover(store, bootstrap_servers={bootstrap!r}, topic={topic!r},
                                 partitions=set(range({PARTITIONS})), transactional=True))
 read = time.monotonic() - began
+after_read = rss()
 conversations = ConversationStore(store["conversations"])
 conversations.index(set(range({PARTITIONS})))
 total = time.monotonic() - began
 print(json.dumps({{"records": sum(recovered.applied.values()), "read_seconds": read,
                   "seconds": total, "conversations": len(store["conversations"]),
-                  "rss_bytes": rss() - before}}))
+                  "rss_read_bytes": after_read - before, "rss_bytes": rss() - before}}))
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -158,7 +159,8 @@ def main() -> int:
         broker, bootstrap = start_kafka(folder, partitions=PARTITIONS)
     table = Table(title="Recovery: restart to full totals (memory store, one process)")
     for column in ("conversations", "changelog records", "bytes/state", "read s",
-                   "read+index s", "records/s", "RSS MB", "RSS bytes/conversation"):  # fmt: skip
+                   "read+index s", "records/s", "RSS MB", "RSS B/conv. read",
+                   "RSS B/conv. indexed"):  # fmt: skip
         table.add_column(column, justify="right")
     try:
         for conversations in arguments.conversations:
@@ -173,6 +175,7 @@ def main() -> int:
                 f"{conversations:,}", f"{records:,}", f"{state_bytes:,.0f}",
                 f"{result['read_seconds']:.1f}", f"{result['seconds']:.1f}",
                 f"{records / result['read_seconds']:,.0f}", f"{result['rss_bytes'] / 1e6:,.0f}",
+                f"{result['rss_read_bytes'] / conversations:,.0f}",
                 f"{result['rss_bytes'] / conversations:,.0f}",
             )  # fmt: skip
             console.print(table)

@@ -137,7 +137,7 @@ class ConversationStore:
         idle: dict[int, list[tuple[float, str]]] = {partition: [] for partition in partitions}
         for partition in partitions:
             self._open[partition] = {}
-        for conversation_id, document in list(self.table.items()):
+        for conversation_id, document in self.table.items():  # one decoded at a time
             if document is None or document.get("partition") not in checks:
                 continue
             state = ConversationState.from_json(document)
