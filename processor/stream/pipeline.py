@@ -137,7 +137,7 @@ class Pipeline:
         partition's progress is already in the state (a redelivery after a crash or a
         rebalance): it is skipped.
         """
-        fresh = self._unapplied(messages)
+        fresh, progress = self._unapplied(messages)
         decoded = [self._decode(message) for message in fresh]
         events = [(m, item) for m, item in zip(fresh, decoded, strict=True)
                   if isinstance(item, AnyEvent)]  # fmt: skip
@@ -158,7 +158,6 @@ class Pipeline:
         for message, item in zip(fresh, decoded, strict=True):
             if item is None:
                 continue  # a clock tick: the sweep below covers its partition
-            self._advance_progress(message)
             if isinstance(item, Rejection):
                 letters.append((message, item, self.topic_types.get(message.topic, "unknown")))
                 continue
@@ -176,6 +175,11 @@ class Pipeline:
             self.seen.add(message.partition, item.event_id, item.occurred_ts)
             self.health.processed(item.type, "counted")
             self.health.observe_event(item.occurred_ts, message.timestamp)
+        # Every fresh record's fate is decided now: a crash from here on must not apply it
+        # twice. One write per partition, not per record.
+        for partition, done in progress.items():
+            if done != self.tables.progress.get(partition):
+                self.tables.progress[partition] = done
         for partition in sorted(touched):
             try:
                 self.sweep(partition)
@@ -189,33 +193,29 @@ class Pipeline:
             await self.dead_letters.put(message, rejection, event_type)
         return await self.checkpoint.commit()
 
-    def _unapplied(self, messages: list[Message]) -> list[Message]:
-        """The messages not yet in the state: ticks, and input past the recorded progress.
+    def _unapplied(
+        self, messages: list[Message]
+    ) -> tuple[list[Message], dict[int, dict[str, int]]]:
+        """The messages not yet in the state (ticks, input past the recorded progress), and
+        each partition's progress once they are processed.
 
         The progress moves with the batch, so a record met twice in one batch counts once.
         """
         fresh = []
-        done: dict[tuple[str, int], int] = {}
+        progress: dict[int, dict[str, int]] = {}
         for message in messages:
             event_type = self.topic_types.get(message.topic)
             if event_type is not None:
-                place = (message.topic, message.partition)
-                if place not in done:
-                    stored = self.tables.progress.get(message.partition) or {}
-                    done[place] = stored.get(message.topic, 0)
-                if message.offset < done[place]:
+                done = progress.get(message.partition)
+                if done is None:
+                    done = dict(self.tables.progress.get(message.partition) or {})
+                    progress[message.partition] = done
+                if message.offset < done.get(message.topic, 0):
                     self.health.processed(event_type, "redelivered")
                     continue
-                done[place] = message.offset + 1
+                done[message.topic] = message.offset + 1
             fresh.append(message)
-        return fresh
-
-    def _advance_progress(self, message: Message) -> None:
-        """The message's fate is decided: a crash from here on must not apply it twice."""
-        progress = self.tables.progress
-        done = dict(progress.get(message.partition) or {})
-        done[message.topic] = message.offset + 1
-        progress[message.partition] = done
+        return fresh, progress
 
     def _decode(self, message: Message) -> AnyEvent | Rejection | None:
         """The event, why it is not one, or None for a clock tick."""
