@@ -8,9 +8,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /src
 COPY . /src
 RUN pip install . \
-    && useradd --create-home --uid 10001 socialcare
+    && useradd --create-home --uid 10001 socialcare \
+    && install -d -o socialcare -g socialcare /home/socialcare/socialcare-data
 
-# Faust keeps its local table store under the working directory: make it writable.
+# The local state (RocksDB) lives in SOCIALCARE_DATA_DIR, by default ./socialcare-data under
+# the working directory; the directory exists so a volume mounted there is writable.
 USER socialcare
 WORKDIR /home/socialcare
 

@@ -3,12 +3,18 @@
     .venv/bin/python benchmarks/recovery.py [--conversations 50000 1000000] [--bootstrap H:P]
 
 For each size: conversation states (copies of real ones, made by the pipeline from
-synthetic traffic) with their totals are written to a changelog topic on Apache Kafka (a
-broker started here, or --bootstrap), in transactions as a worker writes them. A fresh
-process then reads the whole changelog (`processor.state.recovery.recover`) and indexes the
-partitions as a worker does on an assignment: that is the restart-to-full-totals time, the
-takeover time less the session timeout. It prints the time, the records per second and the
-resident memory per conversation held.
+synthetic traffic) are written to a changelog topic on Apache Kafka (a broker started here,
+or --bootstrap), in transactions as a worker writes them. Then, each in a fresh process, as
+a worker does on an assignment (`processor.state.recovery.recover`, then the indexes):
+
+- takeover: no local copy (a worker taking over partitions it never held, with no standby
+  copy): the whole changelog is read into the local RocksDB copy, then indexed;
+- restart: the same worker started again on its local copy: the copy is taken up, the
+  changelog after it read (here empty), the partitions indexed.
+
+Each is the time to full totals (for a takeover, after the session timeout that detects
+the dead worker). It prints the times, the records per second and the resident memory per
+conversation once indexed (the states themselves stay on disk).
 """
 
 from __future__ import annotations
@@ -101,9 +107,8 @@ async def write_changelog(
                              partition=partition)  # fmt: skip
                 value = encode_value(state)
                 size += len(value)
-                batches[partition].append(
-                    Outgoing("", encode_key("conversations", state["conversation_id"]), value)
-                )
+                key = f"{partition}|{state['conversation_id']}"
+                batches[partition].append(Outgoing("", encode_key("conversations", key), value))
             await writer.write(batches)
             written += sum(len(records) for records in batches.values())
             progress.update(task, completed=min(first + 4000, conversations))
@@ -111,21 +116,22 @@ async def write_changelog(
     return written, size / max(conversations, 1)
 
 
-def measure_recovery(bootstrap: str, topic: str) -> dict[str, float]:
+def measure_recovery(bootstrap: str, topic: str, data_dir: Path) -> dict[str, float]:
     """In a fresh process: recover every partition and index it; time and memory."""
     code = f"""
-import asyncio, json, time, resource
+import asyncio, json, time
+from pathlib import Path
 def rss():
     for line in open("/proc/self/status"):
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
-from processor.settings import Settings
+from processor.state.local import LocalState
 from processor.state.recovery import recover
 from processor.state.store import StateStore
 from processor.stream.conversations import ConversationStore
-from processor.stream.tables import ENCODED, PARTITION_OF
+from processor.stream.tables import ON_DISK, PARTITION_OF
 before = rss()
-store = StateStore(PARTITION_OF, encoded=ENCODED)
+store = StateStore(PARTITION_OF, LocalState(Path({str(data_dir)!r})), on_disk=ON_DISK)
 began = time.monotonic()
 recovered = asyncio.run(recover(store, bootstrap_servers={bootstrap!r}, topic={topic!r},
                                 partitions=set(range({PARTITIONS})), transactional=True))
@@ -134,13 +140,22 @@ after_read = rss()
 conversations = ConversationStore(store["conversations"])
 conversations.index(set(range({PARTITIONS})))
 total = time.monotonic() - began
+indexed = sum(len(c) for c in conversations._idle.values())
 print(json.dumps({{"records": sum(recovered.applied.values()), "read_seconds": read,
-                  "seconds": total, "conversations": len(store["conversations"]),
+                  "local": len(recovered.local), "seconds": total, "conversations": indexed,
                   "rss_read_bytes": after_read - before, "rss_bytes": rss() - before}}))
 """
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"the recovery process failed:\n{done.stderr[-3000:]}")
     result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+def remove_folder(folder: Path) -> None:
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def main() -> int:
@@ -157,10 +172,9 @@ def main() -> int:
         folder = Path(tempfile.mkdtemp(prefix="socialcare-recovery-"))
         console.print(f"starting Apache Kafka in {folder}")
         broker, bootstrap = start_kafka(folder, partitions=PARTITIONS)
-    table = Table(title="Recovery: restart to full totals (memory store, one process)")
-    for column in ("conversations", "changelog records", "bytes/state", "read s",
-                   "read+index s", "records/s", "RSS MB", "RSS B/conv. read",
-                   "RSS B/conv. indexed"):  # fmt: skip
+    table = Table(title="Recovery to full totals (local RocksDB copy, states on disk)")
+    for column in ("conversations", "case", "changelog records read", "bytes/state",
+                   "read s", "read+index s", "records/s", "RSS MB", "RSS B/conv."):  # fmt: skip
         table.add_column(column, justify="right")
     try:
         for conversations in arguments.conversations:
@@ -168,16 +182,20 @@ def main() -> int:
             records, state_bytes = asyncio.run(
                 write_changelog(bootstrap, topic, conversations, console)
             )
-            console.print(f"{records:,} records written; recovering in a fresh process...")
-            result = measure_recovery(bootstrap, topic)
-            assert result["conversations"] == conversations, result
-            table.add_row(
-                f"{conversations:,}", f"{records:,}", f"{state_bytes:,.0f}",
-                f"{result['read_seconds']:.1f}", f"{result['seconds']:.1f}",
-                f"{records / result['read_seconds']:,.0f}", f"{result['rss_bytes'] / 1e6:,.0f}",
-                f"{result['rss_read_bytes'] / conversations:,.0f}",
-                f"{result['rss_bytes'] / conversations:,.0f}",
-            )  # fmt: skip
+            data_dir = Path(tempfile.mkdtemp(prefix="socialcare-state-")) / "state"
+            for case in ("takeover", "restart"):
+                console.print(f"{records:,} records written; {case} in a fresh process...")
+                result = measure_recovery(bootstrap, topic, data_dir)
+                assert result["conversations"] == conversations, result
+                assert (result["local"] == PARTITIONS) == (case == "restart"), result
+                read = int(result["records"])
+                table.add_row(
+                    f"{conversations:,}", case, f"{read:,}", f"{state_bytes:,.0f}",
+                    f"{result['read_seconds']:.1f}", f"{result['seconds']:.1f}",
+                    f"{read / result['read_seconds']:,.0f}", f"{result['rss_bytes'] / 1e6:,.0f}",
+                    f"{result['rss_bytes'] / conversations:,.0f}",
+                )  # fmt: skip
+            remove_folder(data_dir.parent)
             console.print(table)
     finally:
         if broker is not None:

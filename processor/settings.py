@@ -145,10 +145,10 @@ class Settings(BaseSettings):
     sla_refresh_seconds: float = Field(
         1.0, validation_alias=_env("SOCIALCARE_SLA_REFRESH_SECONDS"), gt=0
     )
-    # Only the in-memory store so far (processor/state/store.py): state is read back from the
-    # changelog when partitions are assigned.
-    store: Literal["memory://"] = Field("memory://", validation_alias=_env("SOCIALCARE_STORE"))
+    # The local RocksDB copy of the state lives in <data_dir>/<app_id>/state; one per worker.
     data_dir: Path = Field(Path("./socialcare-data"), validation_alias=_env("SOCIALCARE_DATA_DIR"))
+    # Keep a local copy of the partitions owned by other workers (processor/state/standby.py).
+    standby_copies: bool = Field(True, validation_alias=_env("SOCIALCARE_STANDBY_COPIES"))
     session_timeout_seconds: float = Field(
         30.0, validation_alias=_env("SOCIALCARE_SESSION_TIMEOUT_SECONDS"), gt=0
     )

@@ -542,20 +542,22 @@ REDIS_REACHABLE = Family(
     "1 when the worker's last call to Redis answered, 0 while Redis is unreachable (counting "
     "goes on; SLA policy changes wait).", (),
 )  # fmt: skip
-STATE_RECOVERY_SECONDS = Family(
-    "socialcare_state_recovery_seconds", "gauge",
-    "Duration of the last read of the changelog on a partition assignment.", (),
-)  # fmt: skip
-STATE_RECOVERY_RECORDS = Family(
-    "socialcare_state_recovery_records", "counter",
-    "Changelog records read into the state on partition assignments.", (),
-)  # fmt: skip
+_S = "socialcare_state_"  # the local state: recovery on assignments, standby copies
+STATE_RECOVERY_SECONDS = Family(_S + "recovery_seconds", "gauge", "Duration of the last "
+                                "changelog read on a partition assignment.", ())  # fmt: skip
+STATE_RECOVERY_RECORDS = Family(_S + "recovery_records", "counter", "Changelog records "
+                                "read into the state on partition assignments.", ())  # fmt: skip
+STATE_STANDBY_PARTITIONS = Family(_S + "standby_partitions", "gauge", "Partitions not "
+                                  "owned whose local copy follows the changelog.", ())  # fmt: skip
+STATE_STANDBY_LAG_RECORDS = Family(_S + "standby_lag_records", "gauge", "Changelog records "
+                                   "not yet in the standby copies.", ())  # fmt: skip
 HEALTH_FAMILIES: tuple[Family, ...] = (
     EVENTS_PROCESSED, DEADLETTERS, PROCESSING_ERRORS, EVENT_TIME_LAG_SECONDS,
     PIPELINE_LATENCY_SECONDS, LAST_EVENT_TIMESTAMP_SECONDS, OWNED_PARTITIONS,
     SLA_POLICY_VERSION, SLA_POLICY_RELOADS, CONSUMER_LAG_RECORDS, ALIGNMENT_ENFORCED_RECORDS,
     ALIGNMENT_BUFFERED_RECORDS, ALIGNMENT_PAUSED_PARTITIONS, ALIGNMENT_IDLE_PARTITIONS,
     CATCHING_UP_PARTITIONS, REDIS_REACHABLE, STATE_RECOVERY_SECONDS, STATE_RECOVERY_RECORDS,
+    STATE_STANDBY_PARTITIONS, STATE_STANDBY_LAG_RECORDS,
 )  # fmt: skip
 
 # -- the ingest webhook's own registry ---------------------------------------------------------

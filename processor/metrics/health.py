@@ -66,6 +66,8 @@ class HealthMetrics:
         self.redis_reachable.set(1)
         self.recovery_seconds = gauge(f.STATE_RECOVERY_SECONDS, registry)
         self.recovery_records = counter(f.STATE_RECOVERY_RECORDS, registry)
+        self.standby_partitions = gauge(f.STATE_STANDBY_PARTITIONS, registry)
+        self.standby_lag = gauge(f.STATE_STANDBY_LAG_RECORDS, registry)
         for event_type in (*EVENT_TYPES, "unknown"):
             for outcome in OUTCOMES:
                 self.events_processed.labels(event_type, outcome)

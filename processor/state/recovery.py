@@ -1,8 +1,9 @@
 """Reading a partition's changelog into the store: all of it, or the tail after its copy.
 
-A copy of a partition kept across a rebalance (or, later, on disk) knows the offset it
-reflects: only records after it are read. Records are values of keys, not increments, so
-applying a newer owner's records on top of an older copy gives the newer state. On Kafka
+A copy of a partition kept across a rebalance, or on disk from an earlier run
+(`processor.state.local`), knows the offset it reflects: only records after it are read.
+Records are values of keys, not increments, so applying a newer owner's records on top of
+an older copy gives the newer state. On Kafka
 the reader is `read_committed`: aborted batches are never seen, and the end is the last
 stable offset. Without transactions a batch applies when its commit record is read; one cut
 short by a crash never does.
@@ -13,25 +14,65 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from processor.state.records import BATCH_HEADER, COMMIT_HEADER, header
 from processor.state.store import StateStore
 
 log = logging.getLogger(__name__)
 
-Pending = list[tuple[int, bytes, bytes | None]]
+Change = tuple[int, bytes, bytes | None]  # offset, key, value (None: deleted)
+
+
+class WholeBatches:
+    """Passes changelog records on once their batch is whole.
+
+    On Kafka (`transactional`) a `read_committed` consumer sees whole transactions only, so
+    every record passes. Without transactions a batch's records wait for its commit record;
+    a batch cut short by a crash never passes.
+    """
+
+    def __init__(self, transactional: bool) -> None:
+        self.transactional = transactional
+        self._waiting: dict[int, dict[bytes, list[Change]]] = defaultdict(dict)
+
+    def take(self, partition: int, records: Iterable[ConsumerRecord[Any, Any]]) -> list[Change]:
+        whole: list[Change] = []
+        for record in records:
+            if record.key is None:
+                continue
+            if self.transactional:
+                whole.append((record.offset, record.key, record.value))
+                continue
+            batch = header(record.headers, BATCH_HEADER)
+            batches = self._waiting[partition]
+            batches.setdefault(batch or b"", []).append((record.offset, record.key, record.value))
+            commit = header(record.headers, COMMIT_HEADER)
+            if commit is not None:
+                whole.extend(batches.pop(commit, []))
+        return whole
+
+    def pending(self) -> int:
+        """Records of batches not (yet) whole."""
+        return sum(len(r) for batches in self._waiting.values() for r in batches.values())
+
+    def forget(self, partition: int) -> None:
+        self._waiting.pop(partition, None)
 
 
 @dataclass(frozen=True)
 class Recovered:
-    """What a recovery read: records applied per partition, dropped (cut-short batches)."""
+    """What a recovery read: records applied per partition, dropped (cut-short batches),
+    and the partitions taken up from the local copy on disk (with the offset it had)."""
 
     applied: dict[int, int]
     dropped: int
     seconds: float
+    local: dict[int, int] = field(default_factory=dict)
 
     @property
     def changed(self) -> set[int]:
@@ -64,20 +105,28 @@ async def recover(
     await consumer.start()
     applied = dict.fromkeys(partitions, 0)
     dropped = 0
+    local = store.load(partitions)
     try:
         tps = {partition: TopicPartition(topic, partition) for partition in partitions}
         consumer.assign(list(tps.values()))
         beginnings = await consumer.beginning_offsets(list(tps.values()))
+        ends = await consumer.end_offsets(list(tps.values()))
         for partition, tp in tps.items():
             known = store.offsets.get(partition)
-            if known is None or known + 1 < beginnings[tp]:
-                if known is not None:  # the log no longer holds what follows the copy
-                    store.drop({partition})
-                consumer.seek(tp, beginnings[tp])
-            else:
-                consumer.seek(tp, known + 1)
-        ends = await consumer.end_offsets(list(tps.values()))
-        pending: dict[int, dict[bytes, Pending]] = defaultdict(dict)
+            # A copy the log cannot continue: what follows it was deleted, or the copy is
+            # ahead of the log (a topic deleted and made again; not told on Tansu, whose
+            # end offsets can be short).
+            ahead = transactional and known is not None and known + 1 > ends[tp]
+            if known is not None and (known + 1 < beginnings[tp] or ahead):
+                log.warning(
+                    "partition %d: the local copy (offset %d) does not continue the changelog "
+                    "(offsets %d-%d); reading it whole", partition, known, beginnings[tp],
+                    ends[tp],
+                )  # fmt: skip
+                store.forget({partition})
+                known = None
+            consumer.seek(tp, beginnings[tp] if known is None else known + 1)
+        whole = WholeBatches(transactional)
 
         async def behind() -> bool:
             for tp in tps.values():
@@ -92,37 +141,24 @@ async def recover(
             # quiet fetch confirms that nothing more follows.
             if not waiting and (transactional or idle_rounds >= 1):
                 break
-            fetched = await consumer.getmany(timeout_ms=1000 if waiting else idle_confirm_ms)
+            fetched = await consumer.getmany(timeout_ms=200 if waiting else idle_confirm_ms)
             if not fetched and not waiting:
                 idle_rounds += 1
                 continue
             idle_rounds = 0
             for tp, records in fetched.items():
-                for record in records:
-                    if record.key is None:
-                        continue
-                    if transactional:
-                        store.restore(tp.partition, record.offset, record.key, record.value)
-                        applied[tp.partition] += 1
-                        continue
-                    batch = header(record.headers, BATCH_HEADER)
-                    batches = pending[tp.partition]
-                    batches.setdefault(batch or b"", []).append(
-                        (record.offset, record.key, record.value)
-                    )
-                    commit = header(record.headers, COMMIT_HEADER)
-                    if commit is not None:
-                        for offset, key, value in batches.pop(commit, []):
-                            store.restore(tp.partition, offset, key, value)
-                            applied[tp.partition] += 1
-        dropped = sum(len(r) for batches in pending.values() for r in batches.values())
+                for offset, key, value in whole.take(tp.partition, records):
+                    store.restore(tp.partition, offset, key, value)
+                    applied[tp.partition] += 1
+        dropped = whole.pending()
     finally:
         await consumer.stop()
     for partition in partitions:
         store.offsets.setdefault(partition, -1)
+    store.flush_restored()
     if dropped:
         log.warning(
             "partitions %s: %d changelog records of batches cut short (a crash) ignored",
             sorted(partitions), dropped,
         )  # fmt: skip
-    return Recovered(applied, dropped, time.monotonic() - started)
+    return Recovered(applied, dropped, time.monotonic() - started, local)

@@ -38,7 +38,7 @@ class StateCheckpoint:
             for partition in sorted(partitions)
         }
         written = await self.writer.write(batches)
-        self.store.offsets.update(written.offsets)
+        self.store.persist(written.offsets)
         return written.fenced
 
     def discard(self, partitions: set[int]) -> None:

@@ -1,10 +1,11 @@
 """The tables of the stream core, as mappings: dicts in tests, the state store in a worker.
 
-`conversations` (state per conversation), `totals` and `windows` (the aggregates), `clocks`
-(stream time per partition), `progress` (per partition, the next offset of each input
-topic whose event is in the state) and `seen` (ids counted within the allowed lateness).
-Every key knows its input partition, so a batch's changes go to the changelog partition of
-the input partition they came from.
+`conversations` (state per conversation, keyed `"<partition>|<conversation id>"`),
+`totals` and `windows` (the aggregates), `clocks` (stream time per partition), `progress`
+(per partition, the next offset of each input topic whose event is in the state) and
+`seen` (ids counted within the allowed lateness). Every key names its input partition, so
+a batch's changes go to the changelog partition of the input partition they came from, and
+a worker's local copy finds a key's row without an index.
 """
 
 from __future__ import annotations
@@ -16,17 +17,23 @@ from typing import Any
 from processor.metrics.series import partition_of
 from processor.state.store import PartitionOf, StateStore
 
-# How the store finds the input partition of a key (and its value).
+
+def partition_prefixed(key: str) -> int:
+    """The partition of a `"<partition>|<id>"` key (conversations, seen event ids)."""
+    return int(key.split("|", 1)[0])
+
+
+# How the store finds the input partition of a key: every key names it.
 PARTITION_OF: dict[str, PartitionOf] = {
-    "conversations": lambda key, value: int(value["partition"]),
-    "totals": lambda key, value: partition_of(key),
-    "windows": lambda key, value: partition_of(key),
-    "clocks": lambda key, value: int(key),
-    "progress": lambda key, value: int(key),
-    "seen": lambda key, value: int(value[0]),
+    "conversations": partition_prefixed,
+    "totals": partition_of,
+    "windows": partition_of,
+    "clocks": int,
+    "progress": int,
+    "seen": partition_prefixed,
 }
-# Kept as JSON bytes in a worker's memory: the bulk of the state, read one at a time.
-ENCODED = frozenset({"conversations"})
+# On disk only in a worker: the bulk of the state, read one conversation at a time.
+ON_DISK = frozenset({"conversations"})
 
 
 @dataclass

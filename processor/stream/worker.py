@@ -4,8 +4,9 @@ The agent stays thin: it turns Kafka records into `Message`s and hands batches t
 pipeline. All four input topics (and the internal clock-tick topic) are consumed by one
 agent, so they are co-partitioned and every event of a conversation reaches the same
 worker. Faust runs the consumer group; the state is `processor.state`'s: on an assignment
-the worker fences the partitions' previous writers, reads their changelog (the tail only
-for partitions it kept), then the pipeline indexes them (`assign`). A lock keeps
+the worker fences the partitions' previous writers, takes up their local copy (its own
+from before, or a standby copy) and reads the changelog after it, then the pipeline
+indexes them (`assign`). A lock keeps
 rebalances and batches apart, so a batch never straddles a change of ownership. The
 scrape reads through the pipeline's read-only view.
 """
@@ -39,8 +40,10 @@ from processor.metrics.health import (
     new_registry,
 )
 from processor.settings import Settings
+from processor.state.local import LocalState
 from processor.state.records import changelog_topic
 from processor.state.recovery import recover
+from processor.state.standby import StandbyCopies
 from processor.state.store import StateStore
 from processor.state.writer import (
     ChangelogWriter,
@@ -56,7 +59,7 @@ from processor.stream.interfaces import Message
 from processor.stream.pipeline import Pipeline
 from processor.stream.policy_store import SlaPolicyStore
 from processor.stream.reachability import Reachability
-from processor.stream.tables import ENCODED, PARTITION_OF, Tables
+from processor.stream.tables import ON_DISK, PARTITION_OF, Tables
 from processor.stream.topics import ensure_topics
 
 log = logging.getLogger(__name__)
@@ -113,7 +116,8 @@ class Worker:
         self.policies = SlaPolicyCache()
 
         self.changelog = changelog_topic(settings.app_id)
-        self.store = StateStore(PARTITION_OF, encoded=ENCODED)
+        self.local = LocalState(settings.data_dir / settings.app_id / "state")
+        self.store = StateStore(PARTITION_OF, self.local, on_disk=ON_DISK)
         self.writer: ChangelogWriter = (
             TransactionalWriter(settings.kafka_bootstrap_servers, settings.app_id, self.changelog)
             if settings.processing_guarantee == "exactly_once"
@@ -124,6 +128,12 @@ class Worker:
         self.checkpoint = StateCheckpoint(self.store, self.writer, settings.topic_deadletters)
         # Batches and partition changes take turns: a batch never sees its partitions move.
         self.lock = asyncio.Lock()
+        self.assigned = asyncio.Event()
+        self.standby = StandbyCopies(
+            self.store, self.local, bootstrap_servers=settings.kafka_bootstrap_servers,
+            topic=self.changelog, partitions=settings.partitions,
+            transactional=self.writer.transactional, lock=self.lock, report=self._standby_report,
+        )  # fmt: skip
         self.ticks = self.app.topic(settings.topic_ticks, partitions=settings.partitions)
         self.source = self.app.topic(
             *settings.input_topics, settings.topic_ticks, partitions=settings.partitions
@@ -149,6 +159,10 @@ class Worker:
             lambda: len(self.pipeline.view.exported_partitions() or ())
         )
         self._register()
+
+    def _standby_report(self, partitions: int, lag: int) -> None:
+        self.health.standby_partitions.set(partitions)
+        self.health.standby_lag.set(lag)
 
     def _input_partitions(self, tps: set[TP]) -> set[int]:
         topic = self.settings.topic_mentions
@@ -190,31 +204,35 @@ class Worker:
     async def take_partitions(self, owned: set[int]) -> None:
         """A new assignment: drop what went, fence and catch up what is owned now."""
         async with self.lock:
-            gone = {p for p in self.store.offsets if p not in owned}
-            if gone:
-                await self.writer.stop(gone)
-                self._give_up(gone)
-            fresh = {p for p in owned if not self.store.has(p)}
-            # Fencing first: the previous writers' open transactions are aborted, so the
-            # changelog's end is final when it is read.
-            await self.writer.start(owned)
-            recovered = await recover(
-                self.store,
-                bootstrap_servers=self.settings.kafka_bootstrap_servers,
-                topic=self.changelog,
-                partitions=owned,
-                transactional=self.writer.transactional,
-            )
-            self.health.recovery_seconds.set(recovered.seconds)
-            self.health.recovery_records.inc(sum(recovered.applied.values()))
-            # Index what changed (the rest kept its indexes) and export the owned partitions.
-            self.pipeline.revoke(fresh | recovered.changed)
-            self.pipeline.assign(owned)
-            log.info(
-                "partitions %s ready: %d changelog records read in %.2fs (%d new, %d caught up)",
-                sorted(owned), sum(recovered.applied.values()), recovered.seconds,
-                len(fresh), len(recovered.changed - fresh),
-            )  # fmt: skip
+            await self._take_partitions(owned)
+        self.assigned.set()
+
+    async def _take_partitions(self, owned: set[int]) -> None:
+        gone = {p for p in self.store.offsets if p not in owned}
+        if gone:
+            await self.writer.stop(gone)
+            self._give_up(gone)
+        fresh = {p for p in owned if not self.store.has(p)}
+        # Fencing first: the previous writers' open transactions are aborted, so the
+        # changelog's end is final when it is read.
+        await self.writer.start(owned)
+        recovered = await recover(
+            self.store,
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            topic=self.changelog,
+            partitions=owned,
+            transactional=self.writer.transactional,
+        )
+        self.health.recovery_seconds.set(recovered.seconds)
+        self.health.recovery_records.inc(sum(recovered.applied.values()))
+        # Index what changed (the rest kept its indexes) and export the owned partitions.
+        self.pipeline.revoke(fresh | recovered.changed)
+        self.pipeline.assign(owned)
+        log.info(
+            "partitions %s ready: %d changelog records read in %.2fs (%d new, %d from the "
+            "local copy, %d caught up)", sorted(owned), sum(recovered.applied.values()),
+            recovered.seconds, len(fresh), len(recovered.local), len(recovered.changed - fresh),
+        )  # fmt: skip
 
     def _register(self) -> None:
         app, pipeline, settings = self.app, self.pipeline, self.settings
@@ -238,6 +256,14 @@ class Worker:
                     await self.ticks.send(key=b"tick", value=b"", partition=partition)
             except Exception:
                 log.exception("could not send clock ticks; deadlines are checked on next event")
+
+        if settings.standby_copies:
+
+            @app.task  # type: ignore[untyped-decorator]
+            async def follow_standby_copies() -> None:
+                # After the first assignment: until then every partition looks unowned.
+                await self.assigned.wait()
+                await self.standby.run()
 
         @app.timer(settings.sla_refresh_seconds)  # type: ignore[untyped-decorator]
         async def refresh_policies() -> None:
@@ -306,6 +332,7 @@ class Worker:
 
     async def close(self) -> None:
         await self.writer.close()
+        self.local.close()
 
     async def prepare(self) -> None:
         """Before consuming: apply the policy file if it changed, load policies."""
@@ -319,7 +346,11 @@ def run_worker(settings: Settings) -> int:
     """Create topics, apply the SLA file, then run the Faust worker until stopped."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    worker = Worker(settings)
+    try:
+        worker = Worker(settings)
+    except SocialcareError as exc:
+        log.error("%s", exc)
+        return 2
     try:
         loop.run_until_complete(ensure_topics(settings))
         if settings.processing_guarantee == "exactly_once":

@@ -261,6 +261,9 @@ class WorkerProcess(ChildProcess):
     ) -> None:  # fmt: skip
         self.port = port if port is not None else free_port()
         port_variable = "SOCIALCARE_WEBHOOK_PORT" if command == "webhook" else "METRICS_PORT"
+        # A worker's local state is its own (RocksDB locks it); a restart under the same
+        # name finds it again, as a restarted container with its volume does.
+        env.setdefault("SOCIALCARE_DATA_DIR", str(log_dir / f"{name}-data"))
         super().__init__(
             name,
             [sys.executable, "-m", "processor", command],

@@ -13,6 +13,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -101,7 +102,9 @@ def backlog_for(deployment: Deployment, seed: int) -> list[dict[str, Any]]:
 
 
 def test_the_only_worker_killed_three_times_loses_and_doubles_nothing(
-    deployment_factory: Callable[..., Deployment], workers: Callable[..., WorkerProcess]
+    deployment_factory: Callable[..., Deployment],
+    workers: Callable[..., WorkerProcess],
+    tmp_path: Path,
 ) -> None:
     seed = random.randrange(1_000_000)
     print(f"kill points from seed {seed}")
@@ -110,14 +113,18 @@ def test_the_only_worker_killed_three_times_loses_and_doubles_nothing(
     events = backlog_for(deployment, seed=20)
     assert len(events) > 4000
     clean = workers(deployment.sharing_topics(), name="clean")
+    # One state directory for every run, as one container with its volume restarted: each
+    # takes up the local copy the killed one left and reads the changelog after it.
+    data_dir = {"SOCIALCARE_DATA_DIR": str(tmp_path / "crashing-data")}
     for round_number in range(3):
-        worker = workers(deployment, name=f"crashing-{round_number}")
+        worker = workers(deployment, name=f"crashing-{round_number}", **data_dir)
         worker.wait_ready()
         # Somewhere in the first half of what is left: a random moment of a batch.
         kill_after(worker, rng.randrange(100, 1200))
         print(f"round {round_number}: killed at {worker.log_tail(3)}")
-    survivor = workers(deployment, name="after-the-crashes")
+    survivor = workers(deployment, name="after-the-crashes", **data_dir)
     survivor.wait_ready()
+    assert "4 from the local copy" in survivor.log_path.read_text(), survivor.log_tail()
     reference = expected_figures(events, time.time())
     assert all(not want.pending for want in reference.values())
     agree_with(survivor.scrape, reference, clean.scrape, [survivor.log_tail])
@@ -127,7 +134,9 @@ def test_the_only_worker_killed_three_times_loses_and_doubles_nothing(
 
 
 def test_one_of_two_workers_killed_the_survivor_takes_over(
-    deployment_factory: Callable[..., Deployment], workers: Callable[..., WorkerProcess]
+    deployment_factory: Callable[..., Deployment],
+    workers: Callable[..., WorkerProcess],
+    tmp_path: Path,
 ) -> None:
     deployment = deployment_factory(partitions=4, SOCIALCARE_BATCH_MAX_EVENTS="200")
     events = backlog_for(deployment, seed=21)
@@ -154,7 +163,12 @@ def test_one_of_two_workers_killed_the_survivor_takes_over(
     takeover = time.monotonic() - killed_at
     print(f"survivor exports all partitions {takeover:.1f}s after the kill")
     assert takeover <= 10.0, first.log_tail()
-    restarted = workers(deployment, name="second-again")
+    # From its standby copies: the dead worker's two partitions were on its disk already.
+    assert "2 from the local copy" in first.log_path.read_text(), first.log_tail()
+    # The killed worker comes back with its local copy: the changelog after it is read.
+    restarted = workers(
+        deployment, name="second-again", SOCIALCARE_DATA_DIR=str(tmp_path / "second-data")
+    )
     restarted.wait_ready()
     reference = expected_figures(events, time.time())
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from processor.state.local import LocalState
 from processor.state.records import BATCH_HEADER, Outgoing, encode_key, encode_value
 from processor.state.recovery import recover
 from processor.state.store import StateStore
@@ -22,8 +24,11 @@ from processor.state.writer import FramedWriter, TransactionalWriter
 pytestmark = pytest.mark.integration
 
 
-def new_store() -> StateStore:
-    return StateStore({"totals": lambda key, value: int(key.split(":")[0])})
+RULES = {"totals": lambda key: int(key.split(":")[0])}
+
+
+def new_store(local: LocalState | None = None) -> StateStore:
+    return StateStore(RULES, local)
 
 
 def change(key: str, mentions: int) -> Outgoing:
@@ -95,6 +100,60 @@ async def framed_round(bootstrap: str) -> None:
     )
     assert dict(store["totals"]) == {"0:a": {"mentions": 1}, "0:b": {"mentions": 3}}
     assert recovered.dropped == 1 and recovered.applied == {0: 3}
+
+
+async def local_round(bootstrap: str, folder: Path) -> None:
+    """A restart takes up the local copy and reads only the changelog written after it."""
+    app, topic = f"t{uuid.uuid4().hex[:8]}", f"t{uuid.uuid4().hex[:8]}-state-changelog"
+    await create(bootstrap, topic)
+    writer = TransactionalWriter(bootstrap, app, topic)
+    await writer.start({0, 1})
+    store = new_store(LocalState(folder / "state"))
+    for round_ in range(3):  # as a worker's checkpoint does: take, write, persist
+        store["totals"]["0:a"] = {"mentions": round_}
+        store["totals"][f"1:{round_}"] = {"mentions": 10 + round_}
+        written = await writer.write({p: store.take_changes(p) for p in (0, 1)})
+        store.persist(written.offsets)
+    # The crash: this batch reached the changelog, never the local copy.
+    store["totals"]["0:a"] = {"mentions": 7}
+    await writer.write({0: store.take_changes(0)})
+    assert store.local is not None
+    store.local.close()
+    await writer.close()
+
+    restarted = new_store(LocalState(folder / "state"))
+    recovered = await recover(
+        restarted, bootstrap_servers=bootstrap, topic=topic, partitions={0, 1}, transactional=True
+    )
+    assert set(recovered.local) == {0, 1}  # both from the copy on disk
+    assert recovered.applied == {0: 1, 1: 0}  # the one batch after it
+    assert dict(restarted["totals"].items()) == {
+        "0:a": {"mentions": 7}, "1:0": {"mentions": 10}, "1:1": {"mentions": 11},
+        "1:2": {"mentions": 12},
+    }  # fmt: skip
+    assert restarted.local is not None and restarted.local.offset(0) == restarted.offsets[0]
+    restarted.local.close()
+
+    # The changelog deleted and made again (empty): the copy is ahead of it and is dropped.
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics([topic])
+        await asyncio.sleep(2.0)
+    finally:
+        await admin.close()
+    await create(bootstrap, topic)
+    again = new_store(LocalState(folder / "state"))
+    recovered = await recover(
+        again, bootstrap_servers=bootstrap, topic=topic, partitions={0, 1}, transactional=True
+    )
+    assert recovered.applied == {0: 0, 1: 0} and dict(again["totals"].items()) == {}
+    assert again.local is not None and again.local.partitions() == set()
+    again.local.close()
+
+
+def test_kafka_restart_reads_the_local_copy_and_the_tail(kafka_broker: str, tmp_path: Path) -> None:
+    asyncio.run(local_round(kafka_broker, tmp_path))
 
 
 def test_kafka_recovers_whole_transactions_only(kafka_broker: str) -> None:

@@ -29,6 +29,7 @@ from processor.domain.sla import SlaPolicyCache, SlaPolicySet, SlaTargets
 from processor.metrics.series import totals_key, window_key
 from processor.metrics.windows import sum_windows
 from processor.settings import Settings
+from processor.stream.conversations import INDEX_FIELD
 from processor.stream.deadletters import TopicDeadLetters
 from processor.stream.interfaces import Message
 from processor.stream.pipeline import Pipeline
@@ -145,7 +146,13 @@ class Harness:
 
     @property
     def conversations(self) -> dict[str, Any]:
-        return self.tables["conversations"]
+        """The stored states by conversation id (keys name the partition; index entries out)."""
+        return {
+            key.split("|", 1)[1]: {
+                name: value for name, value in document.items() if name != INDEX_FIELD
+            }
+            for key, document in self.tables["conversations"].items()
+        }
 
     async def send_raw(
         self, topic: str, partition: int, key: bytes | None, value: bytes | None
