@@ -1,6 +1,7 @@
 """`python -m benchmarks`: the whole-worker benchmark, from a source checkout.
 
     .venv/bin/python -m benchmarks [--events 50000] [--partitions 4] [--broker tansu|kafka]
+                                   [--profile worker-profile.txt]
 
 It lives outside the `processor` package because a deployment never needs it; `socialcare
 bench` runs this same code when started from a checkout. Output (progress bars, the tables)
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from rich.console import Console
 
@@ -31,10 +33,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--broker", choices=("tansu", "kafka"), default="tansu",
         help="tansu (embedded default) or kafka (Apache Kafka: the worker uses transactions)",
     )  # fmt: skip
+    parser.add_argument(
+        "--profile", type=Path, metavar="FILE",
+        help="sample the worker with py-spy during the backlog; collapsed stacks to FILE",
+    )  # fmt: skip
     arguments = parser.parse_args(argv)
     return run_benchmark(
-        arguments.events, arguments.partitions, Console(stderr=True), arguments.broker
-    )
+        arguments.events, arguments.partitions, Console(stderr=True), arguments.broker,
+        arguments.profile,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

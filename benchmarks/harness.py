@@ -99,6 +99,7 @@ class BenchRun:
     run_id: str = field(default_factory=lambda: secrets.token_hex(3))
     children: list[ChildProcess] = field(default_factory=list)
     meter: CpuMeter = field(default_factory=CpuMeter)
+    profile: Path | None = None  # where py-spy writes the worker's profile (--profile)
 
     @property
     def app_id(self) -> str:

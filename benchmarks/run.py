@@ -36,6 +36,7 @@ from benchmarks.data import backlog_events, latency_events, produce
 from benchmarks.harness import REBALANCE_TIMEOUT, SESSION_TIMEOUT, BenchRun, progress_bar
 from benchmarks.latency import LATENCY_EVENTS, LATENCY_RATE, LatencyProbe, latency_phase
 from benchmarks.report import Results, summary
+from benchmarks.sampling import Sampler, report
 from benchmarks.worker_metrics import MetricsClient, Snapshot
 from benchmarks.worker_run import start_worker, worker_throughput
 from processor.errors import SocialcareError
@@ -179,10 +180,17 @@ async def measure_worker(bench: BenchRun, settings: Settings, results: Results) 
     bench.console.rule("[bold]5. socialcare worker")
     worker = start_worker(bench, settings)
     metrics = MetricsClient(settings.metrics_port)
+    sampler = None if bench.profile is None else Sampler(worker.pid, bench.profile)
     try:
         caught_up = await measure_worker_backlog(bench, worker, metrics, results)
+        if sampler is not None:
+            report(sampler.stop(), bench.console)
+            bench.console.print(f"collapsed stacks in {bench.profile}")
+            sampler = None
         await measure_latency(bench, settings, worker, metrics, caught_up, results)
     finally:
+        if sampler is not None:
+            sampler.stop()
         await metrics.close()
     worker.stop(timeout=10)
 
@@ -198,7 +206,13 @@ async def _benchmark(bench: BenchRun, events: int, partitions: int) -> Results:
     return results
 
 
-def run_benchmark(events: int, partitions: int, console: Console, broker: str = "tansu") -> int:
+def run_benchmark(
+    events: int,
+    partitions: int,
+    console: Console,
+    broker: str = "tansu",
+    profile: Path | None = None,
+) -> int:
     """Run every phase, print the summary; 0 on success, 1 on a failed phase, 130 on Ctrl-C.
 
     The scratch folder (logs, worker data) is removed after a success and kept after a
@@ -210,6 +224,7 @@ def run_benchmark(events: int, partitions: int, console: Console, broker: str = 
     for noisy in ("aiokafka", "processor.stream.topics"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     bench = BenchRun(console, Path(tempfile.mkdtemp(prefix="socialcare-bench-")), broker)
+    bench.profile = None if profile is None else profile.resolve()
     succeeded = False
     try:
         results = asyncio.run(_benchmark(bench, events, partitions))
