@@ -25,8 +25,11 @@ SESSION_TIMEOUT = 6.0
 REBALANCE_TIMEOUT = 4.0
 START_TIMEOUT = 120.0  # a process must be up (or a consumer must get its first event) by then
 STALL_TIMEOUT = 60.0  # no progress for this long while events are pending: give up
-SCRAPE_INTERVAL = 0.2  # at the first and the last events of the backlog, and in between...
-SLOW_SCRAPE_INTERVAL = 1.0  # ...this, to keep the scrapes' own cost off the worker
+# Progress is polled on a restricted /metrics (two health families: cheap) this often...
+SCRAPE_INTERVAL = 0.2
+# ...and the whole page, which costs the worker every business series, only as often as
+# Prometheus scrapes it (prometheus/prometheus.yml): the worker is measured as deployed.
+WHOLE_SCRAPE_INTERVAL = 5.0
 
 # The folder holding the `benchmarks` package: the noop agent is started as
 # `python -m benchmarks.noop_agent` from the run's scratch folder, so it needs this on its path.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +20,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-# Frames whose names say nothing about where the time goes.
-_IDLE = ("select (selectors.py", "_run_once (asyncio/base_events.py", "run_forever")
+# Waiting in the event loop for sockets or timers: idle time.
+_IDLE = ("EpollSelector.select (selectors.py", "KqueueSelector.select (selectors.py")
+# In the "with what it calls" table, frames in more stacks than this share are the process's
+# scaffolding (runpy, the CLI, the event loop) and say nothing about where the time goes.
+_SCAFFOLDING = 0.65
 
 
 @dataclass
@@ -70,7 +74,8 @@ class Sampler:
     """py-spy recording a process until stopped."""
 
     def __init__(self, pid: int, output: Path, rate: int = 100) -> None:
-        spy = shutil.which("py-spy")
+        beside = Path(sys.executable).parent / "py-spy"  # the virtual environment's own
+        spy = str(beside) if beside.exists() else shutil.which("py-spy")
         if spy is None:
             raise SystemExit(
                 "--profile needs py-spy: pip install -e '.[dev]' (or pip install py-spy)"
@@ -101,7 +106,11 @@ def report(profile: Profile, console: Console, top: int = 25) -> None:
     )
     console.print(
         f"profile: {profile.samples:,} samples, {100 * busy / max(profile.samples, 1):.0f} % "
-        "busy (the rest waiting in the event loop)"
+        "busy (the rest waiting in the event loop's select)"
     )
     console.print(profile.table("worker: samples in the function itself", profile.own, top))
-    console.print(profile.table("worker: samples with what it calls", profile.total, top))
+    below = Counter(
+        {frame: count for frame, count in profile.total.items()
+         if count <= _SCAFFOLDING * profile.samples}
+    )  # fmt: skip
+    console.print(profile.table("worker: samples with what it calls", below, top))

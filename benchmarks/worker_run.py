@@ -16,9 +16,9 @@ from benchmarks.harness import (
     REBALANCE_TIMEOUT,
     SCRAPE_INTERVAL,
     SESSION_TIMEOUT,
-    SLOW_SCRAPE_INTERVAL,
     STALL_TIMEOUT,
     START_TIMEOUT,
+    WHOLE_SCRAPE_INTERVAL,
     Advance,
     BenchError,
     BenchRun,
@@ -53,16 +53,6 @@ def start_worker(bench: BenchRun, settings: Settings) -> ChildProcess:
     return worker
 
 
-def _next_interval(done: int, count: int, first: tuple[float, float] | None, tick: float) -> float:
-    """Scrapes cost the worker CPU (the business collector reads the tables): between the
-    first and the last events, where no timing is taken, poll only once a second."""
-    if first is not None and done > first[1]:
-        rate = (done - first[1]) / (tick - first[0])
-        if (count - done) / rate > 2 * SLOW_SCRAPE_INTERVAL:
-            return SLOW_SCRAPE_INTERVAL
-    return SCRAPE_INTERVAL
-
-
 async def worker_throughput(
     metrics: MetricsClient, worker: ChildProcess, count: int, advance: Advance, meter: CpuMeter
 ) -> tuple[float, float, Snapshot, dict[str, float]]:
@@ -77,11 +67,15 @@ async def worker_throughput(
     cpu_before = meter.read()
     shown = 0
     last_change = started
+    last_whole = started_perf
     while True:
         if not worker.alive:
             raise BenchError(f"worker exited with code {worker.returncode}; {log_excerpt(worker)}")
         tick = time.perf_counter()
-        snapshot = await metrics.scrape()
+        whole = tick - last_whole >= WHOLE_SCRAPE_INTERVAL
+        if whole:
+            last_whole = tick
+        snapshot = await metrics.scrape(whole=whole)
         done = int(snapshot.processed_total) if snapshot is not None else 0
         if done > shown:
             advance(done - shown)
@@ -100,5 +94,4 @@ async def worker_throughput(
             raise BenchError(
                 f"worker stalled at {shown} of {count} events processed; {log_excerpt(worker)}"
             )
-        interval = _next_interval(done, count, first, tick)
-        await asyncio.sleep(max(0.0, interval - (time.perf_counter() - tick)))
+        await asyncio.sleep(max(0.0, SCRAPE_INTERVAL - (time.perf_counter() - tick)))

@@ -55,7 +55,11 @@ class BusinessCollector(Collector):
         self._state = state
 
     def describe(self) -> Iterable[Metric]:
-        return []  # the families depend on table content: no registration-time collect
+        # The catalogue's names, without reading the tables: the registry learns which
+        # names this collector answers for (`?name[]=` picks it only when asked for).
+        return [
+            Metric(family.name, family.documentation, family.kind) for family in f.BUSINESS_FAMILIES
+        ]
 
     def collect(self) -> Iterator[Metric]:
         partitions = self._state.exported_partitions()

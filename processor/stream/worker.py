@@ -289,9 +289,13 @@ class Worker:
         @app.page("/metrics")
         class Metrics(View):
             async def get(self, request: Request) -> Response:
+                # `?name[]=family` restricts the page to those families, as prometheus
+                # client's own handlers do: a cheap probe skips the business collector.
+                names = request.query.getall("name[]", [])  # type: ignore[attr-defined]
+                source = registry.restricted_registry(names) if names else registry
                 # aiohttp refuses a charset inside content_type=, so set the header whole.
                 return web.Response(  # type: ignore[return-value]
-                    body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+                    body=generate_latest(source), headers={"Content-Type": CONTENT_TYPE_LATEST}
                 )
 
         redis_state = self.redis_state

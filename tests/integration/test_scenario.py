@@ -8,6 +8,7 @@ times below and the SLA file (default first response 600 s; AcmeSupport urgent 1
 from __future__ import annotations
 
 import time
+import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -268,3 +269,20 @@ def test_hand_made_conversations_exact_metrics(
         if key[0].startswith(recovered) and r.get(key, 0.0) != expected
     ]
     assert mismatches == [], "\n".join(map(str, mismatches))
+
+    # `?name[]=` restricts the page to the samples named (a cheap probe: no business series).
+    probe = f"{again.url}?name[]=socialcare_events_processed_total&name[]=socialcare_mentions_total"
+    with urllib.request.urlopen(probe, timeout=5) as response:
+        lines = [line for line in response.read().decode().splitlines() if line[:1] != "#"]
+    assert lines and all(
+        line.startswith(("socialcare_events_processed_total{", "socialcare_mentions_total{"))
+        for line in lines
+    ), lines
+    counted = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in lines
+        if line.startswith("socialcare_events_processed_total{") and 'outcome="counted"' in line
+    )
+    assert counted == value(r, "socialcare_events_processed_total", outcome="counted")
+    mentions = [line for line in lines if line.startswith("socialcare_mentions_total{")]
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in mentions) == 7
