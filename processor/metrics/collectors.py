@@ -25,7 +25,7 @@ from prometheus_client.registry import Collector
 
 from processor.metrics import families as f
 from processor.metrics.series import SeriesKey, parse_field
-from processor.metrics.windows import WINDOWS, sum_windows
+from processor.metrics.windows import WINDOWS, covering_windows
 from processor.settings import TeamStaffing
 
 Sample = tuple[list[str], float]
@@ -155,10 +155,10 @@ def _add_totals(families: dict[str, Metric], state: BusinessState, partitions: s
 def _add_windows(families: dict[str, Metric], state: BusinessState, partitions: set[int]) -> None:
     """Windows end at each partition's own "now", then add up over partitions."""
     totals: dict[tuple[str, str, str, str], float] = defaultdict(float)
+    now = {partition: state.window_now(partition) for partition in partitions}
     for partition, brand, channel, size, start, values in state.owned_buckets(partitions):
-        now = state.window_now(partition)
-        for window, sums in sum_windows([(start, size, values)], now).items():
-            for field, value in sums.items():
+        for window in covering_windows(start, size, now[partition]):
+            for field, value in values.items():
                 totals[(brand, channel, field, window)] += value
     # Every window of a known series is exported, zero when empty, so that alerts on
     # "no breaches in the last 5m" see a 0 instead of an absent series.

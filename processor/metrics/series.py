@@ -133,10 +133,14 @@ def window_key(partition: int, brand: str, channel: str, size: float, start: flo
     return orjson.dumps([partition, brand, channel, size, start]).decode()
 
 
-def parse_table_key(key: str) -> list[Any]:
-    """[partition, brand, channel] or [partition, brand, channel, size, start]."""
-    parsed: list[Any] = orjson.loads(key)
-    return parsed
+@functools.lru_cache(maxsize=1 << 17)
+def parse_table_key(key: str) -> tuple[Any, ...]:
+    """(partition, brand, channel) or (partition, brand, channel, size, start).
+
+    Cached: every scrape reads every key of the aggregates again, and their set changes
+    slowly (a few new window buckets a minute).
+    """
+    return tuple(orjson.loads(key))
 
 
 def partition_of(key: str) -> int:

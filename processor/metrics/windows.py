@@ -41,15 +41,30 @@ def window_covers(bucket: float, size: float, window: float, now: float) -> bool
     return current - window + size <= bucket <= current
 
 
+# Bucket size -> the windows (name, length) made of buckets of that size.
+_WINDOWS_BY_SIZE: dict[float, tuple[tuple[str, float], ...]] = {
+    size: tuple((window, length) for window, (length, of) in WINDOWS.items() if of == size)
+    for size in {size for _, size in WINDOWS.values()}
+}
+
+
+def covering_windows(start: float, size: float, now: float) -> list[str]:
+    """The windows that hold the bucket of `size` starting at `start`, at `now`."""
+    current = bucket_start(now, size)
+    return [
+        window
+        for window, length in _WINDOWS_BY_SIZE.get(size, ())
+        if current - length + size <= start <= current
+    ]
+
+
 def sum_windows(
     buckets: Iterable[tuple[float, float, Mapping[str, float]]], now: float
 ) -> dict[str, dict[str, float]]:
     """Sum (bucket start, bucket size, series values) into {window: {series field: total}}."""
     totals: dict[str, dict[str, float]] = {window: {} for window in WINDOWS}
     for start, size, values in buckets:
-        for window, (length, window_size) in WINDOWS.items():
-            if window_size != size or not window_covers(start, size, length, now):
-                continue
+        for window in covering_windows(start, size, now):
             into = totals[window]
             for key, amount in values.items():
                 into[key] = into.get(key, 0.0) + amount

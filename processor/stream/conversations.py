@@ -12,18 +12,17 @@ documents without following each conversation again: a million states in seconds
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import logging
 from collections import defaultdict
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
 from processor.domain import conversation
 from processor.domain.conversation import ConversationState, Timeline
 from processor.metrics import families as f
-from processor.metrics.families import AGE_BOUNDS, AGE_LABELS
 from processor.metrics.series import Contributions
+from processor.stream.backlog import OpenBacklog, OpenConversation
 from processor.stream.interfaces import Table
 
 log = logging.getLogger(__name__)
@@ -68,16 +67,6 @@ def _items_of(table: Table, partition: int) -> Iterator[tuple[Any, Any]]:
             yield key, document
 
 
-class OpenConversation(NamedTuple):
-    """What the scrape needs of an open conversation (backlog by age and by priority)."""
-
-    brand: str
-    channel: str
-    opened_at: float
-    priority: str
-    backlog: str  # the state label of open_conversations
-
-
 class ConversationStore:
     """Load and store states; keep the clock-check, idle and open indexes in step."""
 
@@ -88,7 +77,7 @@ class ConversationStore:
         self._checks: dict[int, list[tuple[float, str]]] = defaultdict(list)
         # Conversations by last event time, to forget idle ones (one entry per conversation).
         self._idle: dict[int, list[tuple[float, str]]] = defaultdict(list)
-        self._open: dict[int, dict[str, OpenConversation]] = defaultdict(dict)
+        self._open: dict[int, OpenBacklog] = defaultdict(OpenBacklog)
         self._contributions: dict[str, Contributions] = {}
         self.indexed: set[int] = set()
 
@@ -156,7 +145,7 @@ class ConversationStore:
     def delete(self, state: ConversationState) -> None:
         del self.table[table_key(state.partition, state.conversation_id)]
         self._contributions.pop(state.conversation_id, None)
-        self._open[state.partition].pop(state.conversation_id, None)
+        self._open[state.partition].put(state.conversation_id, None)
 
     # -- indexes ------------------------------------------------------------------------------
 
@@ -164,10 +153,7 @@ class ConversationStore:
         self, state: ConversationState, contributions: Contributions
     ) -> OpenConversation | None:
         entry = _open_entry(state, contributions)
-        if entry is None:
-            self._open[state.partition].pop(state.conversation_id, None)
-        else:
-            self._open[state.partition][state.conversation_id] = entry
+        self._open[state.partition].put(state.conversation_id, entry)
         return entry
 
     def index(self, partitions: set[int]) -> int:
@@ -180,7 +166,7 @@ class ConversationStore:
         for partition in partitions:
             checks: list[tuple[float, str]] = []
             idle: list[tuple[float, str]] = []
-            open_now: dict[str, OpenConversation] = {}
+            open_now = OpenBacklog()
             for key, document in _items_of(self.table, partition):
                 conversation_id = key.split("|", 1)[1]
                 last_event_at = document.get("last_event_at")
@@ -193,7 +179,7 @@ class ConversationStore:
                     due, stored = hint
                     entry = None if stored is None else OpenConversation(*stored)
                 if entry is not None:
-                    open_now[conversation_id] = entry
+                    open_now.put(conversation_id, entry)
                 if due is not None:
                     checks.append((due, conversation_id))
             heapq.heapify(checks)
@@ -226,23 +212,14 @@ class ConversationStore:
 
     def open_ages(self, partition: int, now: float) -> dict[tuple[str, str, str], int]:
         """Open conversations of a partition by (brand, channel, age bucket) at `now`."""
-        counts: dict[tuple[str, str, str], int] = defaultdict(int)
-        groups: dict[tuple[str, str], list[float]] = defaultdict(list)
-        for entry in list(self._open.get(partition, {}).values()):
-            groups[(entry.brand, entry.channel)].append(entry.opened_at)
-        # Sorted opening times and one bisection per bucket bound: the scrape stays cheap
-        # with tens of thousands of open conversations.
-        cuts = [now - bound for bound in reversed(AGE_BOUNDS)]  # oldest bound first
-        for (brand, channel), opened in groups.items():
-            opened.sort()
-            previous = 0
-            for label, cut in zip(reversed(AGE_LABELS), [*cuts, float("inf")], strict=True):
-                # opened_at <= cut means age >= bound: older than this bucket's floor
-                index = bisect.bisect_right(opened, cut)
-                if index > previous:
-                    counts[(brand, channel, label)] += index - previous
-                previous = index
-        return counts
+        backlog = self._open.get(partition)
+        return {} if backlog is None else backlog.by_age(now)
 
-    def open_entries(self, partition: int) -> list[OpenConversation]:
-        return list(self._open.get(partition, {}).values())
+    def open_by_priority(self, partition: int) -> dict[tuple[str, str, str, str], int]:
+        """Open conversations of a partition by (brand, channel, priority, backlog state)."""
+        backlog = self._open.get(partition)
+        return {} if backlog is None else backlog.by_priority()
+
+    def backlog(self, partition: int) -> OpenBacklog:
+        """The partition's open conversations (tests seed it directly)."""
+        return self._open[partition]

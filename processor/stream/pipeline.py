@@ -341,6 +341,6 @@ class StateView:
         """Open conversations of the partitions by (brand, channel, priority, backlog state)."""
         counts: dict[tuple[str, str, str, str], int] = defaultdict(int)
         for partition in partitions:
-            for entry in self._pipeline.conversations.open_entries(partition):
-                counts[(entry.brand, entry.channel, entry.priority, entry.backlog)] += 1
+            for key, count in self._pipeline.conversations.open_by_priority(partition).items():
+                counts[key] += count
         return counts

@@ -264,8 +264,8 @@ def test_open_ages_by_bisection_match_one_by_one() -> None:
         priority, backlog = ("normal", "urgent")[n % 5 == 0], ("at_risk", "breached")[n % 7 == 0]
         # ages around every bound, exact bounds included, and a few in the future
         age = rng.choice(bounds) + rng.choice((-1.0, 0.0, 1.0, 500.0))
-        store._open[partition][f"c{n}"] = OpenConversation(
-            brand, "twitter", 1_000_000.0 - age, priority, backlog
+        store.backlog(partition).put(
+            f"c{n}", OpenConversation(brand, "twitter", 1_000_000.0 - age, priority, backlog)
         )
         expected[(brand, "twitter", age_label(max(0.0, age)))] += 1
         by_priority[(brand, "twitter", priority, backlog)] += 1

@@ -18,7 +18,7 @@ def indexes(store: ConversationStore, partition: int) -> tuple[Any, Any, Any]:
     return (
         sorted(store._checks[partition]),
         sorted(store._idle[partition]),
-        dict(store._open[partition]),
+        dict(store.backlog(partition).entries),
     )
 
 
@@ -36,6 +36,6 @@ async def test_stored_index_entries_equal_the_followed_states() -> None:
     open_total = 0
     for partition in partitions:
         assert indexes(from_entries, partition) == indexes(followed, partition)
-        open_total += len(followed._open[partition])
+        open_total += len(followed.backlog(partition))
     assert 0 < open_total < len(documents)  # both kinds were compared
     assert sum(len(followed._checks[p]) for p in partitions) > 0
