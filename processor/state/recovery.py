@@ -87,9 +87,16 @@ async def recover(
     topic: str,
     partitions: set[int],
     transactional: bool,
+    exact_end_offsets: bool | None = None,
     idle_confirm_ms: int = 200,
 ) -> Recovered:
-    """Bring the store's copy of the partitions up to the changelog's end."""
+    """Bring the store's copy of the partitions up to the changelog's end.
+
+    `exact_end_offsets` (default: `transactional`) says the broker's end offsets can be
+    trusted (Kafka; Tansu with one record per batch), so that a copy ahead of the log is
+    known for one.
+    """
+    exact = transactional if exact_end_offsets is None else exact_end_offsets
     started = time.monotonic()
     if not partitions:
         return Recovered({}, 0, 0.0)
@@ -114,9 +121,9 @@ async def recover(
         for partition, tp in tps.items():
             known = store.offsets.get(partition)
             # A copy the log cannot continue: what follows it was deleted, or the copy is
-            # ahead of the log (a topic deleted and made again; not told on Tansu, whose
-            # end offsets can be short).
-            ahead = transactional and known is not None and known + 1 > ends[tp]
+            # ahead of the log (a topic deleted and made again, a broker restarted empty;
+            # not told where end offsets can be short: Tansu with multi-record batches).
+            ahead = exact and known is not None and known + 1 > ends[tp]
             if known is not None and (known + 1 < beginnings[tp] or ahead):
                 log.warning(
                     "partition %d: the local copy (offset %d) does not continue the changelog "

@@ -41,6 +41,7 @@ class StandbyCopies:
         partitions: int,
         transactional: bool,
         lock: asyncio.Lock,
+        exact_end_offsets: bool | None = None,
         report: Callable[[int, int], None] = lambda partitions, lag: None,
     ) -> None:
         self.store = store
@@ -49,6 +50,7 @@ class StandbyCopies:
         self.topic = topic
         self.partitions = partitions
         self.transactional = transactional
+        self.exact_end_offsets = transactional if exact_end_offsets is None else exact_end_offsets
         self.lock = lock
         self.report = report
         self._following: dict[int, TopicPartition] = {}
@@ -125,7 +127,7 @@ class StandbyCopies:
         ends = await consumer.end_offsets(tps)
         for partition, tp in self._following.items():
             known = self.local.offset(partition)
-            ahead = self.transactional and known is not None and known + 1 > ends[tp]
+            ahead = self.exact_end_offsets and known is not None and known + 1 > ends[tp]
             if known is not None and (known + 1 < beginnings[tp] or ahead):
                 self.local.forget(partition)
                 known = None

@@ -129,10 +129,13 @@ class Worker:
         # Batches and partition changes take turns: a batch never sees its partitions move.
         self.lock = asyncio.Lock()
         self.assigned = asyncio.Event()
+        # Kafka's end offsets are exact; Tansu's are only with one record per batch.
+        self.exact_end_offsets = self.writer.transactional or settings.one_record_per_batch
         self.standby = StandbyCopies(
             self.store, self.local, bootstrap_servers=settings.kafka_bootstrap_servers,
             topic=self.changelog, partitions=settings.partitions,
             transactional=self.writer.transactional, lock=self.lock, report=self._standby_report,
+            exact_end_offsets=self.exact_end_offsets,
         )  # fmt: skip
         self.ticks = self.app.topic(settings.topic_ticks, partitions=settings.partitions)
         self.source = self.app.topic(
@@ -222,6 +225,7 @@ class Worker:
             topic=self.changelog,
             partitions=owned,
             transactional=self.writer.transactional,
+            exact_end_offsets=self.exact_end_offsets,
         )
         self.health.recovery_seconds.set(recovered.seconds)
         self.health.recovery_records.inc(sum(recovered.applied.values()))
