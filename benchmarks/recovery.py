@@ -14,7 +14,8 @@ a worker does on an assignment (`processor.state.recovery.recover`, then the ind
 
 Each is the time to full totals (for a takeover, after the session timeout that detects
 the dead worker). It prints the times, the records per second and the resident memory per
-conversation once indexed (the states themselves stay on disk).
+conversation once indexed (the states themselves stay on disk), and what a full garbage
+collection then costs (the objects it walks, the pause).
 """
 
 from __future__ import annotations
@@ -141,9 +142,16 @@ conversations = ConversationStore(store["conversations"])
 conversations.index(set(range({PARTITIONS})))
 total = time.monotonic() - began
 indexed = sum(len(c) for c in conversations._idle.values())
+import gc
+gc.collect()
+tracked = len(gc.get_objects())
+gc_began = time.perf_counter()
+gc.collect()
+full_gc = time.perf_counter() - gc_began
 print(json.dumps({{"records": sum(recovered.applied.values()), "read_seconds": read,
                   "local": len(recovered.local), "seconds": total, "conversations": indexed,
-                  "rss_read_bytes": after_read - before, "rss_bytes": rss() - before}}))
+                  "rss_read_bytes": after_read - before, "rss_bytes": rss() - before,
+                  "tracked": tracked, "full_gc_seconds": full_gc}}))
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if done.returncode != 0:
@@ -174,7 +182,8 @@ def main() -> int:
         broker, bootstrap = start_kafka(folder, partitions=PARTITIONS)
     table = Table(title="Recovery to full totals (local RocksDB copy, states on disk)")
     for column in ("conversations", "case", "changelog records read", "bytes/state",
-                   "read s", "read+index s", "records/s", "RSS MB", "RSS B/conv."):  # fmt: skip
+                   "read s", "read+index s", "records/s", "RSS MB", "RSS B/conv.",
+                   "GC objects", "full GC ms"):  # fmt: skip
         table.add_column(column, justify="right")
     try:
         for conversations in arguments.conversations:
@@ -193,7 +202,8 @@ def main() -> int:
                     f"{conversations:,}", case, f"{read:,}", f"{state_bytes:,.0f}",
                     f"{result['read_seconds']:.1f}", f"{result['seconds']:.1f}",
                     f"{read / result['read_seconds']:,.0f}", f"{result['rss_bytes'] / 1e6:,.0f}",
-                    f"{result['rss_bytes'] / conversations:,.0f}",
+                    f"{result['rss_bytes'] / conversations:,.0f}", f"{result['tracked']:,}",
+                    f"{result['full_gc_seconds'] * 1e3:,.0f}",
                 )  # fmt: skip
             remove_folder(data_dir.parent)
             console.print(table)
