@@ -44,6 +44,18 @@ async def create(bootstrap: str, topic: str) -> None:
         await admin.close()
 
 
+async def make_again(bootstrap: str, topic: str) -> None:
+    """The topic deleted and created again, empty (or a broker restarted without its data)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics([topic])
+        await asyncio.sleep(2.0)
+    finally:
+        await admin.close()
+    await create(bootstrap, topic)
+
+
 async def transactional_round(bootstrap: str) -> None:
     app, topic = f"t{uuid.uuid4().hex[:8]}", f"t{uuid.uuid4().hex[:8]}-state-changelog"
     await create(bootstrap, topic)
@@ -135,14 +147,7 @@ async def local_round(bootstrap: str, folder: Path) -> None:
     restarted.local.close()
 
     # The changelog deleted and made again (empty): the copy is ahead of it and is dropped.
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.delete_topics([topic])
-        await asyncio.sleep(2.0)
-    finally:
-        await admin.close()
-    await create(bootstrap, topic)
+    await make_again(bootstrap, topic)
     again = new_store(LocalState(folder / "state"))
     recovered = await recover(
         again, bootstrap_servers=bootstrap, topic=topic, partitions={0, 1}, transactional=True
@@ -165,14 +170,7 @@ async def framed_ahead_round(bootstrap: str, folder: Path) -> None:
     await writer.close()
     assert store.local is not None and store.local.offset(0) == 2
     store.local.close()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.delete_topics([topic])
-        await asyncio.sleep(2.0)
-    finally:
-        await admin.close()
-    await create(bootstrap, topic)
+    await make_again(bootstrap, topic)
     writer = FramedWriter(bootstrap, topic, one_record_per_batch=True)
     await writer.write({0: [change("0:b", 1)]})  # the new log's first batch: offset 0
     await writer.close()
