@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -160,12 +161,6 @@ print(json.dumps({{"records": sum(recovered.applied.values()), "read_seconds": r
     return result
 
 
-def remove_folder(folder: Path) -> None:
-    import shutil
-
-    shutil.rmtree(folder, ignore_errors=True)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, nargs="+", default=[50_000, 1_000_000])
@@ -205,7 +200,7 @@ def main() -> int:
                     f"{result['rss_bytes'] / conversations:,.0f}", f"{result['tracked']:,}",
                     f"{result['full_gc_seconds'] * 1e3:,.0f}",
                 )  # fmt: skip
-            remove_folder(data_dir.parent)
+            shutil.rmtree(data_dir.parent, ignore_errors=True)
             console.print(table)
     finally:
         if broker is not None:

@@ -11,7 +11,6 @@ partition's rows are one range: read in order, dropped with one range delete.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -108,10 +107,6 @@ class LocalState:
 
     def close(self) -> None:
         self._db.close()
-
-    @staticmethod
-    def destroy(path: Path) -> None:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def _successor(prefix: bytes) -> bytes:

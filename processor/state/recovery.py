@@ -28,6 +28,16 @@ log = logging.getLogger(__name__)
 Change = tuple[int, bytes, bytes | None]  # offset, key, value (None: deleted)
 
 
+def continues(known: int, beginning: int, end: int, exact_end: bool) -> bool:
+    """Whether the changelog (offsets `beginning` to `end`) continues a copy at `known`.
+
+    Not when what follows the copy was deleted, nor when the copy is ahead of the log (a
+    topic deleted and made again, a broker restarted empty), which is told only where end
+    offsets are exact (not Tansu with multi-record batches).
+    """
+    return beginning <= known + 1 and not (exact_end and known + 1 > end)
+
+
 class WholeBatches:
     """Passes changelog records on once their batch is whole.
 
@@ -120,11 +130,7 @@ async def recover(
         ends = await consumer.end_offsets(list(tps.values()))
         for partition, tp in tps.items():
             known = store.offsets.get(partition)
-            # A copy the log cannot continue: what follows it was deleted, or the copy is
-            # ahead of the log (a topic deleted and made again, a broker restarted empty;
-            # not told where end offsets can be short: Tansu with multi-record batches).
-            ahead = exact and known is not None and known + 1 > ends[tp]
-            if known is not None and (known + 1 < beginnings[tp] or ahead):
+            if known is not None and not continues(known, beginnings[tp], ends[tp], exact):
                 log.warning(
                     "partition %d: the local copy (offset %d) does not continue the changelog "
                     "(offsets %d-%d); reading it whole", partition, known, beginnings[tp],

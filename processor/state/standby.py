@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from processor.state.local import LocalState
-from processor.state.recovery import WholeBatches
+from processor.state.recovery import WholeBatches, continues
 from processor.state.store import StateStore
 
 log = logging.getLogger(__name__)
@@ -127,8 +127,9 @@ class StandbyCopies:
         ends = await consumer.end_offsets(tps)
         for partition, tp in self._following.items():
             known = self.local.offset(partition)
-            ahead = self.exact_end_offsets and known is not None and known + 1 > ends[tp]
-            if known is not None and (known + 1 < beginnings[tp] or ahead):
+            if known is not None and not continues(
+                known, beginnings[tp], ends[tp], self.exact_end_offsets
+            ):
                 self.local.forget(partition)
                 known = None
             consumer.seek(tp, beginnings[tp] if known is None else known + 1)

@@ -242,17 +242,17 @@ class StateStore:
 
     def restore(self, partition: int, offset: int, key: bytes, value: bytes | None) -> None:
         """Apply one changelog record read at `offset` of the partition."""
+        self.offsets[partition] = max(offset, self.offsets.get(partition, -1))
         name, table_key = decode_key(key)
         table = self.tables.get(name)
-        if table is not None:  # a table of a later version: ignored, kept on the topic
-            table.restore(table_key, value)
-            if self.local is not None:
-                pending = self._restored[partition]
-                pending.append((key, value))
-                if len(pending) >= _RESTORE_BATCH:
-                    self.offsets[partition] = max(offset, self.offsets.get(partition, -1))
-                    self.flush_restored()
-        self.offsets[partition] = max(offset, self.offsets.get(partition, -1))
+        if table is None:  # a table of a later version: ignored, kept on the topic
+            return
+        table.restore(table_key, value)
+        if self.local is not None:
+            pending = self._restored[partition]
+            pending.append((key, value))
+            if len(pending) >= _RESTORE_BATCH:
+                self.flush_restored()
 
     def flush_restored(self) -> None:
         """Write the records restored so far to the local copy, with their offsets."""
