@@ -6,6 +6,7 @@ Every consumer in a run reads the same backlog, so their events/s compare like w
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from benchmarks.harness import Advance
@@ -61,3 +62,45 @@ async def produce(settings: Settings, events: list[dict[str, Any]], advance: Adv
         elapsed = time.perf_counter() - started
     advance(len(events) % 1000)
     return elapsed
+
+
+# Long threads: one customer writes, a human agent answers, every 30 s of event time; every
+# 100th reply resolves the thread and the next customer post reopens it.
+THREAD_POST_INTERVAL = 30.0
+
+
+def thread_events(count: int, posts_per_thread: int, seed: int) -> list[dict[str, Any]]:
+    """`count` events of threads `posts_per_thread` posts long, all threads in parallel,
+    interleaved in event-time order and ending a few minutes before now."""
+    threads = max(1, -(-count // posts_per_thread))
+    span = posts_per_thread * THREAD_POST_INTERVAL
+    start = time.time() - span - 600.0
+    brands = TrafficProfile().brands
+    events: list[tuple[float, dict[str, Any]]] = []
+    for thread in range(threads):
+        conversation = f"thread-{seed}-{thread}"
+        brand = brands[thread % len(brands)]
+        opened = start + thread * THREAD_POST_INTERVAL / threads
+        for post in range(posts_per_thread):
+            at = opened + post * THREAD_POST_INTERVAL
+            document: dict[str, Any] = {
+                "event_id": f"{conversation}-{post}", "conversation_id": conversation,
+                "occurred_at": _iso(at), "brand": brand, "channel": "twitter",
+                "schema_version": 1,
+            }  # fmt: skip
+            if post % 2 == 0:
+                document |= {"type": "mention", "author_id": f"cust-{thread}",
+                             "text": "still waiting on this", "sentiment": -0.2}  # fmt: skip
+            else:
+                document |= {"type": "reply", "agent_id": "agent-1", "team": "care",
+                             "in_reply_to": conversation, "text": "looking into it",
+                             "automated": False, "resolves": post % 200 == 199}  # fmt: skip
+            events.append((at, document))
+    events.sort(key=lambda pair: pair[0])
+    return [document for _, document in events[:count]]
+
+
+def _iso(at: float) -> str:
+    return (
+        datetime.fromtimestamp(at, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from benchmarks.harness import WHOLE_SCRAPE_INTERVAL
 from benchmarks.latency import Latency, LatencyProbe
+from benchmarks.scrape import ScrapeCost
 
 
 @dataclass
@@ -43,6 +44,14 @@ class Results:
     worker_seconds: float = math.nan
     latency: Latency | None = None
     alignment_eps: float = math.nan
+    # Issue 12's targets (benchmarks.target_phases).
+    short_bytes_per_event: float = math.nan
+    long_eps: float = math.nan
+    long_bytes_per_event: float = math.nan
+    scale_one_eps: float = math.nan
+    scale_two_eps: float = math.nan
+    target_latency: Latency | None = None
+    scrape: ScrapeCost | None = None
 
 
 def _seconds(value: float) -> str:
@@ -143,6 +152,7 @@ def summary(results: Results, console: Console) -> None:
     console.print(details)
 
     names = ["bench", "faust-noop", "worker", "tansu", "kafka", "redis"]
+    names += sorted({name for usage in results.cpu.values() for name in usage} - set(names))
     cpu = Table(title="CPU during the timed window (1.00 = one whole core; the machine has "
                       f"{machine()['nproc']})")  # fmt: skip
     cpu.add_column("phase")

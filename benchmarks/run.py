@@ -37,6 +37,14 @@ from benchmarks.harness import REBALANCE_TIMEOUT, SESSION_TIMEOUT, BenchRun, pro
 from benchmarks.latency import LATENCY_EVENTS, LATENCY_RATE, LatencyProbe, latency_phase
 from benchmarks.report import Results, summary
 from benchmarks.sampling import Sampler, report
+from benchmarks.target_phases import (
+    changelog_bytes_per_event,
+    measure_long_threads,
+    measure_scale_out,
+    measure_scrape,
+    measure_target_latency,
+)
+from benchmarks.targets import print_verdicts, verdicts
 from benchmarks.worker_metrics import MetricsClient, Snapshot
 from benchmarks.worker_run import start_worker, worker_throughput
 from processor.errors import SocialcareError
@@ -142,6 +150,7 @@ async def measure_worker_backlog(
         throughput = await worker_throughput(metrics, worker, results.events, advance, bench.meter)
     results.worker_eps, results.worker_startup, caught_up, results.cpu["worker"] = throughput
     results.worker_outcomes = caught_up.outcomes()
+    results.short_bytes_per_event = changelog_bytes_per_event([caught_up])
     scrapes = metrics.scrape_seconds
     results.scrape_ms = 1000 * sum(scrapes) / len(scrapes) if scrapes else math.nan
     results.scrapes = len(scrapes)
@@ -188,6 +197,7 @@ async def measure_worker(bench: BenchRun, settings: Settings, results: Results) 
             bench.console.print(f"collapsed stacks in {bench.profile}")
             sampler = None
         await measure_latency(bench, settings, worker, metrics, caught_up, results)
+        await measure_target_latency(bench, settings, worker, metrics, results)
     finally:
         if sampler is not None:
             sampler.stop()
@@ -203,6 +213,9 @@ async def _benchmark(bench: BenchRun, events: int, partitions: int) -> Results:
     await measure_raw_consumer(bench, settings, results)
     await measure_noop_agent(bench, settings, results)
     await measure_worker(bench, settings, results)
+    await measure_long_threads(bench, settings, results)
+    await measure_scale_out(bench, settings, results)
+    await measure_scrape(bench, results)
     return results
 
 
@@ -213,7 +226,8 @@ def run_benchmark(
     broker: str = "tansu",
     profile: Path | None = None,
 ) -> int:
-    """Run every phase, print the summary; 0 on success, 1 on a failed phase, 130 on Ctrl-C.
+    """Run every phase, print the summary and the targets; 0 when every target judged is
+    met, 3 when one is missed, 1 on a failed phase, 130 on Ctrl-C.
 
     The scratch folder (logs, worker data) is removed after a success and kept after a
     failure, since its logs are then what says why.
@@ -230,7 +244,7 @@ def run_benchmark(
         results = asyncio.run(_benchmark(bench, events, partitions))
         summary(results, console)
         succeeded = True
-        return 0
+        return print_verdicts(verdicts(results, broker), console, broker)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/yellow]: stopping the benchmark's processes")
         return 130

@@ -17,11 +17,17 @@ from prometheus_client.parser import text_string_to_metric_families
 
 PROCESSED = "socialcare_events_processed"
 LATENCY = "socialcare_pipeline_latency_seconds"
+CHANGELOG_BYTES = "socialcare_state_changelog_bytes"
+CHANGELOG_RECORDS = "socialcare_state_changelog_records"
+OWNED = "socialcare_owned_partitions"
 
 
 # What a progress probe asks for: sample names, as `name[]` filters them.
 _SAMPLES = (
     f"{PROCESSED}_total",
+    f"{CHANGELOG_BYTES}_total",
+    f"{CHANGELOG_RECORDS}_total",
+    OWNED,
     *(f"{LATENCY}{suffix}" for suffix in ("_bucket", "_sum", "_count")),
 )
 
@@ -34,6 +40,9 @@ class Snapshot:
     latency_buckets: dict[float, float] = field(default_factory=dict)  # le -> cumulative count
     latency_sum: float = 0.0
     latency_count: float = 0.0
+    changelog_bytes: float = 0.0
+    changelog_records: float = 0.0
+    owned_partitions: float = 0.0
 
     @property
     def processed_total(self) -> float:
@@ -47,8 +56,9 @@ class Snapshot:
 
 
 def parse_metrics(text: str) -> Snapshot:
-    """The processed counters and the pipeline latency histogram of an exposition text."""
-    wanted = (PROCESSED, LATENCY)
+    """The processed counters, the pipeline latency histogram, the changelog counters and
+    the partitions owned, from an exposition text."""
+    wanted = (PROCESSED, LATENCY, CHANGELOG_BYTES, CHANGELOG_RECORDS, OWNED)
     lines = [
         line
         for line in text.splitlines()
@@ -69,6 +79,16 @@ def parse_metrics(text: str) -> Snapshot:
                     snapshot.latency_sum = sample.value
                 elif sample.name == f"{LATENCY}_count":
                     snapshot.latency_count = sample.value
+        elif family.name == CHANGELOG_BYTES:
+            snapshot.changelog_bytes = sum(
+                s.value for s in family.samples if s.name.endswith("_total")
+            )
+        elif family.name == CHANGELOG_RECORDS:
+            snapshot.changelog_records = sum(
+                s.value for s in family.samples if s.name.endswith("_total")
+            )
+        elif family.name == OWNED:
+            snapshot.owned_partitions = sum(s.value for s in family.samples)
     return snapshot
 
 

@@ -11,6 +11,7 @@ import asyncio
 import math
 import sys
 import time
+from collections.abc import Sequence
 
 from benchmarks.harness import (
     REBALANCE_TIMEOUT,
@@ -30,8 +31,9 @@ from processor.settings import Settings
 from processor.tools.local_services import ChildProcess
 
 
-def start_worker(bench: BenchRun, settings: Settings) -> ChildProcess:
-    """The worker, configured like the benchmark's own clients, its CPU metered."""
+def start_worker(bench: BenchRun, settings: Settings, name: str = "worker") -> ChildProcess:
+    """A worker, configured like the benchmark's own clients (its topics, app id, port),
+    its CPU metered under `name`."""
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
         "REDIS_URL": settings.redis_url,
@@ -42,14 +44,19 @@ def start_worker(bench: BenchRun, settings: Settings) -> ChildProcess:
         "SOCIALCARE_CLOCK": "event",
         "SOCIALCARE_SESSION_TIMEOUT_SECONDS": f"{SESSION_TIMEOUT:g}",
         "SOCIALCARE_REBALANCE_TIMEOUT_SECONDS": f"{REBALANCE_TIMEOUT:g}",
-        "SOCIALCARE_DATA_DIR": str(bench.workdir / "worker-data"),
+        "SOCIALCARE_TOPIC_MENTIONS": settings.topic_mentions,
+        "SOCIALCARE_TOPIC_REPLIES": settings.topic_replies,
+        "SOCIALCARE_TOPIC_REDIRECTIONS": settings.topic_redirections,
+        "SOCIALCARE_TOPIC_SURVEYS": settings.topic_surveys,
+        "SOCIALCARE_TOPIC_DEADLETTERS": settings.topic_deadletters,
+        "SOCIALCARE_DATA_DIR": str(bench.workdir / f"{name}-data"),
         # Tansu has no transactions (README, Guarantees).
         "SOCIALCARE_PROCESSING_GUARANTEE": (
             "exactly_once" if bench.broker == "kafka" else "at_least_once"
         ),
     }
-    worker = bench.start("worker", [sys.executable, "-m", "processor", "worker"], env)
-    bench.meter.pids["worker"] = worker.pid
+    worker = bench.start(name, [sys.executable, "-m", "processor", "worker"], env)
+    bench.meter.pids[name] = worker.pid
     return worker
 
 
@@ -61,6 +68,24 @@ async def worker_throughput(
     Returns (events/s, seconds from start to the first processed event, the last snapshot,
     CPU use of the processes between the first and the last event).
     """
+    eps, startup, snapshots, cpu = await workers_throughput(
+        [metrics], [worker], count, advance, meter
+    )
+    return eps, startup, snapshots[0], cpu
+
+
+async def workers_throughput(
+    clients: Sequence[MetricsClient],
+    workers: Sequence[ChildProcess],
+    count: int,
+    advance: Advance,
+    meter: CpuMeter,
+) -> tuple[float, float, list[Snapshot], dict[str, float]]:
+    """Poll the workers' /metrics until together they processed `count` events.
+
+    Returns (events/s, seconds from the call to the first processed event, each worker's
+    last snapshot, CPU use of the processes between the first and the last event).
+    """
     started = time.monotonic()
     started_perf = time.perf_counter()
     first: tuple[float, float] | None = None  # (perf_counter, processed) at first sight
@@ -69,14 +94,17 @@ async def worker_throughput(
     last_change = started
     last_whole = started_perf
     while True:
-        if not worker.alive:
-            raise BenchError(f"worker exited with code {worker.returncode}; {log_excerpt(worker)}")
+        for worker in workers:
+            if not worker.alive:
+                raise BenchError(
+                    f"{worker.name} exited with code {worker.returncode}; {log_excerpt(worker)}"
+                )
         tick = time.perf_counter()
         whole = tick - last_whole >= WHOLE_SCRAPE_INTERVAL
         if whole:
             last_whole = tick
-        snapshot = await metrics.scrape(whole=whole)
-        done = int(snapshot.processed_total) if snapshot is not None else 0
+        snapshots = [await client.scrape(whole=whole) for client in clients]
+        done = int(sum(s.processed_total for s in snapshots if s is not None))
         if done > shown:
             advance(done - shown)
             shown = done
@@ -84,14 +112,15 @@ async def worker_throughput(
             if first is None:
                 first = (tick, float(done))
                 cpu_before = meter.read()
-        if snapshot is not None and first is not None and done >= count:
+        if first is not None and done >= count and all(s is not None for s in snapshots):
             elapsed = tick - first[0]
             eps = (count - first[1]) / elapsed if elapsed > 0 else math.inf
             cpu = CpuMeter.usage(cpu_before, meter.read())
-            return eps, first[0] - started_perf, snapshot, cpu
+            return eps, first[0] - started_perf, [s for s in snapshots if s is not None], cpu
         waited = time.monotonic() - last_change
         if waited > (STALL_TIMEOUT if shown else START_TIMEOUT):
             raise BenchError(
-                f"worker stalled at {shown} of {count} events processed; {log_excerpt(worker)}"
+                f"workers stalled at {shown} of {count} events processed; "
+                + "; ".join(log_excerpt(worker) for worker in workers)
             )
         await asyncio.sleep(max(0.0, SCRAPE_INTERVAL - (time.perf_counter() - tick)))

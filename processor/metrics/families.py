@@ -551,29 +551,29 @@ STATE_STANDBY_PARTITIONS = Family(_S + "standby_partitions", "gauge", "Partition
                                   "owned whose local copy follows the changelog.", ())  # fmt: skip
 STATE_STANDBY_LAG_RECORDS = Family(_S + "standby_lag_records", "gauge", "Changelog records "
                                    "not yet in the standby copies.", ())  # fmt: skip
+STATE_CHANGELOG_RECORDS = Family(_S + "changelog_records", "counter", "Records written to the "
+                                 "state changelog (changed keys, batch by batch).", ())  # fmt: skip
+STATE_CHANGELOG_BYTES = Family(_S + "changelog_bytes", "counter", "Key and value bytes of the "
+                               "records written to the state changelog.", ())  # fmt: skip
 HEALTH_FAMILIES: tuple[Family, ...] = (
     EVENTS_PROCESSED, DEADLETTERS, PROCESSING_ERRORS, EVENT_TIME_LAG_SECONDS,
     PIPELINE_LATENCY_SECONDS, LAST_EVENT_TIMESTAMP_SECONDS, OWNED_PARTITIONS,
     SLA_POLICY_VERSION, SLA_POLICY_RELOADS, CONSUMER_LAG_RECORDS, ALIGNMENT_ENFORCED_RECORDS,
     ALIGNMENT_BUFFERED_RECORDS, ALIGNMENT_PAUSED_PARTITIONS, ALIGNMENT_IDLE_PARTITIONS,
     CATCHING_UP_PARTITIONS, REDIS_REACHABLE, STATE_RECOVERY_SECONDS, STATE_RECOVERY_RECORDS,
-    STATE_STANDBY_PARTITIONS, STATE_STANDBY_LAG_RECORDS,
+    STATE_STANDBY_PARTITIONS, STATE_STANDBY_LAG_RECORDS, STATE_CHANGELOG_RECORDS,
+    STATE_CHANGELOG_BYTES,
 )  # fmt: skip
-
 # -- the ingest webhook's own registry ---------------------------------------------------------
 
 WEBHOOK_REQUESTS = Family("socialcare_webhook_requests", "counter",
                           "Webhook requests by HTTP status code.", ("code",))  # fmt: skip
 WEBHOOK_EVENTS = Family("socialcare_webhook_events", "counter",
                         "Events received by the webhook, by outcome.", ("outcome",))  # fmt: skip
-WEBHOOK_DEADLETTERS = Family(
-    "socialcare_deadletters", "counter", "Input written to the dead-letter topic, by reason.",
-    ("reason",),
-)  # fmt: skip
-WEBHOOK_REQUEST_DURATION_SECONDS = Family(
-    "socialcare_webhook_request_duration_seconds", "histogram",
-    "Time to answer a webhook request (validation and publishing included).", (),
-)  # fmt: skip
+WEBHOOK_DEADLETTERS = Family("socialcare_deadletters", "counter", "Input written to the "
+                             "dead-letter topic, by reason.", ("reason",))  # fmt: skip
+WEBHOOK_REQUEST_DURATION_SECONDS = Family("socialcare_webhook_request_duration_seconds",
+    "histogram", "Time to answer a webhook request (validation, publishing).", ())  # fmt: skip
 WEBHOOK_FAMILIES: tuple[Family, ...] = (
     WEBHOOK_REQUESTS, WEBHOOK_EVENTS, WEBHOOK_DEADLETTERS, WEBHOOK_REQUEST_DURATION_SECONDS,
 )  # fmt: skip

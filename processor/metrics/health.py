@@ -68,6 +68,8 @@ class HealthMetrics:
         self.recovery_records = counter(f.STATE_RECOVERY_RECORDS, registry)
         self.standby_partitions = gauge(f.STATE_STANDBY_PARTITIONS, registry)
         self.standby_lag = gauge(f.STATE_STANDBY_LAG_RECORDS, registry)
+        self.changelog_records = counter(f.STATE_CHANGELOG_RECORDS, registry)
+        self.changelog_bytes = counter(f.STATE_CHANGELOG_BYTES, registry)
         for event_type in (*EVENT_TYPES, "unknown"):
             for outcome in OUTCOMES:
                 self.events_processed.labels(event_type, outcome)

@@ -70,6 +70,62 @@ class _Framing:
         return framed
 
 
+@dataclass
+class _Sent:
+    """A record batch handed to the producer: its topic, size and delivery future."""
+
+    changelog: bool
+    records: int
+    delivered: asyncio.Future[Any]
+
+
+async def _send(
+    producer: AIOKafkaProducer,
+    changelog: str,
+    partition: int,
+    framed: Sequence[tuple[Outgoing, list[tuple[str, bytes]]]],
+) -> list[_Sent]:
+    """The records as few record batches as the producer's batch size allows.
+
+    Whole batches (`send_batch`) rather than a `send` per record: no future, metadata
+    check and accumulator step per record, a third of the changelog's cost.
+    """
+    sent: list[_Sent] = []
+    builder: Any = None
+    topic: str | None = None
+
+    async def flush() -> None:
+        if builder is not None and builder.record_count():
+            delivered = await producer.send_batch(builder, topic, partition=partition)
+            sent.append(_Sent(topic == changelog, builder.record_count(), delivered))
+
+    for record, headers in framed:
+        target = record.topic or changelog
+        if target != topic:
+            await flush()
+            builder, topic = producer.create_batch(), target
+        appended = builder.append(
+            key=record.key, value=record.value, timestamp=None, headers=headers
+        )
+        if appended is not None:
+            continue
+        await flush()  # full: this record starts the next batch
+        builder = producer.create_batch()
+        builder.append(key=record.key, value=record.value, timestamp=None, headers=headers)
+    await flush()
+    return sent
+
+
+async def _last_changelog_offset(sent: Sequence[_Sent]) -> int:
+    """The offset of the last changelog record delivered (-1: none); waits for all."""
+    last = -1
+    for batch in sent:
+        metadata = await batch.delivered
+        if batch.changelog:
+            last = max(last, metadata.offset + batch.records - 1)
+    return last
+
+
 async def check_transactions(bootstrap_servers: str, app_id: str) -> None:
     """Fail at start, with what to do, when the broker has no transactions."""
     probe = AIOKafkaProducer(
@@ -147,13 +203,7 @@ class TransactionalWriter:
             return None  # revoked while the batch ran
         try:
             await producer.begin_transaction()
-            sent = []
-            for record, headers in self._framing.frame(records):
-                future = await producer.send(
-                    record.topic or self._topic, value=record.value, key=record.key,
-                    partition=partition, headers=headers,
-                )  # fmt: skip
-                sent.append((record, future))
+            sent = await _send(producer, self._topic, partition, self._framing.frame(records))
             await producer.commit_transaction()
         except (ProducerFenced, InvalidProducerEpoch):
             log.warning("partition %d: another worker took it over; batch not written", partition)
@@ -166,8 +216,7 @@ class TransactionalWriter:
             except Exception:  # the producer may be unusable; the error below says why
                 log.debug("abort after a failed batch failed too", exc_info=True)
             raise
-        offsets = [future.result().offset for record, future in sent if not record.topic]
-        return max(offsets, default=-1)
+        return await _last_changelog_offset(sent)
 
     async def close(self) -> None:
         await self.stop(set(self._producers))
@@ -205,21 +254,15 @@ class FramedWriter:
         await self.start(set())
         producer = self._producer
         assert producer is not None
-        sent: list[tuple[int, Outgoing, Any]] = []
-        for partition, records in batches.items():
-            for record, headers in self._framing.frame(records):
-                future = await producer.send(
-                    record.topic or self._topic, value=record.value, key=record.key,
-                    partition=partition, headers=headers,
-                )  # fmt: skip
-                sent.append((partition, record, future))
+        sent = {
+            partition: await _send(producer, self._topic, partition, self._framing.frame(records))
+            for partition, records in batches.items()
+        }
         written = Written()
-        for partition, record, future in sent:
-            metadata = await future
-            if not record.topic:
-                written.offsets[partition] = max(
-                    metadata.offset, written.offsets.get(partition, -1)
-                )
+        for partition, batches_sent in sent.items():
+            last = await _last_changelog_offset(batches_sent)
+            if last >= 0:
+                written.offsets[partition] = last
         return written
 
     async def close(self) -> None:

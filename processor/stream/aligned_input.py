@@ -1,21 +1,20 @@
-"""The agent's input, aligned: Faust events in, batches in event-time order out.
+"""The agent's input, aligned: fetches in, batches in event-time order out.
 
-The glue between Faust and `processor.stream.alignment`: each event the agent takes is
-held (its message reference-counted, so Faust does not commit its offset) until the
+The glue between the consumer (`processor.stream.fetch`) and `processor.stream.alignment`:
+each record of a fetch is held (unacknowledged, so its offset is not committed) until the
 aligner releases it and the pipeline has processed it and written its batch; then it is
-acked. Lag comes from the
-consumer's highwater against the last offset received; partitions too far ahead are paused.
-Clock ticks are not aligned: they go to the pipeline with the batch, to run the sweep.
+acknowledged. Lag comes from the consumer's highwater against the last offset received;
+partitions too far ahead are paused. Clock ticks are not aligned: they go to the pipeline
+with the batch, to run the sweep.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
 
-from faust.types import TP, AppT, EventT
+from faust.types import TP, AppT
 
 from processor.metrics.health import AlignmentSnapshot, HealthMetrics
 from processor.settings import Settings
@@ -24,21 +23,8 @@ from processor.stream.interfaces import Message
 
 log = logging.getLogger(__name__)
 
-Held = tuple[Message, EventT[Any]]
 # Longer than a fetch round trip (Faust's long poll answers as soon as records arrive).
 FAR_AHEAD_WAIT_SECONDS = 2.0
-
-
-def message_of(event: EventT[Any]) -> Message:
-    record = event.message
-    return Message(
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        key=record.key,
-        value=record.value,
-        timestamp=record.timestamp,
-    )
 
 
 class AlignedInput:
@@ -49,14 +35,16 @@ class AlignedInput:
         app: AppT,
         settings: Settings,
         handle_batch: Callable[[list[Message]], Awaitable[set[int]]],
+        acknowledge: Callable[[Iterable[Message]], None],
         health: HealthMetrics,
     ) -> None:
         self.app = app
+        self.acknowledge = acknowledge
         self.settings = settings
         self.handle_batch = handle_batch
         self.health = health
         self.topics = tuple(settings.input_topics)
-        self.aligner: Aligner[Held] = Aligner(
+        self.aligner: Aligner[Message] = Aligner(
             self.topics,
             idle_wait=settings.alignment_idle_seconds,
             max_wait=settings.alignment_max_wait_seconds,
@@ -68,30 +56,30 @@ class AlignedInput:
         )
         self._received: dict[tuple[str, int], int] = {}  # last offset taken, per tp
 
-    async def take(self, events: Sequence[EventT[Any]]) -> None:
-        """One batch from the agent: buffer, release what is ready, process, ack."""
+    def waiting(self) -> bool:
+        """Records are held back: a fetch with nothing new may still release some."""
+        return self.aligner.waiting()
+
+    async def take(self, messages: list[Message]) -> None:
+        """One fetch: buffer, release what is ready, process, acknowledge."""
         ticks: list[Message] = []
-        for event in events:
-            message = message_of(event)
-            if message.topic not in self.settings.input_topics:
+        input_topics = self.settings.input_topics
+        received = self._received
+        add = self.aligner.add
+        for message in messages:
+            if message.topic not in input_topics:
                 ticks.append(message)
                 continue
-            # Held past this batch: the stream's ack at the end of the batch must not
-            # make the offset committable; our ack after processing does.
-            event.message.incref()
-            self._received[(message.topic, message.partition)] = message.offset
-            self.aligner.add(
-                message.topic, message.partition, event_time_of(message.value), (message, event)
-            )
+            received[(message.topic, message.partition)] = message.offset
+            add(message.topic, message.partition, event_time_of(message.value), message)
         released = self.aligner.release(time.monotonic(), self.lag_of)
         lost: set[int] = set()
         if released.items or ticks:
-            lost = await self.handle_batch([message for message, _ in released.items] + ticks)
-        for message, event in released.items:
-            # Not acknowledged if the batch of its partition was not written: its offset
-            # must not be committed, the partition's next owner processes it.
-            if message.partition not in lost:
-                event.ack()
+            lost = await self.handle_batch(released.items + ticks)
+        # Not acknowledged if the batch of its partition was not written: its offset must
+        # not be committed, the partition's next owner processes it.
+        done = released.items + ticks
+        self.acknowledge(done if not lost else [m for m in done if m.partition not in lost])
         if released.enforced:
             self.health.alignment_enforced.inc(released.enforced)
             log.warning(

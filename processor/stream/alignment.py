@@ -172,6 +172,10 @@ class Aligner(Generic[Item]):
         state = self._partitions.get(partition)
         return sum(len(queue) for queue in state.queues.values()) if state else 0
 
+    def waiting(self) -> bool:
+        """Anything buffered at all (held back, to be released later)."""
+        return any(queue for state in self._partitions.values() for queue in state.queues.values())
+
     def partitions(self) -> list[int]:
         return sorted(self._partitions)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from processor.metrics.health import HealthMetrics
 from processor.state.records import Outgoing
 from processor.state.store import StateStore
 from processor.state.writer import ChangelogWriter
@@ -19,9 +20,16 @@ from processor.state.writer import ChangelogWriter
 class StateCheckpoint:
     """Collects a batch's dead letters and writes them with the store's changes."""
 
-    def __init__(self, store: StateStore, writer: ChangelogWriter, dead_letter_topic: str) -> None:
+    def __init__(
+        self,
+        store: StateStore,
+        writer: ChangelogWriter,
+        dead_letter_topic: str,
+        health: HealthMetrics | None = None,
+    ) -> None:
         self.store = store
         self.writer = writer
+        self.health = health
         self.dead_letter_topic = dead_letter_topic
         self._outbox: dict[int, list[Outgoing]] = defaultdict(list)
 
@@ -39,6 +47,18 @@ class StateCheckpoint:
         }
         written = await self.writer.write(batches)
         self.store.persist(written.offsets)
+        if self.health is not None:
+            changed = [
+                record
+                for partition, records in batches.items()
+                if partition not in written.fenced
+                for record in records
+                if not record.topic
+            ]
+            self.health.changelog_records.inc(len(changed))
+            self.health.changelog_bytes.inc(
+                sum(len(r.key or b"") + len(r.value or b"") for r in changed)
+            )
         return written.fenced
 
     def discard(self, partitions: set[int]) -> None:

@@ -1,14 +1,14 @@
 """The worker process: the Faust app, its state and topics, the agent, timers and pages.
 
-The agent stays thin: it turns Kafka records into `Message`s and hands batches to the
-pipeline. All four input topics (and the internal clock-tick topic) are consumed by one
-agent, so they are co-partitioned and every event of a conversation reaches the same
-worker. Faust runs the consumer group; the state is `processor.state`'s: on an assignment
-the worker fences the partitions' previous writers, takes up their local copy (its own
-from before, or a standby copy) and reads the changelog after it, then the pipeline
-indexes them (`assign`). A lock keeps
-rebalances and batches apart, so a batch never straddles a change of ownership. The
-scrape reads through the pipeline's read-only view.
+The agent stays thin: it hands each fetch of the input topics (and of the internal
+clock-tick topic), delivered whole by the consumer (`processor.stream.fetch`), to the
+aligned input and the pipeline. The app subscribes to the five topics together, so they
+are co-partitioned and every event of a conversation reaches the same worker. Faust runs
+the consumer group; the state is `processor.state`'s: on an assignment the worker fences
+the partitions' previous writers, takes up their local copy (its own from before, or a
+standby copy) and reads the changelog after it, then the pipeline indexes them (`assign`).
+A lock keeps rebalances and batches apart, so a batch never straddles a change of
+ownership. The scrape reads through the pipeline's read-only view.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ from processor.stream.aligned_input import AlignedInput
 from processor.stream.checkpoint import StateCheckpoint
 from processor.stream.deadletters import TopicDeadLetters
 from processor.stream.dedup import DedupWindow
+from processor.stream.fetch import App, Fetched, Route
 from processor.stream.interfaces import Message
 from processor.stream.pipeline import Pipeline
 from processor.stream.policy_store import SlaPolicyStore
@@ -74,7 +75,7 @@ class Worker:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.app = faust.App(
+        self.app = App(
             settings.app_id,
             broker=broker_url(settings.kafka_bootstrap_servers),
             datadir=str(settings.data_dir),
@@ -90,6 +91,8 @@ class Worker:
             broker_heartbeat_interval=max(0.5, settings.session_timeout_seconds / 10),
             broker_rebalance_timeout=settings.rebalance_timeout_seconds,
             stream_wait_empty=False,
+            # A fetch is the agent's batch: this bounds it.
+            broker_max_poll_records=settings.batch_max_events,
             # Faust's assignor (standby replicas > 0) keeps the agent's topics co-partitioned;
             # the round-robin one it falls back to without tables would not.
             table_standby_replicas=1,
@@ -125,10 +128,14 @@ class Worker:
                 settings.kafka_bootstrap_servers, self.changelog, settings.one_record_per_batch
             )
         )
-        self.checkpoint = StateCheckpoint(self.store, self.writer, settings.topic_deadletters)
+        self.checkpoint = StateCheckpoint(
+            self.store, self.writer, settings.topic_deadletters, self.health
+        )
         # Batches and partition changes take turns: a batch never sees its partitions move.
         self.lock = asyncio.Lock()
         self.assigned = asyncio.Event()
+        # Set once the current assignment's partitions are taken up, cleared on a revocation.
+        self.taken = asyncio.Event()
         # Kafka's end offsets are exact; Tansu's are only with one record per batch.
         self.exact_end_offsets = self.writer.transactional or settings.one_record_per_batch
         self.standby = StandbyCopies(
@@ -153,7 +160,16 @@ class Worker:
             checkpoint=self.checkpoint,
             catching_up=lambda partition: self.input.catching_up(partition),
         )
-        self.input = AlignedInput(self.app, settings, self.handle_batch, self.health)
+        self.input = AlignedInput(
+            self.app, settings, self.handle_batch,
+            lambda messages: self.app.batch_consumer().ack_messages(messages), self.health,
+        )  # fmt: skip
+        # One Faust event per fetch: the consumer hands fetches to this channel, the agent
+        # reads it; at most one fetch waits while the agent works on another.
+        self.fetches = self.app.channel(maxsize=1)
+        self.app.route = Route(
+            frozenset((*settings.input_topics, settings.topic_ticks)), self._deliver
+        )
         self.registry.register(BusinessCollector(self.pipeline.view))
         self.registry.register(ConsumerLagCollector(self.consumer_lag))
         self.registry.register(AlignmentCollector(self.alignment))
@@ -166,6 +182,35 @@ class Worker:
     def _standby_report(self, partitions: int, lag: int) -> None:
         self.health.standby_partitions.set(partitions)
         self.health.standby_lag.set(lag)
+
+    async def _deliver(self, fetched: Fetched) -> None:
+        # An empty fetch still matters while records wait for alignment (a wait may be over).
+        if not (fetched.messages or self.input.waiting()):
+            return
+        try:
+            await self.fetches.send(value=fetched)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the fetcher itself is stopping
+            # A rebalance cleared the agent's queue while this fetch waited for room: it is
+            # dropped unacknowledged, read again from the committed offsets.
+
+    async def take_fetch(self, fetched: Fetched) -> None:
+        """One fetch through the aligned input, once the partitions of the assignment it was
+        fetched under are taken up; a fetch of an earlier consumer generation is dropped
+        unacknowledged (the partitions were sought back to their committed offsets since,
+        its records come again)."""
+        # Faust resumes fetching before its partitions-assigned signal has run our takeover:
+        # processing now would find the partitions unowned and leave their records behind.
+        await self.taken.wait()
+        if fetched.generation != self.app.consumer_generation_id:
+            log.info(
+                "dropped a fetch of %d records of consumer generation %d (now %d)",
+                len(fetched.messages), fetched.generation, self.app.consumer_generation_id,
+            )  # fmt: skip
+            return
+        await self.input.take(fetched.messages)
 
     def _input_partitions(self, tps: set[TP]) -> set[int]:
         topic = self.settings.topic_mentions
@@ -209,6 +254,7 @@ class Worker:
         async with self.lock:
             await self._take_partitions(owned)
         self.assigned.set()
+        self.taken.set()
 
     async def _take_partitions(self, owned: set[int]) -> None:
         gone = {p for p in self.store.offsets if p not in owned}
@@ -241,13 +287,15 @@ class Worker:
     def _register(self) -> None:
         app, pipeline, settings = self.app, self.pipeline, self.settings
 
-        @app.agent(self.source, name="socialcare-events")
-        async def process(stream: faust.StreamT[bytes]) -> None:
-            # Batches amortise the Redis round trip and the changelog writes; `within`
-            # bounds the latency a quiet stream adds. The input aligns the four topics.
-            batches = stream.take_events(settings.batch_max_events, within=0.02)  # type: ignore[attr-defined]
-            async for events in batches:
-                await self.input.take(events)
+        # Subscribed as one group of topics (co-partitioned); their records come as fetches.
+        app.topics.add(self.source)
+
+        @app.agent(self.fetches, name="socialcare-events")
+        async def process(stream: faust.StreamT[Fetched]) -> None:
+            # A fetch at a time amortises the Redis round trip and the changelog writes;
+            # the input aligns the four topics.
+            async for fetched in stream:
+                await self.take_fetch(fetched)
 
         @app.timer(settings.sweep_interval_seconds)  # type: ignore[untyped-decorator]
         async def send_ticks() -> None:
@@ -279,6 +327,7 @@ class Worker:
             # in offset order (dropping its buffer and reading again from the committed
             # offset could not, with later records already fetched), a gone one is
             # dropped then, its next owner reading from the committed offset.
+            self.taken.clear()
             async with self.lock:
                 pipeline.revoke(set())
 

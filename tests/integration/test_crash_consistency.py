@@ -110,18 +110,25 @@ def test_the_only_worker_killed_three_times_loses_and_doubles_nothing(
     print(f"kill points from seed {seed}")
     rng = random.Random(seed)
     deployment = deployment_factory(partitions=4, SOCIALCARE_BATCH_MAX_EVENTS="200")
-    events = backlog_for(deployment, seed=20)
+    now = time.time()
+    events = history(now - 4.5 * HOUR, now - HOUR, seed=20, rate=10.0)
     assert len(events) > 4000
+    # A quarter of the backlog is produced before each round (in event-time order): a
+    # worker may count its whole backlog between two scrapes, the next round still has
+    # events of its own to be killed among.
+    quarters = [events[n * len(events) // 4 : (n + 1) * len(events) // 4] for n in range(4)]
     clean = workers(deployment.sharing_topics(), name="clean")
     # One state directory for every run, as one container with its volume restarted: each
     # takes up the local copy the killed one left and reads the changelog after it.
     data_dir = {"SOCIALCARE_DATA_DIR": str(tmp_path / "crashing-data")}
     for round_number in range(3):
+        deployment.produce(quarters[round_number])
         worker = workers(deployment, name=f"crashing-{round_number}", **data_dir)
         worker.wait_ready()
-        # Somewhere in the first half of what is left: a random moment of a batch.
-        kill_after(worker, rng.randrange(100, 1200))
+        # Somewhere in the first half of its quarter: a random moment of a batch.
+        kill_after(worker, rng.randrange(100, len(quarters[round_number]) // 2))
         print(f"round {round_number}: killed at {worker.log_tail(3)}")
+    deployment.produce(quarters[3])
     survivor = workers(deployment, name="after-the-crashes", **data_dir)
     survivor.wait_ready()
     assert "4 from the local copy" in survivor.log_path.read_text(), survivor.log_tail()

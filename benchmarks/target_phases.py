@@ -1,0 +1,174 @@
+"""The phases that measure issue 12's targets beyond the first run of the worker.
+
+6. Long threads: the same number of events as threads of `LONG_THREAD_POSTS` posts, through
+   a fresh worker on their own topics: events/s and changelog bytes per event, to set against
+   the short threads of the main backlog (target 2).
+7. Scale-out: the backlog on 8-partition topics, read by one worker, then by two worker
+   processes of another application (target 3). The backlog is produced once the workers
+   own their partitions, so no rebalance falls inside the timed window; the CPU of the
+   broker and of each worker is printed, since two cores bound this machine.
+8. Latency at `TARGET_RATE` events/s on the main worker, caught up (target 4; see
+   `benchmarks.latency`, whose raw consumer gives the broker's fetch-wait floor beside it).
+9. Scrape: a whole /metrics page with `SCRAPE_OPEN` open conversations, in-process
+   (`benchmarks.scrape`, target 5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from benchmarks.data import backlog_events, latency_events, produce, thread_events
+from benchmarks.harness import START_TIMEOUT, BenchError, BenchRun, progress_bar
+from benchmarks.latency import LatencyProbe, latency_phase
+from benchmarks.report import Results
+from benchmarks.scrape import scrape_cost
+from benchmarks.worker_metrics import MetricsClient, Snapshot
+from benchmarks.worker_run import start_worker, workers_throughput
+from processor.settings import Settings
+from processor.stream.topics import ensure_topics
+from processor.tools.local_services import ChildProcess, free_port
+
+LONG_THREAD_POSTS = 2_000
+SCALE_PARTITIONS = 8
+TARGET_RATE = 5_000.0  # events/s of target 4
+TARGET_SECONDS = 10.0
+SCRAPE_OPEN = 100_000
+
+
+def variant(settings: Settings, bench: BenchRun, name: str, **changes: object) -> Settings:
+    """The run's settings for another application on its own topics and port."""
+    app_id = f"{bench.app_id}-{name}"
+    return settings.model_copy(
+        update={
+            "app_id": app_id,
+            "topic_mentions": f"{app_id}.mentions",
+            "topic_replies": f"{app_id}.replies",
+            "topic_redirections": f"{app_id}.redirections",
+            "topic_surveys": f"{app_id}.surveys",
+            "topic_deadletters": f"{app_id}.deadletters",
+            "metrics_port": free_port(),
+            **changes,
+        }
+    )
+
+
+def changelog_bytes_per_event(snapshots: list[Snapshot]) -> float:
+    processed = sum(snapshot.processed_total for snapshot in snapshots)
+    return sum(snapshot.changelog_bytes for snapshot in snapshots) / max(1.0, processed)
+
+
+async def measure_long_threads(bench: BenchRun, settings: Settings, results: Results) -> None:
+    """Step 6: threads of LONG_THREAD_POSTS posts through a fresh worker (target 2)."""
+    bench.console.rule(f"[bold]6. Long threads ({LONG_THREAD_POSTS:,} posts each)")
+    long = variant(settings, bench, "long")
+    await ensure_topics(long, timeout=30.0)
+    backlog = thread_events(results.events, LONG_THREAD_POSTS, seed=bench.seed)
+    with progress_bar(bench.console, "producing", len(backlog)) as advance:
+        await produce(long, backlog, advance)
+    worker = start_worker(bench, long, "worker-long")
+    metrics = MetricsClient(long.metrics_port)
+    try:
+        with progress_bar(bench.console, "worker (long threads)", len(backlog)) as advance:
+            eps, _, snapshots, cpu = await workers_throughput(
+                [metrics], [worker], len(backlog), advance, bench.meter
+            )
+    finally:
+        await metrics.close()
+    worker.stop(timeout=10)
+    results.long_eps = eps
+    results.long_bytes_per_event = changelog_bytes_per_event(snapshots)
+    results.cpu["worker, long threads"] = cpu
+    bench.console.print(
+        f"long threads: {eps:,.0f} events/s, {results.long_bytes_per_event:,.0f} changelog "
+        f"bytes per event (short threads: {results.worker_eps:,.0f} events/s, "
+        f"{results.short_bytes_per_event:,.0f} bytes per event)"
+    )
+
+
+async def _owning(clients: list[MetricsClient], workers: list[ChildProcess], total: int) -> None:
+    """Wait until the workers together own `total` partitions (assigned and recovered)."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        snapshots = [await client.scrape() for client in clients]
+        owned = [s.owned_partitions if s is not None else 0.0 for s in snapshots]
+        if sum(owned) == total and all(owned):
+            return
+        for worker in workers:
+            if not worker.alive:
+                raise BenchError(f"{worker.name} exited with code {worker.returncode}")
+        await asyncio.sleep(0.5)
+    raise BenchError(f"workers did not take up {total} partitions in {START_TIMEOUT:.0f}s")
+
+
+async def _scale_run(
+    bench: BenchRun, settings: Settings, results: Results, count: int, name: str
+) -> float:
+    """One application of `count` workers on the 8-partition topics; events/s."""
+    app = variant(settings, bench, name, partitions=SCALE_PARTITIONS)
+    await ensure_topics(app, timeout=30.0)
+    workers: list[ChildProcess] = []
+    clients: list[MetricsClient] = []
+    for number in range(count):
+        port_settings = app.model_copy(update={"metrics_port": free_port()})
+        workers.append(start_worker(bench, port_settings, f"{name}-{number}"))
+        clients.append(MetricsClient(port_settings.metrics_port))
+    try:
+        await _owning(clients, workers, SCALE_PARTITIONS)
+        backlog = backlog_events(results.events, seed=bench.seed + 10 + count)
+        producing = asyncio.ensure_future(produce(app, backlog, lambda _: None))
+        with progress_bar(bench.console, f"{count} worker(s)", len(backlog)) as advance:
+            eps, _, _, cpu = await workers_throughput(
+                clients, workers, len(backlog), advance, bench.meter
+            )
+        await producing
+    finally:
+        for client in clients:
+            await client.close()
+    for worker in workers:
+        worker.stop(timeout=10)
+    results.cpu[f"{count} worker(s), {SCALE_PARTITIONS} partitions"] = cpu
+    return eps
+
+
+async def measure_scale_out(bench: BenchRun, settings: Settings, results: Results) -> None:
+    """Step 7: one worker, then two, on 8 partitions (target 3)."""
+    bench.console.rule(f"[bold]7. Scale-out on {SCALE_PARTITIONS} partitions")
+    results.scale_one_eps = await _scale_run(bench, settings, results, 1, "scale1")
+    results.scale_two_eps = await _scale_run(bench, settings, results, 2, "scale2")
+    bench.console.print(
+        f"one worker {results.scale_one_eps:,.0f} events/s, two workers "
+        f"{results.scale_two_eps:,.0f} events/s "
+        f"({results.scale_two_eps / results.scale_one_eps:.2f}x)"
+    )
+
+
+async def measure_target_latency(
+    bench: BenchRun,
+    settings: Settings,
+    worker: ChildProcess,
+    metrics: MetricsClient,
+    results: Results,
+) -> None:
+    """Step 5c: latency at TARGET_RATE events/s, whatever the worker's throughput."""
+    caught_up = await metrics.scrape()
+    if caught_up is None:
+        raise BenchError("the worker's /metrics did not answer before the target latency phase")
+    count = int(TARGET_RATE * TARGET_SECONDS)
+    fresh = latency_events(count, seed=bench.seed + 2, prefix=f"lat5k-{bench.run_id}-")
+    bench.console.print(f"target latency phase: {count:,} fresh events at {TARGET_RATE:,.0f}/s")
+    probe = LatencyProbe(settings, f"{bench.app_id}-probe5k")
+    with progress_bar(bench.console, "latency at the target rate (sent)", count) as advance:
+        results.target_latency = await latency_phase(
+            settings, metrics, worker, caught_up, fresh, TARGET_RATE, advance, probe
+        )
+
+
+async def measure_scrape(bench: BenchRun, results: Results) -> None:
+    """Step 8: a whole /metrics page with SCRAPE_OPEN open conversations (target 5)."""
+    bench.console.rule(f"[bold]8. Scrape with {SCRAPE_OPEN:,} open conversations")
+    results.scrape = await scrape_cost(SCRAPE_OPEN, 3.0, 20, bench.console)
+    bench.console.print(
+        f"whole page: median {results.scrape.median_seconds * 1e3:.1f} ms over "
+        f"{results.scrape.scrapes} scrapes ({results.scrape.lines:,} lines)"
+    )

@@ -1,0 +1,114 @@
+"""Issue 12's five targets, judged on one run's figures, each beside its baseline.
+
+A target is met, missed, or not judged (its phase did not run, or it is set for another
+broker); `socialcare bench` exits non-zero when one is missed and says which.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks.report import Results
+from benchmarks.target_phases import (
+    LONG_THREAD_POSTS,
+    SCALE_PARTITIONS,
+    SCRAPE_OPEN,
+    TARGET_RATE,
+)
+
+THROUGHPUT_VS_NOOP = 1.0  # stretch: 1.5
+LONG_VS_SHORT = 0.5
+LONG_BYTES_VS_SHORT = 2.0  # bytes per event bounded: at most twice the short threads'
+SCALE_OUT = 1.8
+LATENCY_P99_SECONDS = 1.0
+SCRAPE_SECONDS = 0.1
+
+
+@dataclass(frozen=True)
+class Verdict:
+    number: int
+    target: str
+    measured: str
+    baseline: str
+    met: bool | None  # None: not judged in this run
+
+
+def _ratio(part: float, whole: float) -> float:
+    return part / whole if whole and not math.isnan(whole) else math.nan
+
+
+def verdicts(results: Results, broker: str) -> list[Verdict]:
+    """The five targets against this run's figures (NaN figures: not judged)."""
+    out = []
+    ratio = _ratio(results.worker_eps, results.noop_eps)
+    out.append(Verdict(
+        1, f"worker >= {THROUGHPUT_VS_NOOP:.1f}x the Faust no-op agent (stretch 1.5x)",
+        f"{results.worker_eps:,.0f} events/s = {ratio:.2f}x",
+        f"Faust no-op {results.noop_eps:,.0f}, raw aiokafka {results.raw_eps:,.0f} events/s",
+        None if math.isnan(ratio) else ratio >= THROUGHPUT_VS_NOOP,
+    ))  # fmt: skip
+    speed = _ratio(results.long_eps, results.worker_eps)
+    volume = _ratio(results.long_bytes_per_event, results.short_bytes_per_event)
+    out.append(Verdict(
+        2, f"{LONG_THREAD_POSTS:,}-post threads >= {LONG_VS_SHORT}x the rate of short ones, "
+           f"changelog bytes per event <= {LONG_BYTES_VS_SHORT:g}x",
+        f"{results.long_eps:,.0f} events/s = {speed:.2f}x; "
+        f"{results.long_bytes_per_event:,.0f} B/event = {volume:.2f}x",
+        f"short threads {results.worker_eps:,.0f} events/s, "
+        f"{results.short_bytes_per_event:,.0f} B/event",
+        None if math.isnan(speed) or math.isnan(volume)
+        else speed >= LONG_VS_SHORT and volume <= LONG_BYTES_VS_SHORT,
+    ))  # fmt: skip
+    scale = _ratio(results.scale_two_eps, results.scale_one_eps)
+    out.append(Verdict(
+        3, f"two workers on {SCALE_PARTITIONS} partitions >= {SCALE_OUT}x one worker",
+        f"{results.scale_two_eps:,.0f} events/s = {scale:.2f}x",
+        f"one worker {results.scale_one_eps:,.0f} events/s (CPU per process below)",
+        None if math.isnan(scale) else scale >= SCALE_OUT,
+    ))  # fmt: skip
+    latency = results.target_latency
+    p99 = latency.p99 if latency is not None else math.nan
+    floor = (
+        f"raw consumer on {broker}: p50 {1e3 * latency.probe_p50:,.0f} ms, "
+        f"p99 {1e3 * latency.probe_p99:,.0f} ms (fetch-wait floor)"
+        if latency is not None else "n/a"
+    )  # fmt: skip
+    out.append(Verdict(
+        4, f"latency p99 < {LATENCY_P99_SECONDS:g} s at {TARGET_RATE:,.0f} events/s on Kafka",
+        f"p99 {p99:,.2f} s, p50 {latency.p50:,.2f} s" if latency is not None else "n/a",
+        floor,
+        None if math.isnan(p99) or broker != "kafka" else p99 < LATENCY_P99_SECONDS,
+    ))  # fmt: skip
+    scrape = results.scrape
+    out.append(Verdict(
+        5, f"whole /metrics scrape < {1e3 * SCRAPE_SECONDS:.0f} ms, {SCRAPE_OPEN:,} open",
+        f"median {1e3 * scrape.median_seconds:,.1f} ms" if scrape is not None else "n/a",
+        f"{scrape.lines:,} lines, {scrape.page_bytes / 1e3:,.0f} kB" if scrape else "n/a",
+        None if scrape is None else scrape.median_seconds < SCRAPE_SECONDS,
+    ))  # fmt: skip
+    return out
+
+
+def print_verdicts(found: list[Verdict], console: Console, broker: str) -> int:
+    """The targets table and one line per miss; the exit status (3 when one is missed)."""
+    table = Table(title="issue 12 targets (measured in this run)")
+    for column in ("#", "target", "measured", "baseline", "verdict"):
+        table.add_column(column)
+    for verdict in found:
+        if verdict.met is None:
+            kafka_only = verdict.number == 4 and broker != "kafka"
+            status = "not judged (a Kafka target)" if kafka_only else "not judged"
+        else:
+            status = "[green]met[/green]" if verdict.met else "[red]MISSED[/red]"
+        table.add_row(str(verdict.number), verdict.target, verdict.measured, verdict.baseline,
+                      status)  # fmt: skip
+    console.print(table)
+    missed = [verdict for verdict in found if verdict.met is False]
+    for verdict in missed:
+        console.print(f"[red]target {verdict.number} missed:[/red] {verdict.target}: "
+                      f"{verdict.measured}")  # fmt: skip
+    return 3 if missed else 0

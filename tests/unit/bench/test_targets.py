@@ -1,0 +1,58 @@
+"""Issue 12's targets are judged from the run's figures, a miss makes the bench fail."""
+
+from __future__ import annotations
+
+import math
+
+from rich.console import Console
+
+from benchmarks.latency import Latency
+from benchmarks.report import Results
+from benchmarks.scrape import ScrapeCost
+from benchmarks.targets import print_verdicts, verdicts
+
+
+def figures(**changes: object) -> Results:
+    results = Results(
+        events=50_000, partitions=4, raw_eps=150_000.0, noop_eps=4_000.0, worker_eps=5_000.0,
+        short_bytes_per_event=500.0, long_eps=3_000.0, long_bytes_per_event=900.0,
+        scale_one_eps=5_000.0, scale_two_eps=9_500.0,
+        target_latency=Latency(50_000, 5_000.0, 50_000, 0.2, 0.8, 0.25, 1.0, 0.1, 0.3),
+        scrape=ScrapeCost(100_000, 900, 80_000, 0.03, 0.05, 20),
+    )  # fmt: skip
+    for name, value in changes.items():
+        setattr(results, name, value)
+    return results
+
+
+def test_every_target_met_exits_zero() -> None:
+    found = verdicts(figures(), "kafka")
+    assert [v.met for v in found] == [True, True, True, True, True]
+    assert print_verdicts(found, Console(file=None, quiet=True), "kafka") == 0
+
+
+def test_each_target_misses_on_its_own_figure() -> None:
+    misses = {
+        1: {"worker_eps": 3_999.0},  # 0.99975x the no-op
+        2: {"long_eps": 2_499.0},  # below half the short threads' rate
+        3: {"scale_two_eps": 8_999.0},  # 1.7998x
+        4: {"target_latency": Latency(50_000, 5_000.0, 50_000, 0.2, 1.0, 0.3, 2.5)},
+        5: {"scrape": ScrapeCost(100_000, 900, 80_000, 0.1, 0.2, 20)},
+    }
+    for number, change in misses.items():
+        found = verdicts(figures(**change), "kafka")
+        assert [v.number for v in found if v.met is False] == [number], number
+        assert print_verdicts(found, Console(quiet=True), "kafka") == 3
+
+
+def test_changelog_volume_growing_with_the_thread_misses_target_2() -> None:
+    found = verdicts(figures(long_bytes_per_event=1_001.0), "kafka")  # 2.002x the short
+    assert found[1].met is False
+
+
+def test_latency_target_is_judged_on_kafka_only_and_missing_phases_not_at_all() -> None:
+    on_tansu = verdicts(figures(), "tansu")
+    assert on_tansu[3].met is None
+    missing = verdicts(figures(long_eps=math.nan, scrape=None, target_latency=None), "kafka")
+    assert [v.met for v in missing] == [True, None, True, None, None]
+    assert print_verdicts(missing, Console(quiet=True), "kafka") == 0
