@@ -151,13 +151,12 @@ def summary(results: Results, console: Console) -> None:
         details.add_row(key, value)
     console.print(details)
 
-    names = ["bench", "faust-noop", "worker", "tansu", "kafka", "redis"]
-    names += sorted({name for usage in results.cpu.values() for name in usage} - set(names))
     cpu = Table(title="CPU during the timed window (1.00 = one whole core; the machine has "
                       f"{machine()['nproc']})")  # fmt: skip
     cpu.add_column("phase")
-    for name in names:
-        cpu.add_column(name if name != "bench" else "bench (consumer)", justify="right")
+    cpu.add_column("CPU by process (bench: this process, the consumers and producers it runs)")
     for phase, usage in results.cpu.items():
-        cpu.add_row(phase, *(f"{usage[name]:.2f}" if name in usage else "" for name in names))
+        busy = sorted(((cores, name) for name, cores in usage.items() if cores >= 0.005),
+                      reverse=True)  # fmt: skip
+        cpu.add_row(phase, ", ".join(f"{name} {cores:.2f}" for cores, name in busy))
     console.print(cpu)
