@@ -1,27 +1,38 @@
 """Micro benchmark of the processing code alone: no Kafka, no Redis, no Faust.
 
-    .venv/bin/python benchmarks/pipeline.py [--events-per-minute 600] [--minutes 30]
+    .venv/bin/python -m benchmarks.pipeline [--events-per-minute 600] [--minutes 30]
+                                            [--thread-posts 2000 --events 20000] [--disk]
 
 Runs `processor.stream.pipeline.Pipeline` over plain dicts for the tables with synthetic events,
 in batches of 500 like the agent, and prints events/s and microseconds per event: the cost
 of the business logic, to set beside `socialcare bench` (the whole worker).
+`--thread-posts N` replaces the synthetic mix with threads of N posts (the bench's long
+threads); `--disk` runs over the worker's state store instead of dicts (RocksDB in a
+scratch folder, each batch's changes encoded as changelog records and persisted, no
+broker) and prints the changelog bytes per event too.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import tempfile
 import time
+from pathlib import Path
+from typing import Any
 
 import orjson
 
+from benchmarks.data import thread_events
 from processor.domain.sla import SlaPolicyCache
 from processor.ingest.synthetic import SyntheticTraffic, TrafficProfile
 from processor.settings import Settings
+from processor.state.local import LocalState
+from processor.state.store import StateStore
 from processor.stream.deadletters import TopicDeadLetters
 from processor.stream.interfaces import Message
 from processor.stream.pipeline import Pipeline
-from processor.stream.tables import Tables
+from processor.stream.tables import ON_DISK, PARTITION_OF, Tables
 
 
 class MemoryDedup:
@@ -44,11 +55,37 @@ class NoHealth:
     def observe_event(self, event_time: float, produced_at: float | None) -> None: ...
 
 
-async def run(events_per_minute: float, minutes: float) -> None:
-    start = time.time() - 86400
-    profile = TrafficProfile(conversations_per_minute=events_per_minute)
-    documents = SyntheticTraffic(start, seed=1, profile=profile).advance(start + minutes * 60)
+class LocalCheckpoint:
+    """The worker's checkpoint without a broker: changes encoded, persisted to RocksDB."""
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+        self.offset = 0
+        self.records = 0
+        self.bytes = 0
+
+    async def commit(self) -> set[int]:
+        written = {}
+        for partition in sorted(self.store.changed_partitions()):
+            records = self.store.take_changes(partition)
+            self.records += len(records)
+            self.bytes += sum(len(r.key or b"") + len(r.value or b"") for r in records)
+            self.offset += len(records)
+            written[partition] = self.offset
+        self.store.persist(written)
+        return set()
+
+
+async def run(
+    events_per_minute: float, minutes: float, thread_posts: int, events: int, disk: bool
+) -> None:
     settings = Settings.model_validate({"clock": "event", "partitions": 4})
+    if thread_posts:
+        documents: list[dict[str, Any]] = thread_events(events, thread_posts, seed=1)
+    else:
+        start = time.time() - 86400
+        profile = TrafficProfile(conversations_per_minute=events_per_minute)
+        documents = SyntheticTraffic(start, seed=1, profile=profile).advance(start + minutes * 60)
     topics = {event_type: topic for topic, event_type in settings.input_topics.items()}
     messages = [
         Message(topics[str(doc["type"])], hash(doc["conversation_id"]) % 4, offset,
@@ -58,16 +95,31 @@ async def run(events_per_minute: float, minutes: float) -> None:
 
     async def nowhere(partition: int, key: bytes | None, value: bytes) -> None: ...
 
-    pipeline = Pipeline(
-        settings, tables=Tables.in_memory(), policies=SlaPolicyCache(), dedup=MemoryDedup(),
-        health=NoHealth(), dead_letters=TopicDeadLetters(nowhere, NoHealth()),
-    )  # fmt: skip
-    began = time.perf_counter()
-    for first in range(0, len(messages), 500):
-        await pipeline.handle_batch(messages[first : first + 500])
-    elapsed = time.perf_counter() - began
-    print(f"{len(messages):,} events in {elapsed:.2f}s: {len(messages) / elapsed:,.0f} events/s, "
-          f"{elapsed / len(messages) * 1e6:.1f} µs per event")  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="socialcare-pipeline-") as scratch:
+        checkpoint = None
+        tables = Tables.in_memory()
+        if disk:
+            local = LocalState(Path(scratch) / "state")
+            store = StateStore(PARTITION_OF, local, on_disk=ON_DISK)
+            store.offsets.update({partition: -1 for partition in range(4)})
+            tables, checkpoint = Tables.of_store(store), LocalCheckpoint(store)
+        pipeline = Pipeline(
+            settings, tables=tables, policies=SlaPolicyCache(), dedup=MemoryDedup(),
+            health=NoHealth(), dead_letters=TopicDeadLetters(nowhere, NoHealth()),
+            checkpoint=checkpoint,
+        )  # fmt: skip
+        began = time.perf_counter()
+        for first in range(0, len(messages), 500):
+            await pipeline.handle_batch(messages[first : first + 500])
+        elapsed = time.perf_counter() - began
+        if disk:
+            local.close()
+    kind = f"threads of {thread_posts} posts" if thread_posts else "synthetic mix"
+    print(f"{len(messages):,} events ({kind}) in {elapsed:.2f}s: "
+          f"{len(messages) / elapsed:,.0f} events/s, "
+          f"{elapsed / len(messages) * 1e6:.1f} µs per event"
+          + (f", {checkpoint.bytes / len(messages):,.0f} changelog bytes per event"
+             if checkpoint is not None else ""))  # fmt: skip
 
 
 def main() -> None:
@@ -75,8 +127,14 @@ def main() -> None:
     parser.add_argument("--events-per-minute", type=float, default=600.0,
                         help="synthetic conversations per minute")  # fmt: skip
     parser.add_argument("--minutes", type=float, default=30.0, help="minutes of traffic")
+    parser.add_argument("--thread-posts", type=int, default=0,
+                        help="threads of this many posts instead of the synthetic mix")  # fmt: skip
+    parser.add_argument("--events", type=int, default=20_000, help="events, with --thread-posts")
+    parser.add_argument("--disk", action="store_true",
+                        help="the worker's state store (RocksDB) instead of dicts")  # fmt: skip
     arguments = parser.parse_args()
-    asyncio.run(run(arguments.events_per_minute, arguments.minutes))
+    asyncio.run(run(arguments.events_per_minute, arguments.minutes, arguments.thread_posts,
+                    arguments.events, arguments.disk))  # fmt: skip
 
 
 if __name__ == "__main__":

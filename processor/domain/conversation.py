@@ -117,6 +117,9 @@ class ConversationState:
         state.surveys = [(kind, score) for kind, score in state.surveys]
         state.mention_sentiments = [(at, value) for at, value in state.mention_sentiments]
         state.reply_teams = [(at, team) for at, team in state.reply_teams]
+        # A stored document is shared with the table until its batch is written: the state
+        # changes only its own lists.
+        state.resolves = list(state.resolves)
         return state
 
     def deadline(self, start: float, target: float) -> float:

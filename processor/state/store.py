@@ -45,8 +45,10 @@ class TrackedTable(MutableMapping[Any, Any]):
         self.on_disk = on_disk and local is not None
         self._held = held
         self._data: dict[Any, Any] = {}  # memory tables: the values
-        # Since the last batch: values (memory tables; _DELETED) or encoded values (on
-        # disk; None when deleted).
+        # Since the last batch: the values written (_DELETED: deleted), encoded once, when
+        # the batch is taken for the changelog (an on-disk value read and written by many
+        # events of a batch is not encoded and decoded for each). A value written here is
+        # never changed in place by its writer.
         self._changed: dict[int, dict[Any, Any]] = defaultdict(dict)
         # Taken for the changelog, not yet on disk: encoded values, None when deleted.
         self._unpersisted: dict[int, dict[Any, bytes | None]] = {}
@@ -54,32 +56,36 @@ class TrackedTable(MutableMapping[Any, Any]):
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def _stored(self, key: Any) -> bytes | None:
-        """An on-disk table's encoded value: the newest of batch, unpersisted, disk."""
+    def _newest(self, key: Any) -> Any:
+        """An on-disk table's value: the newest of batch, unpersisted, disk (_DELETED: none)."""
         partition = self.partition_of(key)
-        for layer in (self._changed.get(partition), self._unpersisted.get(partition)):
-            if layer and key in layer:
-                value: bytes | None = layer[key]
-                return value
-        assert self._local is not None
-        return self._local.get(partition, encode_key(self.name, key))
+        changed = self._changed.get(partition)
+        if changed and key in changed:
+            return changed[key]
+        unpersisted = self._unpersisted.get(partition)
+        if unpersisted and key in unpersisted:
+            raw = unpersisted[key]
+        else:
+            assert self._local is not None
+            raw = self._local.get(partition, encode_key(self.name, key))
+        return _DELETED if raw is None else decode_value(raw)
 
     def __getitem__(self, key: Any) -> Any:
         if not self.on_disk:
             return self._data[key]
-        raw = self._stored(key)
-        if raw is None:
+        value = self._newest(key)
+        if value is _DELETED:
             raise KeyError(key)
-        return decode_value(raw)
+        return value
 
     def get(self, key: Any, default: Any = None) -> Any:
         if not self.on_disk:
             return self._data.get(key, default)
-        raw = self._stored(key)
-        return default if raw is None else decode_value(raw)
+        value = self._newest(key)
+        return default if value is _DELETED else value
 
     def __contains__(self, key: object) -> bool:
-        return key in self._data if not self.on_disk else self._stored(key) is not None
+        return key in self._data if not self.on_disk else self._newest(key) is not _DELETED
 
     def items_of(self, partition: int) -> Iterator[tuple[Any, Any]]:
         """The keys and values of one partition (on disk: one range read, in key order)."""
@@ -89,21 +95,18 @@ class TrackedTable(MutableMapping[Any, Any]):
                     yield key, value
             return
         assert self._local is not None
-        layers = [
-            layer
-            for layer in (self._changed.get(partition), self._unpersisted.get(partition))
-            if layer
-        ]
-        newer: dict[Any, bytes | None] = {}
-        for layer in reversed(layers):
-            newer.update(layer)
+        unpersisted = dict(self._unpersisted.get(partition) or {})
+        changed = dict(self._changed.get(partition) or {})
         for raw_key, raw in self._local.rows(partition, self._key_prefix):
             key = decode_key(raw_key)[1]
-            if key not in newer:
+            if key not in changed and key not in unpersisted:
                 yield key, decode_value(raw)
-        for key, value in newer.items():
-            if value is not None:
-                yield key, decode_value(value)
+        for key, raw in unpersisted.items():
+            if key not in changed and raw is not None:
+                yield key, decode_value(raw)
+        for key, value in changed.items():
+            if value is not _DELETED:
+                yield key, value
 
     def items(self) -> Iterator[tuple[Any, Any]]:  # type: ignore[override]
         if not self.on_disk:
@@ -121,17 +124,13 @@ class TrackedTable(MutableMapping[Any, Any]):
     # -- writing ---------------------------------------------------------------------------------
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        changed = self._changed[self.partition_of(key)]
-        if self.on_disk:
-            changed[key] = encode_value(value)
-        else:
-            self._data[key] = changed[key] = value
+        self._changed[self.partition_of(key)][key] = value
+        if not self.on_disk:
+            self._data[key] = value
 
     def __delitem__(self, key: Any) -> None:
-        if self.on_disk:
-            self._changed[self.partition_of(key)][key] = None
-            return
-        del self._data[key]
+        if not self.on_disk:
+            del self._data[key]
         self._changed[self.partition_of(key)][key] = _DELETED
 
     def take_changes(self, partition: int) -> list[Outgoing]:
@@ -142,7 +141,7 @@ class TrackedTable(MutableMapping[Any, Any]):
         records = []
         unpersisted = self._unpersisted.setdefault(partition, {})
         for key, value in changed.items():
-            raw = value if self.on_disk else None if value is _DELETED else encode_value(value)
+            raw = None if value is _DELETED else encode_value(value)
             records.append(Outgoing("", encode_key(self.name, key), raw))
             unpersisted[key] = raw
         return records
