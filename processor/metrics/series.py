@@ -53,14 +53,26 @@ def count(family: Family, labels: tuple[str, ...], at: float | None = None) -> S
     return SeriesKey(family.name, labels, at)
 
 
+@functools.lru_cache(maxsize=65536)
+def _histogram_keys(
+    name: str, labels: tuple[str, ...]
+) -> tuple[tuple[SeriesKey, ...], SeriesKey, SeriesKey]:
+    """A histogram series' bucket, sum and count keys, made once (a conversation's
+    contributions observe the same few series again and again)."""
+    buckets = tuple(
+        SeriesKey(name, labels, None, "bucket", index)
+        for index in range(len(HISTOGRAM_BOUNDS[name]) + 1)
+    )
+    return buckets, SeriesKey(name, labels, None, "sum"), SeriesKey(name, labels, None, "count")
+
+
 def observe(out: Contributions, family: Family, labels: tuple[str, ...], value: float) -> None:
     """Add one observation of a histogram family: its bucket, sum and count."""
     name = family.name
-    bucket = SeriesKey(name, labels, None, "bucket", bucket_index(HISTOGRAM_BOUNDS[name], value))
+    buckets, total, observed = _histogram_keys(name, labels)
+    bucket = buckets[bucket_index(HISTOGRAM_BOUNDS[name], value)]
     out[bucket] = out.get(bucket, 0.0) + 1.0
-    total = SeriesKey(name, labels, None, "sum")
     out[total] = out.get(total, 0.0) + value
-    observed = SeriesKey(name, labels, None, "count")
     out[observed] = out.get(observed, 0.0) + 1.0
 
 
