@@ -50,7 +50,14 @@ def bucket_index(bounds: tuple[float, ...], value: float) -> int:
 
 def count(family: Family, labels: tuple[str, ...], at: float | None = None) -> SeriesKey:
     """The key of a counter or gauge series (at: event time, for windowed counters)."""
+    if at is None:
+        return _series_key(family.name, labels)
     return SeriesKey(family.name, labels, at)
+
+
+@functools.lru_cache(maxsize=65536)
+def _series_key(name: str, labels: tuple[str, ...]) -> SeriesKey:
+    return SeriesKey(name, labels)
 
 
 @functools.lru_cache(maxsize=65536)
