@@ -96,7 +96,8 @@ async def produce_file(
 
     With `speed` None: in file order, as fast as possible (`socialcare produce`). With a
     speed (`socialcare replay`): in event-time order, 0 as fast as possible, 1 in real time,
-    N at N times real time, pacing each event by its `occurred_at` from the first one.
+    N at N times real time, pacing each event by its `occurred_at` from the first one, and
+    flushing each half allowed lateness of event time (topics never far apart on the broker).
     Lines that are not JSON objects with a known `type` cannot be routed to a topic; they
     are reported with their line numbers instead of being sent (nothing is dropped silently).
     """
@@ -120,7 +121,16 @@ async def produce_file(
             routable.sort(key=lambda item: (item[0], item[1]))  # event time, then file order
         started = time.monotonic()
         first_at = next((at for at, *_ in routable if at != float("-inf")), 0.0)
+        # The topics' records reach the broker in batches, each topic-partition at its own
+        # pace: a fast replay could make a topic visible hours of event time ahead of
+        # another, and the workers would find the other's records late. Everything sent
+        # is flushed each time event time moves half the allowed lateness on.
+        flush_every = max(settings.allowed_lateness_seconds / 2, 1.0)
+        flushed_at = first_at
         for at, _, topic, key, line in routable:
+            if speed is not None and at - flushed_at >= flush_every:
+                await producer.flush()
+                flushed_at = at
             if speed and at != float("-inf"):
                 delay = (at - first_at) / speed - (time.monotonic() - started)
                 if delay > 0:

@@ -65,6 +65,8 @@ class _Partition(Generic[Item]):
     queues: dict[str, deque[tuple[float, int, Item]]]
     blocked_since: float | None = None  # when it first had to wait for an empty topic
     stream_time: float | None = None  # latest event time handed over
+    # Per topic, the latest event time it brought, or up to which it was found quiet.
+    latest: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -108,7 +110,10 @@ class Aligner(Generic[Item]):
     def add(self, topic: str, partition: int, event_time: float, item: Item) -> None:
         """Buffer one record of an input topic (in its topic-partition's offset order)."""
         self._sequence += 1
-        self._partition(partition).queues[topic].append((event_time, self._sequence, item))
+        state = self._partition(partition)
+        state.queues[topic].append((event_time, self._sequence, item))
+        if event_time > state.latest.get(topic, float("-inf")):
+            state.latest[topic] = event_time
 
     def release(self, now: float, lag_of: LagOf) -> Released[Item]:
         """Everything that may go to the pipeline now, partition by partition, in order."""
@@ -132,11 +137,19 @@ class Aligner(Generic[Item]):
             if len(heads) == len(queues):
                 state.blocked_since = None
             else:
-                jump = event_time - (event_time if state.stream_time is None else state.stream_time)
-                waiting = self._waiting_on(number, state, now, lag_of, jump > self.far_ahead)
+                # How far ahead of the quiet topics this record is: of what each brought
+                # last, not of the stream time, which creeps ahead with the busy topics.
+                empty = [name for name, queue in queues.items() if not queue]
+                base = event_time if state.stream_time is None else state.stream_time
+                behind = min(state.latest.get(name, base) for name in empty)
+                far = event_time - behind > self.far_ahead
+                waiting = self._waiting_on(number, state, now, lag_of, far)
                 if waiting is None:
                     return  # hold: a topic may still bring earlier records
                 enforced = waiting
+                if far:  # waited for them: they are quiet up to here
+                    for name in empty:
+                        state.latest[name] = max(state.latest.get(name, event_time), event_time)
             queues[topic].popleft()
             out.items.append(item)
             if enforced:

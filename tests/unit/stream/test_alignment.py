@@ -141,3 +141,32 @@ def test_a_jump_far_ahead_waits_for_fetches_not_yet_seen() -> None:
     assert aligner.release(1.0, lags()).items == ["r1"]
     assert aligner.release(1.5, lags()).items == []
     assert aligner.release(2.2, lags()).items == ["m3"]
+
+
+def test_a_busy_topic_creeping_ahead_of_a_caught_up_one_waits_for_it() -> None:
+    # A replay: surveys' records became visible a moment before the mentions' (produce
+    # order is not visibility order across topic-partitions). Each survey is a small step
+    # from the last, but together they move an hour and more past the mentions' last
+    # record: past half the lateness they wait, once, for fetches not yet seen.
+    aligner: Aligner[str] = Aligner(TOPICS, far_ahead=1800.0, far_ahead_wait=2.0)
+    aligner.add("mentions", 0, 1000.0, "m1")
+    aligner.add("surveys", 0, 1000.0, "s0")
+    assert aligner.release(0.0, lags()).items == ["m1", "s0"]
+    for minute in range(1, 61):
+        aligner.add("surveys", 0, 1000.0 + 60 * minute, f"s{minute}")
+    released = aligner.release(0.1, lags()).items
+    assert released == [f"s{minute}" for minute in range(1, 31)]  # up to 1800 s ahead
+    aligner.add("mentions", 0, 2900.0, "m2")  # the mentions' fetch shows up meanwhile
+    assert aligner.release(0.5, lags()).items == ["s31", "m2"] + [f"s{m}" for m in range(32, 61)]
+
+
+def test_a_quiet_topic_costs_one_wait_per_half_lateness() -> None:
+    aligner: Aligner[str] = Aligner(TOPICS, far_ahead=1800.0, far_ahead_wait=2.0)
+    aligner.add("surveys", 0, 0.0, "s")
+    assert aligner.release(0.0, lags()).items == ["s"]
+    for minute in range(1, 61):
+        aligner.add("mentions", 0, 60.0 * minute, f"m{minute}")
+    assert len(aligner.release(0.0, lags()).items) == 30  # up to 1800 s past the survey
+    assert aligner.release(1.0, lags()).items == []
+    # Quiet for 2 s more: then the next half hour goes at once.
+    assert aligner.release(2.1, lags()).items == [f"m{m}" for m in range(31, 61)]
