@@ -17,6 +17,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
+from benchmarks.data import latency_events
 from benchmarks.harness import (
     REBALANCE_TIMEOUT,
     SCRAPE_INTERVAL,
@@ -25,7 +26,9 @@ from benchmarks.harness import (
     START_TIMEOUT,
     Advance,
     BenchError,
+    BenchRun,
     log_excerpt,
+    progress_bar,
 )
 from benchmarks.worker_metrics import (
     MetricsClient,
@@ -212,3 +215,25 @@ async def latency_phase(
         probe_seen=len(probe.latencies),
         probe_skipped=probe.skipped,
     )
+
+
+async def fresh_latency(
+    bench: BenchRun,
+    settings: Settings,
+    metrics: MetricsClient,
+    worker: ChildProcess,
+    caught_up: Snapshot,
+    rate: float,
+    count: int,
+    seed: int,
+    tag: str,
+) -> Latency:
+    """`count` fresh events (ids prefixed `<tag>-<run>-`) at `rate`/s through the caught-up
+    worker, a raw probe reading them alongside; the phase's latency."""
+    fresh = latency_events(count, seed=seed, prefix=f"{tag}-{bench.run_id}-")
+    bench.console.print(f"{tag} phase: {count:,} fresh events at {rate:,.0f}/s")
+    probe = LatencyProbe(settings, f"{bench.app_id}-probe-{tag}")
+    with progress_bar(bench.console, f"{tag} phase (sent)", count) as advance:
+        return await latency_phase(
+            settings, metrics, worker, caught_up, fresh, rate, advance, probe
+        )

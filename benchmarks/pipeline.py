@@ -69,7 +69,7 @@ class LocalCheckpoint:
         for partition in sorted(self.store.changed_partitions()):
             records = self.store.take_changes(partition)
             self.records += len(records)
-            self.bytes += sum(len(r.key or b"") + len(r.value or b"") for r in records)
+            self.bytes += sum(record.size for record in records)
             self.offset += len(records)
             written[partition] = self.offset
         self.store.persist(written)

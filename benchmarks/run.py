@@ -32,9 +32,9 @@ from rich.console import Console
 
 from benchmarks.alignment_cost import alignment_seconds
 from benchmarks.baselines import noop_agent, raw_consume
-from benchmarks.data import backlog_events, latency_events, produce
+from benchmarks.data import backlog_events, produce
 from benchmarks.harness import REBALANCE_TIMEOUT, SESSION_TIMEOUT, BenchRun, progress_bar
-from benchmarks.latency import LATENCY_EVENTS, LATENCY_RATE, LatencyProbe, latency_phase
+from benchmarks.latency import LATENCY_EVENTS, LATENCY_RATE, fresh_latency
 from benchmarks.report import Results, summary
 from benchmarks.sampling import Sampler, report
 from benchmarks.target_phases import (
@@ -175,13 +175,9 @@ async def measure_latency(
     """Step 5b: end-to-end latency at a rate the worker keeps up with (half its throughput)."""
     rate = min(LATENCY_RATE, results.worker_eps / 2)
     count = max(1, min(LATENCY_EVENTS, int(rate * 10)))
-    fresh = latency_events(count, seed=bench.seed + 1, prefix=f"lat-{bench.run_id}-")
-    bench.console.print(f"latency phase: {count} fresh events at {rate:,.0f}/s")
-    probe = LatencyProbe(settings, f"{bench.app_id}-probe")
-    with progress_bar(bench.console, "latency phase (sent)", count) as advance:
-        results.latency = await latency_phase(
-            settings, metrics, worker, caught_up, fresh, rate, advance, probe
-        )
+    results.latency = await fresh_latency(
+        bench, settings, metrics, worker, caught_up, rate, count, bench.seed + 1, "lat"
+    )
 
 
 async def measure_worker(bench: BenchRun, settings: Settings, results: Results) -> None:

@@ -18,9 +18,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from benchmarks.data import backlog_events, latency_events, produce, thread_events
+from benchmarks.data import backlog_events, produce, thread_events
 from benchmarks.harness import START_TIMEOUT, BenchError, BenchRun, progress_bar
-from benchmarks.latency import LatencyProbe, latency_phase
+from benchmarks.latency import fresh_latency
 from benchmarks.report import Results
 from benchmarks.scrape import scrape_cost
 from benchmarks.worker_metrics import MetricsClient, Snapshot
@@ -155,13 +155,9 @@ async def measure_target_latency(
     if caught_up is None:
         raise BenchError("the worker's /metrics did not answer before the target latency phase")
     count = int(TARGET_RATE * TARGET_SECONDS)
-    fresh = latency_events(count, seed=bench.seed + 2, prefix=f"lat5k-{bench.run_id}-")
-    bench.console.print(f"target latency phase: {count:,} fresh events at {TARGET_RATE:,.0f}/s")
-    probe = LatencyProbe(settings, f"{bench.app_id}-probe5k")
-    with progress_bar(bench.console, "latency at the target rate (sent)", count) as advance:
-        results.target_latency = await latency_phase(
-            settings, metrics, worker, caught_up, fresh, TARGET_RATE, advance, probe
-        )
+    results.target_latency = await fresh_latency(
+        bench, settings, metrics, worker, caught_up, TARGET_RATE, count, bench.seed + 2, "lat5k"
+    )
 
 
 async def measure_scrape(bench: BenchRun, results: Results) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import aiohttp
+from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 PROCESSED = "socialcare_events_processed"
@@ -80,16 +81,17 @@ def parse_metrics(text: str) -> Snapshot:
                 elif sample.name == f"{LATENCY}_count":
                     snapshot.latency_count = sample.value
         elif family.name == CHANGELOG_BYTES:
-            snapshot.changelog_bytes = sum(
-                s.value for s in family.samples if s.name.endswith("_total")
-            )
+            snapshot.changelog_bytes = _total(family)
         elif family.name == CHANGELOG_RECORDS:
-            snapshot.changelog_records = sum(
-                s.value for s in family.samples if s.name.endswith("_total")
-            )
+            snapshot.changelog_records = _total(family)
         elif family.name == OWNED:
             snapshot.owned_partitions = sum(s.value for s in family.samples)
     return snapshot
+
+
+def _total(family: Metric) -> float:
+    """A counter family's `_total` samples summed (not `_created`, should it be there)."""
+    return sum(sample.value for sample in family.samples if sample.name.endswith("_total"))
 
 
 def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float:

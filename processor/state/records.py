@@ -31,6 +31,11 @@ class Outgoing:
     key: bytes | None
     value: bytes | None
 
+    @property
+    def size(self) -> int:
+        """Key and value bytes (what the changelog volume counts)."""
+        return len(self.key or b"") + len(self.value or b"")
+
 
 def encode_key(table: str, key: Any) -> bytes:
     return orjson.dumps([table, key])

@@ -56,9 +56,7 @@ class StateCheckpoint:
                 if not record.topic
             ]
             self.health.changelog_records.inc(len(changed))
-            self.health.changelog_bytes.inc(
-                sum(len(r.key or b"") + len(r.value or b"") for r in changed)
-            )
+            self.health.changelog_bytes.inc(sum(record.size for record in changed))
         return written.fenced
 
     def discard(self, partitions: set[int]) -> None:
