@@ -77,7 +77,12 @@ class LocalCheckpoint:
 
 
 async def run(
-    events_per_minute: float, minutes: float, thread_posts: int, events: int, disk: bool
+    events_per_minute: float,
+    minutes: float,
+    thread_posts: int,
+    events: int,
+    disk: bool,
+    batch: int = 500,
 ) -> None:
     settings = Settings.model_validate({"clock": "event", "partitions": 4})
     if thread_posts:
@@ -109,12 +114,13 @@ async def run(
             checkpoint=checkpoint,
         )  # fmt: skip
         began = time.perf_counter()
-        for first in range(0, len(messages), 500):
-            await pipeline.handle_batch(messages[first : first + 500])
+        for first in range(0, len(messages), batch):
+            await pipeline.handle_batch(messages[first : first + batch])
         elapsed = time.perf_counter() - began
         if disk:
             local.close()
     kind = f"threads of {thread_posts} posts" if thread_posts else "synthetic mix"
+    kind += f", batches of {batch}"
     print(f"{len(messages):,} events ({kind}) in {elapsed:.2f}s: "
           f"{len(messages) / elapsed:,.0f} events/s, "
           f"{elapsed / len(messages) * 1e6:.1f} µs per event"
@@ -132,9 +138,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000, help="events, with --thread-posts")
     parser.add_argument("--disk", action="store_true",
                         help="the worker's state store (RocksDB) instead of dicts")  # fmt: skip
+    parser.add_argument("--batch", type=int, default=500,
+                        help="events per batch (1: live, each event its own changelog "
+                             "records)")  # fmt: skip
     arguments = parser.parse_args()
     asyncio.run(run(arguments.events_per_minute, arguments.minutes, arguments.thread_posts,
-                    arguments.events, arguments.disk))  # fmt: skip
+                    arguments.events, arguments.disk, arguments.batch))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -73,3 +73,16 @@ def order_rejection(state: ConversationState, event: AnyEvent) -> Rejection | No
             event.event_id,
         )
     return None
+
+
+def settled_rejection(state: ConversationState, event: AnyEvent) -> Rejection:
+    """An event older than what its conversation has settled (the allowed lateness was
+    lengthened since): counting it would rewrite history already counted for good."""
+    settled = state.settled_until if state.settled_until is not None else event.occurred_ts
+    return Rejection(
+        "too_late",
+        f"occurred_at {event.occurred_at} is before {rfc3339(settled)}, up to which the "
+        f"conversation {state.conversation_id} is settled (the partition's latest event time "
+        "less the allowed lateness when it was last changed)",
+        event.event_id,
+    )

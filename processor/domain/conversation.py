@@ -1,13 +1,20 @@
-"""Per-conversation state and the metric contributions it implies.
+"""Per-conversation state as a summary that each event changes in constant time.
 
-The state is a timeline: the conversation's posts (customer, human brand, bot), the
-resolving replies, redirections and surveys, each with its event time, plus the time up to
-which the clock has been checked (`swept_until`). Every business metric of a conversation
-is a pure function of that state (`contributions`). The agent applies an event (or advances
-the clock), computes the contributions before and after, and adds the difference to the
-aggregate tables. So the aggregates depend only on the final states, not on the order in
-which events arrived across the four topics, and a replay gives the numbers that live
-processing gives.
+The metrics of a conversation are a function of its events, whatever the order in which
+they arrived across the four topics: the aggregates get, for each event, the difference it
+makes to what the conversation stands for, so a replay gives the numbers live processing
+gives. A conversation is not kept as its whole timeline (a viral thread has thousands of
+posts): it is a header (labels, targets, counts, quality), the walk of its thread so far
+(`processor.domain.thread.ThreadWalk`, a fixed handful of numbers) and the tail of posts
+that an event still inside the allowed lateness could reorder.
+
+- An event after every post walked so far (the common case in time-aligned input) steps
+  the walk once and adds what the step completed: O(1).
+- An event inside the tail replays the tail from the settled walk: bounded by the posts of
+  one allowed lateness, not by the thread.
+- `settle` moves the posts older than the partition's watermark out of the tail into the
+  settled walk: nothing can reorder them any more (an event that old is dead-lettered as
+  too late), and what they completed is counted for good.
 
 Event-level counts (every post, every redirection) do not depend on the conversation
 and are returned by `event_increments`.
@@ -15,35 +22,37 @@ and are returned by `event_increments`.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
 from processor.domain.business_hours import calendar_from_json
-from processor.domain.events import ContactCount, Mention, Redirection, Reply, Survey
-from processor.domain.quality import SentimentRules, csat_satisfied, nps_category, recovered
-from processor.domain.sla import SlaPolicyCache
-from processor.metrics import families as f
-from processor.metrics.series import Contributions, count, observe
-
-# Long conversations must not grow the state without bound: the earliest posts are kept
-# (the metrics are about the start of a conversation: first response, first resolution).
-MAX_POSTS = 500
-MAX_SURVEYS = 32
-
-CUSTOMER, HUMAN, BOT = "c", "h", "b"
-
-AWAITING_FIRST_RESPONSE = "awaiting_first_response"
-AWAITING_NEXT_RESPONSE = "awaiting_next_response"
-AWAITING_CUSTOMER = "awaiting_customer"
-AT_RISK = "at_risk"
-BREACHED = "breached"
-OPEN_STATES = (
+from processor.domain.contributions import (
+    AT_RISK,
+    AWAITING_CUSTOMER,
     AWAITING_FIRST_RESPONSE,
     AWAITING_NEXT_RESPONSE,
-    AWAITING_CUSTOMER,
-    AT_RISK,
     BREACHED,
+    OPEN_STATES,
+    add_item,
+    open_state,
+    view,
+    waiting_deadline,
 )
+from processor.domain.events import ContactCount, Mention, Redirection, Reply, Survey
+from processor.domain.quality import SentimentRules
+from processor.domain.sla import SlaPolicyCache
+from processor.domain.thread import BOT, CUSTOMER, HUMAN, RESOLVE, Item, Mark, ThreadWalk, mark_key
+from processor.metrics import families as f
+from processor.metrics.series import Contributions, count
+
+__all__ = [
+    "AT_RISK", "AWAITING_CUSTOMER", "AWAITING_FIRST_RESPONSE", "AWAITING_NEXT_RESPONSE",
+    "BREACHED", "OPEN_STATES",
+]  # fmt: skip
+
+# Surveys are few per conversation; a flood of them must not grow the state.
+MAX_SURVEYS = 32
 
 
 @dataclass(frozen=True)
@@ -78,7 +87,7 @@ class ConversationState:
     brand: str | None = None
     channel: str | None = None
     priority: str = "normal"
-    opened_at: float | None = None
+    opened_at: float | None = None  # the earliest customer post
     customer_posts: int = 0
     brand_posts: int = 0
     automated_posts: int = 0
@@ -90,37 +99,49 @@ class ConversationState:
     negative_below: float | None = None
     calendar: dict[str, Any] | None = None  # business hours the clocks follow (None: 24/7)
     customer_value: float | None = None  # the largest customer_value of its mentions
-    # (time, team label) of the human replies, to credit first responses and resolutions
-    reply_teams: list[tuple[float, str]] = field(default_factory=list)
-    posts: list[tuple[float, str]] = field(default_factory=list)
-    resolves: list[float] = field(default_factory=list)
-    redirections: list[tuple[float, str]] = field(default_factory=list)
+    # Sentiment: of the opening post (the lowest at that instant, None lowest), the highest
+    # of the posts at that instant, the highest of the later customer posts.
+    opening_sentiment: float | None = None
+    opening_instant_sentiment: float | None = None
+    later_sentiment_max: float | None = None
+    redirections: dict[str, float] = field(default_factory=dict)  # channel -> earliest time
     surveys: list[tuple[str, int]] = field(default_factory=list)
-    mention_sentiments: list[tuple[float, float | None]] = field(default_factory=list)
     swept_until: float | None = None
     last_event_at: float | None = None
+    # The walk: `settled` up to `settled_until` (nothing earlier can arrive), `tail` the
+    # marks since (sorted by `mark_key`), `walk` the settled walk stepped through the tail.
+    settled_until: float | None = None
+    settled: ThreadWalk = field(default_factory=ThreadWalk)
+    tail: list[Mark] = field(default_factory=list)
+    walk: ThreadWalk = field(default_factory=ThreadWalk)
 
     def to_json(self) -> dict[str, Any]:
-        # Shallow copy with lists copied: dataclasses.asdict deep-copies every value and
-        # was the most expensive call per event.
         document = dict(self.__dict__)
-        for name in ("posts", "redirections", "surveys", "mention_sentiments", "reply_teams"):
-            document[name] = [list(pair) for pair in getattr(self, name)]
-        document["resolves"] = list(self.resolves)
+        document["surveys"] = [list(pair) for pair in self.surveys]
+        document["redirections"] = dict(self.redirections)
+        document["tail"] = list(self.tail)
+        document["settled"] = self.settled.to_json()
+        document["walk"] = self.walk.to_json()
         return document
 
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> ConversationState:
-        state = cls(**document)
-        state.posts = [(at, kind) for at, kind in state.posts]
-        state.redirections = [(at, to) for at, to in state.redirections]
-        state.surveys = [(kind, score) for kind, score in state.surveys]
-        state.mention_sentiments = [(at, value) for at, value in state.mention_sentiments]
-        state.reply_teams = [(at, team) for at, team in state.reply_teams]
+        if "walk" not in document:
+            return _upgrade(document)
+        values = dict(document)
+        values.pop("_index", None)  # the index entries the store writes beside the state
+        values["settled"] = ThreadWalk.from_json(document["settled"])
+        values["walk"] = ThreadWalk.from_json(document["walk"])
         # A stored document is shared with the table until its batch is written: the state
         # changes only its own lists.
-        state.resolves = list(state.resolves)
-        return state
+        values["tail"] = [(at, code) for at, code in document["tail"]]
+        values["surveys"] = [(kind, score) for kind, score in document["surveys"]]
+        values["redirections"] = dict(document["redirections"])
+        return cls(**values)
+
+    @property
+    def swept(self) -> float:
+        return self.swept_until if self.swept_until is not None else float("-inf")
 
     def deadline(self, start: float, target: float) -> float:
         """`target` seconds after `start`: calendar time, or business time with a calendar."""
@@ -135,10 +156,18 @@ class ConversationState:
         return self.deadline(self.opened_at, self.first_response_target)
 
 
-def _insert(items: list[Any], item: Any, cap: int) -> None:
-    items.append(item)
-    items.sort()
-    del items[cap:]
+# -- folding events ---------------------------------------------------------------------------
+
+
+def marks_of(event: Mention | Reply | Redirection | Survey, rules: ConversationRules) -> list[Mark]:
+    """The posts an event adds to the thread (a resolving reply adds two marks)."""
+    at = event.occurred_ts
+    if isinstance(event, Mention):
+        return [(at, CUSTOMER)]
+    if isinstance(event, Reply):
+        post: Mark = (at, BOT) if event.automated else (at, HUMAN + rules.team_label(event.team))
+        return [post, (at, RESOLVE)] if event.resolves else [post]
+    return []
 
 
 def apply_event(
@@ -146,19 +175,66 @@ def apply_event(
     event: Mention | Reply | Redirection | Survey,
     policies: SlaPolicyCache,
     rules: ConversationRules = DEFAULT_RULES,
+) -> Contributions:
+    """Fold one event into the state (in place); the change of its contributions.
+
+    Commutative across event orders: the sum of the changes over any order of the same
+    events (with any settling that respects the allowed lateness) is the same.
+    """
+    marks = marks_of(event, rules)
+    walk = state.walk
+    reopening = isinstance(event, Mention) and (
+        state.opened_at is None or event.occurred_ts < state.opened_at
+    )
+    in_order = not reopening and (
+        walk.last is None or all(mark_key(mark) >= walk.last for mark in marks)
+    )
+    if not in_order:
+        before = live(state)
+        _apply_header(state, event, policies, rules)
+        for mark in marks:
+            bisect.insort(state.tail, mark, key=mark_key)
+        if reopening and state.opened_at is not None:
+            settled = state.settled
+            # Only marks before the new opening were settled (they are older than any event
+            # still admitted), and they walked nothing: the opening may move.
+            assert settled.walked_nothing(), "an opening before the settled history"
+            settled.opened_at = state.opened_at
+            settled.inactivity = state.inactivity_seconds
+        return difference(before, live(state, keep=True))
+    swept = state.swept
+    items: list[Item] = []
+    before = view(state, walk.ending(swept, items), swept)
+    for item in items:
+        add_item(state, item, swept, before)
+    _apply_header(state, event, policies, rules)
+    completed: list[Item] = []
+    for mark in marks:
+        state.tail.append(mark)
+        _step(state, walk, mark, completed)
+    after = view(state, walk.ending(swept, completed), swept)
+    for item in completed:
+        add_item(state, item, swept, after)
+    return difference(before, after)
+
+
+def _apply_header(
+    state: ConversationState,
+    event: Mention | Reply | Redirection | Survey,
+    policies: SlaPolicyCache,
+    rules: ConversationRules,
 ) -> None:
-    """Fold one event into the state (in place). Commutative across event orders."""
+    """What an event changes besides the thread's posts."""
     at = event.occurred_ts
     if state.last_event_at is None or at > state.last_event_at:
         state.last_event_at = at
     if isinstance(event, Mention):
         state.customer_posts += 1
-        _insert(state.posts, (at, CUSTOMER), MAX_POSTS)
-        _insert(state.mention_sentiments, (at, event.sentiment), MAX_POSTS)
         if event.customer_value is not None and (
             state.customer_value is None or event.customer_value > state.customer_value
         ):
             state.customer_value = event.customer_value
+        _sentiment(state, at, event.sentiment)
         if state.opened_at is None or at < state.opened_at:
             # The earliest inbound post opens the conversation and fixes its labels and its
             # targets (the policy and rules in force when it is seen), whatever the order.
@@ -179,118 +255,119 @@ def apply_event(
         state.brand_posts += 1
         if event.automated:
             state.automated_posts += 1
-        _insert(state.posts, (at, BOT if event.automated else HUMAN), MAX_POSTS)
-        if not event.automated:
-            _insert(state.reply_teams, (at, rules.team_label(event.team)), MAX_POSTS)
-        if event.resolves:
-            _insert(state.resolves, at, MAX_POSTS)
     elif isinstance(event, Redirection):
-        _insert(state.redirections, (at, event.to_channel), MAX_POSTS)
+        earliest = state.redirections.get(event.to_channel)
+        if earliest is None or at < earliest:
+            state.redirections[event.to_channel] = at
     else:
-        _insert(state.surveys, (event.kind, event.score), MAX_SURVEYS)
+        state.surveys.append((event.kind, event.score))
+        state.surveys.sort()
+        del state.surveys[MAX_SURVEYS:]
     if state.brand is None:
         # Until the opening mention arrives, label with what the first event says.
         state.brand, state.channel = event.brand, event.channel
 
 
-@dataclass
-class Timeline:
-    """What the posts of a conversation say, walked once in event time."""
-
-    first_response_at: float | None = None
-    # (start of the customer's wait after a response, the human reply that ended it or None)
-    next_responses: list[tuple[float, float | None]] = field(default_factory=list)
-    # (resolution time, "explicit" | "inactivity")
-    resolutions: list[tuple[float, str]] = field(default_factory=list)
-    reopens: int = 0
-    open_now: bool = True
-    waiting_since: float | None = None  # the customer waits for a next response since
-    awaiting_customer_since: float | None = None  # last human reply, customer silent since
-    customer_posts_to_resolution: int = 0
-    brand_posts_to_resolution: int = 0
-    human_replies_to_resolution: int = 0
-    customer_posts_answered: int = 0
+def _higher(value: float | None, other: float | None) -> float | None:
+    if other is None:
+        return value
+    return other if value is None or other > value else value
 
 
-_ORDER = {CUSTOMER: 0, HUMAN: 1, BOT: 1, "resolve": 2}
-
-
-class _Walk:
-    """The running totals of `walk`; a resolution freezes the counts to it."""
-
-    def __init__(self) -> None:
-        self.timeline = Timeline()
-        self.customer = self.brand = self.humans = 0
-
-    def resolve(self, at: float, how: str) -> None:
-        timeline = self.timeline
-        timeline.resolutions.append((at, how))
-        timeline.open_now = False
-        if len(timeline.resolutions) == 1:
-            timeline.customer_posts_to_resolution = self.customer
-            timeline.brand_posts_to_resolution = self.brand
-            timeline.human_replies_to_resolution = self.humans
-
-
-def walk(state: ConversationState) -> Timeline:
-    """Follow the conversation from its opening post; inactivity up to `swept_until`."""
-    run = _Walk()
-    timeline = run.timeline
+def _sentiment(state: ConversationState, at: float, sentiment: float | None) -> None:
+    """Keep the opening post's sentiment and the highest of the others (for recovery)."""
     opened_at = state.opened_at
-    if opened_at is None:
-        return timeline
-    marks = [(at, kind) for at, kind in state.posts if at >= opened_at]
-    marks += [(at, "resolve") for at in state.resolves if at >= opened_at]
-    marks.sort(key=lambda mark: (mark[0], _ORDER[mark[1]]))
-    inactivity = state.inactivity_seconds
-    last_human: float | None = None  # the last post of the open episode, if a human reply
-    waiting_since: float | None = None
-    unanswered = 0
-    for at, kind in marks:
-        if kind == CUSTOMER:
-            if last_human is not None and inactivity > 0 and at - last_human >= inactivity:
-                # The customer stayed silent long enough: resolved at the last reply.
-                run.resolve(last_human, "inactivity")
-            last_human = None
-            unanswered += 1
-            if not timeline.resolutions:
-                run.customer += 1
-            if not timeline.open_now:
-                timeline.reopens += 1
-                timeline.open_now = True
-            if timeline.first_response_at is not None and waiting_since is None:
-                waiting_since = at
-        elif kind == HUMAN:
-            timeline.customer_posts_answered += unanswered
-            unanswered = 0
-            if not timeline.resolutions:
-                run.brand += 1
-                run.humans += 1
-            if timeline.first_response_at is None:
-                timeline.first_response_at = at
-            elif waiting_since is not None:
-                timeline.next_responses.append((waiting_since, at))
-                waiting_since = None
-            last_human = at if timeline.open_now else None
-        elif kind == BOT:
-            if not timeline.resolutions:
-                run.brand += 1
-        elif timeline.open_now:  # an explicit resolution
-            run.resolve(at, "explicit")
-            last_human = None
-            if waiting_since is not None:
-                timeline.next_responses.append((waiting_since, None))
-                waiting_since = None
-    horizon = state.swept_until if state.swept_until is not None else float("-inf")
-    if last_human is not None and inactivity > 0:
-        if horizon - last_human >= inactivity:
-            run.resolve(last_human, "inactivity")
-        else:
-            timeline.awaiting_customer_since = last_human
-    if waiting_since is not None:
-        timeline.next_responses.append((waiting_since, None))
-        timeline.waiting_since = waiting_since
-    return timeline
+    if opened_at is None or at < opened_at:
+        if opened_at is not None:  # the old opening instant becomes later posts
+            state.later_sentiment_max = _higher(
+                state.later_sentiment_max, state.opening_instant_sentiment
+            )
+        state.opening_sentiment = state.opening_instant_sentiment = sentiment
+    elif at == opened_at:
+        opening = state.opening_sentiment
+        if opening is not None and (sentiment is None or sentiment < opening):
+            state.opening_sentiment = sentiment
+        state.opening_instant_sentiment = _higher(state.opening_instant_sentiment, sentiment)
+    else:
+        state.later_sentiment_max = _higher(state.later_sentiment_max, sentiment)
+
+
+def _step(state: ConversationState, walk: ThreadWalk, mark: Mark, out: list[Item]) -> None:
+    """Step the walk; a stopped wait the clock may still breach goes to its pending list."""
+    stepped: list[Item] = []
+    walk.step(mark, stepped)
+    for item in stepped:
+        if item[0] != "stopped":
+            out.append(item)
+            continue
+        _, start, stopped_at = item
+        if state.next_response_target is None:
+            continue
+        deadline = state.deadline(start, state.next_response_target)
+        if stopped_at > deadline:  # stopped before its deadline: never decides anything
+            walk.pending.append([start, stopped_at, deadline])
+
+
+def _replay(state: ConversationState) -> tuple[ThreadWalk, list[Item]]:
+    """The settled walk stepped through the tail, and the items the tail completed."""
+    walk = state.settled.clone()
+    items: list[Item] = []
+    for mark in state.tail:
+        _step(state, walk, mark, items)
+    return walk, items
+
+
+def live(state: ConversationState, keep: bool = False) -> Contributions:
+    """What the conversation contributes besides what its settled history completed.
+
+    With nothing settled (a unit test, a short conversation) this is everything it
+    contributes. `keep`: store the replayed walk as the state's walk.
+    """
+    walk, items = _replay(state)
+    if keep:
+        state.walk = walk
+    swept = state.swept
+    out = view(state, walk.ending(swept, items), swept)
+    for item in items:
+        add_item(state, item, swept, out)
+    return out
+
+
+def contributions(state: ConversationState) -> Contributions:
+    """The conversation-level metric values this state stands for (its unsettled part)."""
+    return live(state)
+
+
+def settle(state: ConversationState, watermark: float | None) -> None:
+    """Move the marks before `watermark` out of the tail: no admitted event precedes them.
+
+    Changes no contribution: what they completed was counted when they were walked. Stopped
+    waits past their deadline are dropped from the pending lists the same way.
+    """
+    if watermark is None:
+        return
+    if state.settled_until is None or watermark > state.settled_until:
+        state.settled_until = watermark
+        tail = state.tail
+        settled_count = bisect.bisect_left(tail, watermark, key=lambda mark: mark[0])
+        if settled_count:
+            settled = state.settled
+            discarded: list[Item] = []
+            for mark in tail[:settled_count]:
+                _step(state, settled, mark, discarded)
+            del tail[:settled_count]
+    swept = state.swept
+    for walk in (state.settled, state.walk):
+        if walk.pending and any(swept >= deadline for _, _, deadline in walk.pending):
+            walk.pending = [entry for entry in walk.pending if swept < entry[2]]
+
+
+def settled_before(state: ConversationState, at: float) -> bool:
+    """An event at `at` would precede the conversation's settled history."""
+    return state.settled_until is not None and at < state.settled_until
+
+
+# -- the clock --------------------------------------------------------------------------------
 
 
 def advance_clock(state: ConversationState, now: float) -> bool:
@@ -302,204 +379,73 @@ def advance_clock(state: ConversationState, now: float) -> bool:
     return due is not None and due <= now
 
 
-def next_check(state: ConversationState, timeline: Timeline | None = None) -> float | None:
+def sweep(state: ConversationState, now: float) -> Contributions | None:
+    """Move the state's clock to `now`; the change of its contributions if it had one."""
+    if state.swept_until is not None and now <= state.swept_until:
+        return None
+    due = next_check(state)
+    if due is None or due > now:
+        state.swept_until = now
+        return None
+    before = current(state)
+    state.swept_until = now
+    return difference(before, current(state))
+
+
+def current(state: ConversationState) -> Contributions:
+    """The clock-dependent and positional values (not the completed items): O(1)."""
+    swept = state.swept
+    items: list[Item] = []
+    out = view(state, state.walk.ending(swept, items), swept)
+    for item in items:
+        add_item(state, item, swept, out)
+    return out
+
+
+def next_check(state: ConversationState) -> float | None:
     """The next time at which the clock alone changes this conversation's metrics."""
     if state.opened_at is None:
         return None
-    timeline = timeline or walk(state)
-    swept = state.swept_until if state.swept_until is not None else float("-inf")
+    return _next_check(state, state.walk.ending(state.swept, []))
+
+
+def _next_check(state: ConversationState, end: ThreadWalk) -> float | None:
+    assert state.opened_at is not None
+    swept = state.swept
     margin = state.at_risk_margin
     candidates: list[float] = []
-    if timeline.open_now:
-        deadline = _waiting_deadline(state, timeline)
+    if end.open_now:
+        deadline = waiting_deadline(state, end)
         if deadline is not None:
             candidates += [deadline - margin, deadline] if margin > 0 else [deadline]
-        if timeline.awaiting_customer_since is not None:
-            candidates.append(timeline.awaiting_customer_since + state.inactivity_seconds)
+        if end.awaiting_customer_since is not None:
+            candidates.append(end.awaiting_customer_since + state.inactivity_seconds)
     # Every clock still without its reply has a deadline where its SLA outcome may be
     # decided, even a wait that a late resolution stopped after that deadline.
     # A clock that a resolution stopped before its deadline never decides anything.
-    first_resolution = timeline.resolutions[0][0] if timeline.resolutions else None
+    first_resolution = end.first_resolution_at
     fr_deadline = state.first_response_deadline
     if (
-        timeline.first_response_at is None
+        end.first_response_at is None
         and fr_deadline is not None
         and (first_resolution is None or first_resolution > fr_deadline)
     ):
         candidates.append(fr_deadline)
-    if state.next_response_target is not None:
-        for start, replied_at in timeline.next_responses:
-            if replied_at is not None:
-                continue
-            deadline = state.deadline(start, state.next_response_target)
-            stopped = next((at for at, _ in timeline.resolutions if at >= start), None)
-            if stopped is None or stopped > deadline:
-                candidates.append(deadline)
-    if not timeline.resolutions and state.resolution_target is not None:
+    candidates += [deadline for _, _, deadline in end.pending]
+    if not end.resolutions and state.resolution_target is not None:
         candidates.append(state.deadline(state.opened_at, state.resolution_target))
     future = [at for at in candidates if at > swept]
     return min(future) if future else None
 
 
-def _waiting_deadline(state: ConversationState, timeline: Timeline) -> float | None:
-    """Deadline of the reply the customer is waiting for, if any."""
-    if timeline.first_response_at is None:
-        return state.first_response_deadline
-    if timeline.waiting_since is not None and state.next_response_target is not None:
-        return state.deadline(timeline.waiting_since, state.next_response_target)
-    return None
-
-
-def _team_at(state: ConversationState, at: float) -> str:
-    """The team of the human reply at `at` (or the last one before it), else unassigned."""
-    team = "unassigned"
-    for reply_at, reply_team in state.reply_teams:
-        if reply_at > at:
-            break
-        team = reply_team
-    return team
-
-
-def _sla(
-    out: Contributions,
-    family: f.Family,
-    labels: tuple[str, ...],
-    deadline: float,
-    done_at: float | None,
-    swept: float,
-    stopped_at: float | None = None,
-) -> None:
-    """Met/breached for one clock: done in time, done late, or silent past the deadline."""
-    if done_at is not None:
-        outcome, at = ("met", done_at) if done_at <= deadline else ("breached", deadline)
-    elif swept >= deadline and (stopped_at is None or stopped_at > deadline):
-        outcome, at = "breached", deadline
-    else:
-        return
-    key = count(family, (*labels, outcome), at)
-    out[key] = out.get(key, 0.0) + 1.0
-
-
-def contributions(state: ConversationState, timeline: Timeline | None = None) -> Contributions:
-    """The conversation-level metric values this state stands for."""
-    out: Contributions = {}
-    if state.opened_at is None or state.brand is None or state.channel is None:
-        return out
-    opened_at = state.opened_at
-    labels = (state.brand, state.channel)
-    sla_labels = (*labels, state.priority)
-    swept = state.swept_until if state.swept_until is not None else float("-inf")
-    timeline = timeline or walk(state)
-    first_resolution = timeline.resolutions[0][0] if timeline.resolutions else None
-    out[count(f.CONVERSATIONS_OPENED, labels)] = 1.0
-
-    # First response: the first human reply after the opening post.
-    deadline = state.first_response_deadline
-    if timeline.first_response_at is not None:
-        observe(out, f.FIRST_RESPONSE_SECONDS, labels, timeline.first_response_at - opened_at)
-    if deadline is not None:
-        _sla(out, f.FIRST_RESPONSE_SLA, sla_labels, deadline, timeline.first_response_at,
-             swept, stopped_at=first_resolution)  # fmt: skip
-
-    if timeline.first_response_at is not None:
-        team = _team_at(state, timeline.first_response_at)
-        observe(
-            out,
-            f.TEAM_FIRST_RESPONSE_SECONDS,
-            (*labels, team),
-            timeline.first_response_at - opened_at,
-        )
-
-    # Next responses: each wait of the customer after a response, to the next human reply.
-    for start, replied_at in timeline.next_responses:
-        if replied_at is not None:
-            observe(out, f.NEXT_RESPONSE_SECONDS, labels, replied_at - start)
-        if state.next_response_target is not None:
-            stopped = next((at for at, _ in timeline.resolutions if at >= start), None)
-            _sla(out, f.NEXT_RESPONSE_SLA, sla_labels,
-                 state.deadline(start, state.next_response_target),
-                 replied_at, swept, stopped_at=stopped)  # fmt: skip
-    if timeline.customer_posts_answered:
-        out[count(f.MENTIONS_ANSWERED, labels)] = float(timeline.customer_posts_answered)
-
-    # Resolutions: explicit or by inactivity; the first one for time, SLA and effort.
-    redirected = any(at <= (first_resolution or float("inf")) for at, _ in state.redirections)
-    for resolved_at, how in timeline.resolutions:
-        key = count(f.RESOLUTIONS, (*labels, how), resolved_at)
-        out[key] = out.get(key, 0.0) + 1.0
-    if timeline.reopens:
-        out[count(f.REOPENS, labels)] = float(timeline.reopens)
-    if first_resolution is not None:
-        flag = "true" if redirected else "false"
-        observe(out, f.RESOLUTION_SECONDS, (*labels, flag), first_resolution - opened_at)
-        for side, posts in (("customer", timeline.customer_posts_to_resolution),
-                            ("brand", timeline.brand_posts_to_resolution)):  # fmt: skip
-            observe(out, f.POSTS_TO_RESOLUTION, (*labels, side), float(posts))
-        resolver = _team_at(state, first_resolution)
-        observe(out, f.TEAM_RESOLUTION_SECONDS, (*labels, resolver), first_resolution - opened_at)
-        channels = 1 + len({to for at, to in state.redirections if at <= first_resolution})
-        observe(out, f.CUSTOMER_EFFORT_CHANNELS, labels, float(channels))
-        if timeline.human_replies_to_resolution == 1 and not redirected and not timeline.reopens:
-            out[count(f.FIRST_CONTACT_RESOLUTIONS, labels)] = 1.0
-    if state.resolution_target is not None:
-        resolution_deadline = state.deadline(opened_at, state.resolution_target)
-        pending_inference = (
-            timeline.awaiting_customer_since is not None
-            and timeline.awaiting_customer_since <= resolution_deadline
-        )
-        if first_resolution is not None or not pending_inference:
-            _sla(out, f.RESOLUTION_SLA, sla_labels, resolution_deadline, first_resolution,
-                 swept)  # fmt: skip
-
-    # Backlog: where the open conversation stands now.
-    if timeline.open_now:
-        waiting = _waiting_deadline(state, timeline)
-        if waiting is not None:
-            if swept >= waiting:
-                open_state = BREACHED
-            elif state.at_risk_margin > 0 and swept >= waiting - state.at_risk_margin:
-                open_state = AT_RISK
-            elif timeline.first_response_at is None:
-                open_state = AWAITING_FIRST_RESPONSE
-            else:
-                open_state = AWAITING_NEXT_RESPONSE
-        elif timeline.first_response_at is None:
-            open_state = AWAITING_FIRST_RESPONSE
-        else:
-            open_state = AWAITING_CUSTOMER
-        out[count(f.OPEN_CONVERSATIONS, (*labels, open_state))] = 1.0
-        if state.customer_value:
-            out[count(f.OPEN_CUSTOMER_VALUE, (*labels, open_state))] = state.customer_value
-    if state.customer_value:
-        breached = sum(
-            amount for key, amount in out.items()
-            if key.family == f.FIRST_RESPONSE_SLA.name and key.labels[-1] == "breached"
-        )  # fmt: skip
-        if breached:
-            out[count(f.BREACHED_CUSTOMER_VALUE, labels)] = state.customer_value
-
-    # Quality: recovery of a negative start; CSAT and NPS by redirection.
-    if state.mention_sentiments and state.negative_below is not None:
-        _, opening_sentiment = state.mention_sentiments[0]
-        later = (value for at, value in state.mention_sentiments[1:] if at > opened_at)
-        outcome_of_negative = recovered(opening_sentiment, state.negative_below, later,
-                                        state.surveys)  # fmt: skip
-        if outcome_of_negative is not None:
-            out[count(f.NEGATIVE_CONVERSATIONS, labels)] = 1.0
-            if outcome_of_negative:
-                out[count(f.RECOVERED_CONVERSATIONS, labels)] = 1.0
-    any_redirection = "true" if state.redirections else "false"
-    for kind, score in state.surveys:
-        if kind == "csat":
-            for family, amount in ((f.CSAT_RESPONSES, 1.0), (f.CSAT_SCORE, float(score)),
-                                   (f.CSAT_SATISFIED if csat_satisfied(score)
-                                    else f.CSAT_FOLLOWUP_NEEDED, 1.0)):  # fmt: skip
-                csat_key = count(family, (*labels, any_redirection))
-                out[csat_key] = out.get(csat_key, 0.0) + amount
-        else:
-            nps_key = count(f.NPS_RESPONSES, (*labels, nps_category(score)))
-            out[nps_key] = out.get(nps_key, 0.0) + 1.0
-    return out
+def index_entries(state: ConversationState) -> tuple[float | None, str | None]:
+    """The next clock check and the open backlog state (None when not open), together."""
+    if state.opened_at is None:
+        return None, None
+    swept = state.swept
+    end = state.walk.ending(swept, [])
+    backlog = open_state(state, end, swept) if state.brand and state.channel else None
+    return _next_check(state, end), backlog
 
 
 # Series that describe the present (a backlog), not a history: they go when the state goes.
@@ -512,9 +458,87 @@ def retirement(state: ConversationState) -> Contributions:
     Counters keep what the conversation contributed; a conversation still open when it is
     forgotten (abandoned) leaves the open backlog.
     """
-    return {
-        key: -amount for key, amount in contributions(state).items() if key.family in GAUGE_SERIES
-    }
+    return {key: -amount for key, amount in current(state).items() if key.family in GAUGE_SERIES}
+
+
+# -- the walk spelled out (tests, docs) -------------------------------------------------------
+
+
+@dataclass
+class Timeline:
+    """What the unsettled posts of a conversation say, walked once in event time."""
+
+    first_response_at: float | None = None
+    # (start of the customer's wait after a response, the human reply that ended it or None)
+    next_responses: list[tuple[float, float | None]] = field(default_factory=list)
+    # (resolution time, "explicit" | "inactivity")
+    resolutions: list[tuple[float, str]] = field(default_factory=list)
+    reopens: int = 0
+    open_now: bool = True
+    waiting_since: float | None = None
+    awaiting_customer_since: float | None = None
+
+
+def walk(state: ConversationState) -> Timeline:
+    """The settled walk stepped through the tail and ended at the clock, item by item."""
+    run = state.settled.clone()
+    items: list[Item] = []
+    for mark in state.tail:
+        run.step(mark, items)
+    end = run.ending(state.swept, items)
+    timeline = Timeline(
+        first_response_at=end.first_response_at,
+        reopens=end.reopens,
+        open_now=end.open_now,
+        waiting_since=end.waiting_since,
+        awaiting_customer_since=end.awaiting_customer_since,
+    )
+    for kind, at, other in items:
+        if kind == "resolution":
+            timeline.resolutions.append((at, other))
+        else:
+            timeline.next_responses.append((at, other if kind == "wait" else None))
+    return timeline
+
+
+# -- stored documents of the whole-timeline version -------------------------------------------
+
+
+def _upgrade(document: dict[str, Any]) -> ConversationState:
+    """A state stored by the version that kept whole timelines, as a summary.
+
+    Its posts become the tail (nothing settled), so its contributions are unchanged.
+    """
+    legacy = dict(document)
+    legacy.pop("_index", None)
+    posts = legacy.pop("posts", [])
+    teams = [team for _, team in legacy.pop("reply_teams", [])]
+    resolves = legacy.pop("resolves", [])
+    redirections = legacy.pop("redirections", [])
+    sentiments = legacy.pop("mention_sentiments", [])
+    state = ConversationState(**{name: value for name, value in legacy.items()
+                                 if name in ConversationState.__dataclass_fields__})  # fmt: skip
+    state.surveys = [(kind, score) for kind, score in state.surveys]
+    for at, to_channel in redirections:
+        earliest = state.redirections.get(to_channel)
+        if earliest is None or at < earliest:
+            state.redirections[to_channel] = at
+    opened_at, state.opened_at = state.opened_at, None
+    for at, sentiment in sentiments:
+        _sentiment(state, at, sentiment)
+        if state.opened_at is None or at < state.opened_at:
+            state.opened_at = at
+    state.opened_at = opened_at
+    human_teams = iter(teams)
+    marks: list[Mark] = []
+    for at, kind in posts:
+        code = HUMAN + next(human_teams, "unassigned") if kind == HUMAN else kind
+        marks.append((at, code))
+    marks += [(at, RESOLVE) for at in resolves]
+    state.tail = sorted(marks, key=mark_key)
+    state.settled = ThreadWalk(state.opened_at, state.inactivity_seconds)
+    state.walk = _replay(state)[0]
+    return state
 
 
 def event_increments(

@@ -110,10 +110,15 @@ def _stored_name(family: str, part: Part) -> str:
 
 def field_of(key: SeriesKey) -> str:
     """The series' field inside a (partition, brand, channel) record: without those two."""
-    extra = key.labels[2:]
-    if key.part == "bucket":
-        extra = (*extra, str(key.bucket))
-    return "|".join((_stored_name(key.family, key.part), *extra))
+    return _field(key.family, key.labels, key.part, key.bucket)
+
+
+@functools.lru_cache(maxsize=65536)
+def _field(family: str, labels: tuple[str, ...], part: Part, bucket: int) -> str:
+    extra = labels[2:]
+    if part == "bucket":
+        extra = (*extra, str(bucket))
+    return "|".join((_stored_name(family, part), *extra))
 
 
 def parse_field(brand: str, channel: str, field: str) -> SeriesKey:

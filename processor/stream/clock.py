@@ -48,6 +48,11 @@ class Clock:
         if latest is None or at > latest:
             self.clocks[str(partition)] = at
 
+    def watermark(self, partition: int) -> float | None:
+        """Stream time less the allowed lateness: an earlier event is dead-lettered."""
+        latest = self.stream_time(partition)
+        return None if latest is None else latest - self.lateness
+
     def deadline_now(self, partition: int) -> float:
         """'Now' for SLA deadlines: wall clock live, the event-time watermark in replay.
 

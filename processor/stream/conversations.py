@@ -19,16 +19,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from processor.domain import conversation
-from processor.domain.conversation import ConversationState, Timeline
-from processor.metrics import families as f
-from processor.metrics.series import Contributions
+from processor.domain.conversation import ConversationState
 from processor.stream.backlog import OpenBacklog, OpenConversation
 from processor.stream.interfaces import Table
 
 log = logging.getLogger(__name__)
 
-# Contributions of recently written states, to save computing the "before" side again.
-_CONTRIBUTIONS_CACHE = 50_000
 # The index entries a stored document carries: [next check, open entry or None].
 INDEX_FIELD = "_index"
 
@@ -40,17 +36,11 @@ def table_key(partition: int, conversation_id: str) -> str:
 
 def state_of(document: dict[str, Any]) -> ConversationState:
     """The state of a stored document (its index entries left aside)."""
-    if INDEX_FIELD in document:
-        document = {name: value for name, value in document.items() if name != INDEX_FIELD}
-    return ConversationState.from_json(document)
+    return ConversationState.from_json(document)  # which leaves INDEX_FIELD aside
 
 
-def _open_entry(state: ConversationState, contributions: Contributions) -> OpenConversation | None:
-    """The backlog entry of a state whose contributions count it open, else None."""
-    backlog = next(
-        (key.labels[-1] for key in contributions if key.family == f.OPEN_CONVERSATIONS.name),
-        None,
-    )
+def _open_entry(state: ConversationState, backlog: str | None) -> OpenConversation | None:
+    """The backlog entry of a state in backlog state `backlog`, None when not open."""
     if backlog is None or not state.brand or not state.channel or state.opened_at is None:
         return None
     return OpenConversation(state.brand, state.channel, state.opened_at, state.priority, backlog)
@@ -78,7 +68,6 @@ class ConversationStore:
         # Conversations by last event time, to forget idle ones (one entry per conversation).
         self._idle: dict[int, list[tuple[float, str]]] = defaultdict(list)
         self._open: dict[int, OpenBacklog] = defaultdict(OpenBacklog)
-        self._contributions: dict[str, Contributions] = {}
         self.indexed: set[int] = set()
 
     def load(self, conversation_id: str, partition: int) -> ConversationState:
@@ -88,26 +77,14 @@ class ConversationStore:
             return ConversationState(conversation_id=conversation_id, partition=partition)
         return state_of(document)
 
-    def contributions_of(self, state: ConversationState) -> Contributions:
-        """Contributions of a stored state: remembered from its last write when possible."""
-        cached = self._contributions.get(state.conversation_id)
-        if cached is not None:
-            return cached
-        return conversation.contributions(state)
-
-    def store(
-        self, state: ConversationState, contributions: Contributions, timeline: Timeline
-    ) -> None:
+    def store(self, state: ConversationState) -> None:
         """Write a state (with its index entries) and bring the indexes up to date."""
-        entry = self._index_open(state, contributions)
-        due = conversation.next_check(state, timeline)
+        due, backlog = conversation.index_entries(state)
+        entry = _open_entry(state, backlog)
+        self._open[state.partition].put(state.conversation_id, entry)
         document = state.to_json()
         document[INDEX_FIELD] = [due, None if entry is None else list(entry)]
         self.table[table_key(state.partition, state.conversation_id)] = document
-        cache = self._contributions
-        cache[state.conversation_id] = contributions
-        if len(cache) > _CONTRIBUTIONS_CACHE:
-            del cache[next(iter(cache))]  # the oldest entry: insertion order
         if due is not None:
             heapq.heappush(self._checks[state.partition], (due, state.conversation_id))
 
@@ -144,17 +121,9 @@ class ConversationStore:
 
     def delete(self, state: ConversationState) -> None:
         del self.table[table_key(state.partition, state.conversation_id)]
-        self._contributions.pop(state.conversation_id, None)
         self._open[state.partition].put(state.conversation_id, None)
 
     # -- indexes ------------------------------------------------------------------------------
-
-    def _index_open(
-        self, state: ConversationState, contributions: Contributions
-    ) -> OpenConversation | None:
-        entry = _open_entry(state, contributions)
-        self._open[state.partition].put(state.conversation_id, entry)
-        return entry
 
     def index(self, partitions: set[int]) -> int:
         """Rebuild the indexes of these partitions from the table, one partition at a time.
@@ -192,16 +161,12 @@ class ConversationStore:
         return checked
 
     def _follow(self, state: ConversationState) -> tuple[float | None, OpenConversation | None]:
-        """The index entries of a state, from following it (what `store` records)."""
-        timeline = conversation.walk(state)
-        entry = None
-        if timeline.open_now:
-            entry = _open_entry(state, conversation.contributions(state, timeline))
-        return conversation.next_check(state, timeline), entry
+        """The index entries of a state, from its summary (what `store` records)."""
+        due, backlog = conversation.index_entries(state)
+        return due, _open_entry(state, backlog)
 
     def forget(self, partitions: set[int]) -> None:
         """Drop the derived data of revoked partitions."""
-        self._contributions.clear()
         for partition in partitions:
             self.indexed.discard(partition)
             self._checks.pop(partition, None)

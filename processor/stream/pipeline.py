@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 
 from processor.domain import conversation
-from processor.domain.admission import order_rejection
+from processor.domain.admission import order_rejection, settled_rejection
 from processor.domain.conversation import ConversationRules
 from processor.domain.events import AnyEvent, ContactCount, Mention, Rejection, decode_event
 from processor.domain.quality import SentimentRules
@@ -261,15 +261,14 @@ class Pipeline:
         contradiction = order_rejection(state, event)
         if contradiction is not None:
             return contradiction
+        if conversation.settled_before(state, event.occurred_ts):
+            return settled_rejection(state, event)
+        conversation.settle(state, self.clock.watermark(partition))
         is_new = state.last_event_at is None
-        before = store.contributions_of(state)
-        conversation.apply_event(state, event, self.policies, self.rules)
-        timeline = conversation.walk(state)
-        after = conversation.contributions(state, timeline)
-        delta = conversation.difference(before, after)
+        delta = conversation.apply_event(state, event, self.policies, self.rules)
         for key, amount in conversation.event_increments(event, self.rules).items():
             delta[key] = delta.get(key, 0.0) + amount
-        store.store(state, after, timeline)
+        store.store(state)
         self._aggregate(partition, delta)
         if is_new:
             store.opened(state)
@@ -287,12 +286,10 @@ class Pipeline:
         store = self.conversations
         now = self.clock.deadline_now(partition)
         for state in store.due(partition, now):
-            before = store.contributions_of(state)
-            if conversation.advance_clock(state, now):
-                timeline = conversation.walk(state)
-                after = conversation.contributions(state, timeline)
-                store.store(state, after, timeline)
-                self._aggregate(partition, conversation.difference(before, after))
+            delta = conversation.sweep(state, now)
+            if delta is not None:
+                store.store(state)
+                self._aggregate(partition, delta)
         # Idle by the watermark, not the latest event time: an event within the allowed
         # lateness may still come for the conversation.
         for state in store.idle(partition, now - self.settings.conversation_ttl_seconds):

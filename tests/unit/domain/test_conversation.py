@@ -467,8 +467,8 @@ def test_json_round_trip() -> None:
     back = ConversationState.from_json(orjson.loads(wire))
     assert back == state
     assert back.surveys == [("csat", 5), ("nps", 3)]
-    assert back.redirections == [(T0 + 500, "dm")]
-    assert back.resolves == [T0 + 600]
+    assert back.redirections == {"dm": T0 + 500}
+    assert (T0 + 600, "r") in back.tail
     assert back.swept_until == T0 + 1000
     assert contributions(back) == contributions(state)
     assert next_check(back) == next_check(state)
@@ -595,12 +595,21 @@ def test_every_permutation_gives_the_same_state_and_totals() -> None:
         "at_risk_margin": 600.0,
         "negative_below": -0.05,
         "customer_value": None,  # no mention gives one
-        "reply_teams": [[T0 + 300, "unassigned"]],  # JSON-shaped, the human reply
-        "posts": [[T0, "c"], [T0 + 60, "b"], [T0 + 300, "h"], [T0 + 600, "c"]],  # JSON-shaped
-        "resolves": [T0 + 300],
-        "redirections": [[T0 + 400, "dm"]],
+        # the thread's marks, none settled: posts by kind (human replies with their team),
+        # the resolving reply's resolution after it
+        "tail": [
+            (T0, "c"),
+            (T0 + 60, "b"),
+            (T0 + 300, "hunassigned"),
+            (T0 + 300, "r"),
+            (T0 + 600, "c"),
+        ],
+        "settled_until": None,
+        "redirections": {"dm": T0 + 400},  # channel -> earliest redirection
         "surveys": [["csat", 5]],  # JSON-shaped, as stored in the changelog
-        "mention_sentiments": [[T0, None], [T0 + 600, None]],
+        "opening_sentiment": None,
+        "opening_instant_sentiment": None,
+        "later_sentiment_max": None,
         "swept_until": None,
         "last_event_at": T0 + 5000,  # the survey, the latest event
     }
