@@ -159,15 +159,12 @@ def view(state: ConversationState, end: ThreadWalk, swept: float) -> Contributio
         out[count(f.BREACHED_CUSTOMER_VALUE, labels)] = state.customer_value
 
     # Quality: recovery of a negative start; CSAT and NPS by redirection.
-    if state.negative_below is not None:
+    opening, negative_below = state.opening_sentiment, state.negative_below
+    if negative_below is not None and opening is not None and opening < negative_below:
         later = () if state.later_sentiment_max is None else (state.later_sentiment_max,)
-        outcome_of_negative = recovered(
-            state.opening_sentiment, state.negative_below, later, state.surveys
-        )
-        if outcome_of_negative is not None:
-            out[count(f.NEGATIVE_CONVERSATIONS, labels)] = 1.0
-            if outcome_of_negative:
-                out[count(f.RECOVERED_CONVERSATIONS, labels)] = 1.0
+        out[count(f.NEGATIVE_CONVERSATIONS, labels)] = 1.0
+        if recovered(opening, negative_below, later, state.surveys):
+            out[count(f.RECOVERED_CONVERSATIONS, labels)] = 1.0
     any_redirection = "true" if state.redirections else "false"
     for kind, score in state.surveys:
         if kind == "csat":

@@ -114,9 +114,12 @@ class ConversationState:
     settled: ThreadWalk = field(default_factory=ThreadWalk)
     tail: list[Mark] = field(default_factory=list)
     walk: ThreadWalk = field(default_factory=ThreadWalk)
+    # `current` of the state as it is (derived, never stored; None: to be computed).
+    current_values: Contributions | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         document = dict(self.__dict__)
+        del document["current_values"]
         document["surveys"] = [list(pair) for pair in self.surveys]
         document["redirections"] = dict(self.redirections)
         document["tail"] = list(self.tail)
@@ -202,20 +205,18 @@ def apply_event(
             settled.opened_at = state.opened_at
             settled.inactivity = state.inactivity_seconds
         return difference(before, live(state, keep=True))
-    swept = state.swept
-    items: list[Item] = []
-    before = view(state, walk.ending(swept, items), swept)
-    for item in items:
-        add_item(state, item, swept, before)
+    before = current(state)
     _apply_header(state, event, policies, rules)
     completed: list[Item] = []
     for mark in marks:
         state.tail.append(mark)
         _step(state, walk, mark, completed)
-    after = view(state, walk.ending(swept, completed), swept)
+    after = state.current_values = _current(state)
+    change = difference(before, after)
+    swept = state.swept
     for item in completed:
-        add_item(state, item, swept, after)
-    return difference(before, after)
+        add_item(state, item, swept, change)
+    return change
 
 
 def _apply_header(
@@ -321,16 +322,24 @@ def live(state: ConversationState, keep: bool = False) -> Contributions:
     """What the conversation contributes besides what its settled history completed.
 
     With nothing settled (a unit test, a short conversation) this is everything it
-    contributes. `keep`: store the replayed walk as the state's walk.
+    contributes. `keep`: the replayed walk becomes the state's walk (and its current values
+    are remembered).
     """
+    if state.opened_at is None:
+        return {}  # nothing counts before the opening post
     walk, items = _replay(state)
+    swept = state.swept
+    now_items: list[Item] = []
+    values = view(state, walk.ending(swept, now_items), swept)
+    for item in now_items:
+        add_item(state, item, swept, values)
     if keep:
         state.walk = walk
-    swept = state.swept
-    out = view(state, walk.ending(swept, items), swept)
+        state.current_values = values
+        values = dict(values)  # the remembered values stay as they are
     for item in items:
-        add_item(state, item, swept, out)
-    return out
+        add_item(state, item, swept, values)
+    return values
 
 
 def contributions(state: ConversationState) -> Contributions:
@@ -360,6 +369,7 @@ def settle(state: ConversationState, watermark: float | None) -> None:
     for walk in (state.settled, state.walk):
         if walk.pending and any(swept >= deadline for _, _, deadline in walk.pending):
             walk.pending = [entry for entry in walk.pending if swept < entry[2]]
+            state.current_values = None
 
 
 def settled_before(state: ConversationState, at: float) -> bool:
@@ -376,6 +386,7 @@ def advance_clock(state: ConversationState, now: float) -> bool:
         return False
     due = next_check(state)
     state.swept_until = now
+    state.current_values = None
     return due is not None and due <= now
 
 
@@ -386,14 +397,26 @@ def sweep(state: ConversationState, now: float) -> Contributions | None:
     due = next_check(state)
     if due is None or due > now:
         state.swept_until = now
+        state.current_values = None
         return None
     before = current(state)
     state.swept_until = now
-    return difference(before, current(state))
+    after = state.current_values = _current(state)
+    return difference(before, after)
 
 
 def current(state: ConversationState) -> Contributions:
-    """The clock-dependent and positional values (not the completed items): O(1)."""
+    """The clock-dependent and positional values (not the completed items): O(1).
+
+    Remembered on the state until it changes (read-only for the caller).
+    """
+    values = state.current_values
+    if values is None:
+        values = state.current_values = _current(state)
+    return values
+
+
+def _current(state: ConversationState) -> Contributions:
     swept = state.swept
     items: list[Item] = []
     out = view(state, state.walk.ending(swept, items), swept)
