@@ -22,10 +22,10 @@ and are returned by `event_increments`.
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
+from processor.domain import thread_tail
 from processor.domain.business_hours import calendar_from_json
 from processor.domain.contributions import (
     AT_RISK,
@@ -43,6 +43,7 @@ from processor.domain.events import ContactCount, Mention, Redirection, Reply, S
 from processor.domain.quality import SentimentRules
 from processor.domain.sla import SlaPolicyCache
 from processor.domain.thread import BOT, CUSTOMER, HUMAN, RESOLVE, Item, Mark, ThreadWalk, mark_key
+from processor.domain.thread_tail import ChunkRef, ChunkStore, MemoryChunks
 from processor.metrics import families as f
 from processor.metrics.series import Contributions, count
 
@@ -108,18 +109,24 @@ class ConversationState:
     surveys: list[tuple[str, int]] = field(default_factory=list)
     swept_until: float | None = None
     last_event_at: float | None = None
-    # The walk: `settled` up to `settled_until` (nothing earlier can arrive), `tail` the
-    # marks since (sorted by `mark_key`), `walk` the settled walk stepped through the tail.
+    # The walk: `settled` up to `settled_until` (nothing earlier can arrive), the marks
+    # since in `chunks` (closed, each its own record) and `tail` (the open chunk), sorted
+    # by `mark_key` (see `thread_tail`); `walk`: the settled walk stepped through them.
     settled_until: float | None = None
     settled: ThreadWalk = field(default_factory=ThreadWalk)
+    chunks: list[ChunkRef] = field(default_factory=list)
+    next_chunk: int = 0
     tail: list[Mark] = field(default_factory=list)
     walk: ThreadWalk = field(default_factory=ThreadWalk)
+    # Where the closed chunks are read and written (the store's table in a worker).
+    chunk_store: ChunkStore = field(default_factory=MemoryChunks, compare=False, repr=False)
     # `current` of the state as it is (derived, never stored; None: to be computed).
     current_values: Contributions | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         document = dict(self.__dict__)
-        del document["current_values"]
+        del document["current_values"], document["chunk_store"]
+        document["chunks"] = [list(ref) for ref in self.chunks]
         document["surveys"] = [list(pair) for pair in self.surveys]
         document["redirections"] = dict(self.redirections)
         document["tail"] = list(self.tail)
@@ -128,10 +135,20 @@ class ConversationState:
         return document
 
     @classmethod
-    def from_json(cls, document: dict[str, Any]) -> ConversationState:
+    def from_json(
+        cls, document: dict[str, Any], chunk_store: ChunkStore | None = None
+    ) -> ConversationState:
+        """The state of a stored document; its closed chunks are read from `chunk_store`."""
         if "walk" not in document:
-            return _upgrade(document)
+            state = _upgrade(document)
+            if chunk_store is not None:
+                state.chunk_store = chunk_store
+            return state
         values = dict(document)
+        if chunk_store is not None:
+            values["chunk_store"] = chunk_store
+        if "chunks" in values:
+            values["chunks"] = [list(ref) for ref in document["chunks"]]
         values.pop("_index", None)  # the index entries the store writes beside the state
         values["settled"] = ThreadWalk.from_json(document["settled"])
         values["walk"] = ThreadWalk.from_json(document["walk"])
@@ -196,7 +213,7 @@ def apply_event(
         before = live(state)
         _apply_header(state, event, policies, rules)
         for mark in marks:
-            bisect.insort(state.tail, mark, key=mark_key)
+            thread_tail.insert(state, mark)
         if reopening and state.opened_at is not None:
             settled = state.settled
             # Only marks before the new opening were settled (they are older than any event
@@ -209,7 +226,7 @@ def apply_event(
     _apply_header(state, event, policies, rules)
     completed: list[Item] = []
     for mark in marks:
-        state.tail.append(mark)
+        thread_tail.append(state, mark)
         _step(state, walk, mark, completed)
     after = state.current_values = _current(state)
     change = difference(before, after)
@@ -313,7 +330,7 @@ def _replay(state: ConversationState) -> tuple[ThreadWalk, list[Item]]:
     """The settled walk stepped through the tail, and the items the tail completed."""
     walk = state.settled.clone()
     items: list[Item] = []
-    for mark in state.tail:
+    for mark in thread_tail.marks(state):
         _step(state, walk, mark, items)
     return walk, items
 
@@ -357,14 +374,9 @@ def settle(state: ConversationState, watermark: float | None) -> None:
         return
     if state.settled_until is None or watermark > state.settled_until:
         state.settled_until = watermark
-        tail = state.tail
-        settled_count = bisect.bisect_left(tail, watermark, key=lambda mark: mark[0])
-        if settled_count:
-            settled = state.settled
-            discarded: list[Item] = []
-            for mark in tail[:settled_count]:
-                _step(state, settled, mark, discarded)
-            del tail[:settled_count]
+        discarded: list[Item] = []
+        settled = state.settled
+        thread_tail.settle(state, watermark, lambda mark: _step(state, settled, mark, discarded))
     swept = state.swept
     for walk in (state.settled, state.walk):
         if walk.pending and any(swept >= deadline for _, _, deadline in walk.pending):
@@ -482,46 +494,6 @@ def retirement(state: ConversationState) -> Contributions:
     forgotten (abandoned) leaves the open backlog.
     """
     return {key: -amount for key, amount in current(state).items() if key.family in GAUGE_SERIES}
-
-
-# -- the walk spelled out (tests, docs) -------------------------------------------------------
-
-
-@dataclass
-class Timeline:
-    """What the unsettled posts of a conversation say, walked once in event time."""
-
-    first_response_at: float | None = None
-    # (start of the customer's wait after a response, the human reply that ended it or None)
-    next_responses: list[tuple[float, float | None]] = field(default_factory=list)
-    # (resolution time, "explicit" | "inactivity")
-    resolutions: list[tuple[float, str]] = field(default_factory=list)
-    reopens: int = 0
-    open_now: bool = True
-    waiting_since: float | None = None
-    awaiting_customer_since: float | None = None
-
-
-def walk(state: ConversationState) -> Timeline:
-    """The settled walk stepped through the tail and ended at the clock, item by item."""
-    run = state.settled.clone()
-    items: list[Item] = []
-    for mark in state.tail:
-        run.step(mark, items)
-    end = run.ending(state.swept, items)
-    timeline = Timeline(
-        first_response_at=end.first_response_at,
-        reopens=end.reopens,
-        open_now=end.open_now,
-        waiting_since=end.waiting_since,
-        awaiting_customer_since=end.awaiting_customer_since,
-    )
-    for kind, at, other in items:
-        if kind == "resolution":
-            timeline.resolutions.append((at, other))
-        else:
-            timeline.next_responses.append((at, other if kind == "wait" else None))
-    return timeline
 
 
 # -- stored documents of the whole-timeline version -------------------------------------------

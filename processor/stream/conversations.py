@@ -18,8 +18,10 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from processor.domain import conversation
+from processor.domain import conversation, thread_tail
 from processor.domain.conversation import ConversationState
+from processor.domain.thread import Mark
+from processor.domain.thread_tail import ChunkStore
 from processor.stream.backlog import OpenBacklog, OpenConversation
 from processor.stream.interfaces import Table
 
@@ -34,9 +36,30 @@ def table_key(partition: int, conversation_id: str) -> str:
     return f"{partition}|{conversation_id}"
 
 
-def state_of(document: dict[str, Any]) -> ConversationState:
+class TableChunks:
+    """A conversation's closed tail chunks in the threads table (see `thread_tail`)."""
+
+    __slots__ = ("prefix", "table")
+
+    def __init__(self, table: Table, partition: int, conversation_id: str) -> None:
+        self.table = table
+        self.prefix = f"{table_key(partition, conversation_id)}|"
+
+    def read(self, number: int) -> list[Mark]:
+        return [(at, code) for at, code in self.table[f"{self.prefix}{number}"]]
+
+    def write(self, number: int, marks: list[Mark]) -> None:
+        self.table[f"{self.prefix}{number}"] = [list(mark) for mark in marks]
+
+    def delete(self, number: int) -> None:
+        key = f"{self.prefix}{number}"
+        if key in self.table:
+            del self.table[key]
+
+
+def state_of(document: dict[str, Any], chunks: ChunkStore | None = None) -> ConversationState:
     """The state of a stored document (its index entries left aside)."""
-    return ConversationState.from_json(document)  # which leaves INDEX_FIELD aside
+    return ConversationState.from_json(document, chunks)
 
 
 def _open_entry(state: ConversationState, backlog: str | None) -> OpenConversation | None:
@@ -60,8 +83,9 @@ def _items_of(table: Table, partition: int) -> Iterator[tuple[Any, Any]]:
 class ConversationStore:
     """Load and store states; keep the clock-check, idle and open indexes in step."""
 
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, threads: Table | None = None) -> None:
         self.table = table
+        self.threads: Table = {} if threads is None else threads  # closed tail chunks
         # (next time the clock alone changes a conversation, its id); entries may be
         # stale and are checked against the state when due.
         self._checks: dict[int, list[tuple[float, str]]] = defaultdict(list)
@@ -73,9 +97,16 @@ class ConversationStore:
     def load(self, conversation_id: str, partition: int) -> ConversationState:
         """The stored state, or a new empty one on this partition."""
         document = self.table.get(table_key(partition, conversation_id))
+        chunks = self.chunks(partition, conversation_id)
         if document is None:
-            return ConversationState(conversation_id=conversation_id, partition=partition)
-        return state_of(document)
+            return ConversationState(
+                conversation_id=conversation_id, partition=partition, chunk_store=chunks
+            )
+        return state_of(document, chunks)
+
+    def chunks(self, partition: int, conversation_id: str) -> TableChunks:
+        """The conversation's closed tail chunks."""
+        return TableChunks(self.threads, partition, conversation_id)
 
     def store(self, state: ConversationState) -> None:
         """Write a state (with its index entries) and bring the indexes up to date."""
@@ -102,7 +133,7 @@ class ConversationStore:
             _, conversation_id = heapq.heappop(checks)
             document = self.table.get(table_key(partition, conversation_id))
             if document is not None:
-                yield state_of(document)
+                yield state_of(document, self.chunks(partition, conversation_id))
 
     def idle(self, partition: int, idle_before: float) -> Iterator[ConversationState]:
         """States with no event since `idle_before`; the caller retires them with `delete`."""
@@ -112,7 +143,7 @@ class ConversationStore:
             document = self.table.get(table_key(partition, conversation_id))
             if document is None:
                 continue
-            state = state_of(document)
+            state = state_of(document, self.chunks(partition, conversation_id))
             last = state.last_event_at
             if last is not None and last >= idle_before:
                 heapq.heappush(idle, (last, conversation_id))  # active since: look again later
@@ -120,6 +151,7 @@ class ConversationStore:
             yield state
 
     def delete(self, state: ConversationState) -> None:
+        thread_tail.drop(state)
         del self.table[table_key(state.partition, state.conversation_id)]
         self._open[state.partition].put(state.conversation_id, None)
 

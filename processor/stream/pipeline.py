@@ -70,7 +70,7 @@ class Pipeline:
         self.dead_letters = dead_letters
         self.checkpoint: Checkpoint = checkpoint or NoCheckpoint()
         self.clock = Clock(settings, tables.clocks, wall_clock, catching_up)
-        self.conversations = ConversationStore(tables.conversations)
+        self.conversations = ConversationStore(tables.conversations, tables.threads)
         self.aggregates = Aggregates(
             tables.totals, tables.windows, settings.allowed_lateness_seconds
         )

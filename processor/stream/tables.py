@@ -1,6 +1,7 @@
 """The tables of the stream core, as mappings: dicts in tests, the state store in a worker.
 
 `conversations` (state per conversation, keyed `"<partition>|<conversation id>"`),
+`threads` (the closed chunks of a conversation's tail, `"<partition>|<conversation id>|<n>"`),
 `totals` and `windows` (the aggregates), `clocks` (stream time per partition), `progress`
 (per partition, the next offset of each input topic whose event is in the state) and
 `seen` (ids counted within the allowed lateness). Every key names its input partition, so
@@ -26,6 +27,7 @@ def partition_prefixed(key: str) -> int:
 # How the store finds the input partition of a key: every key names it.
 PARTITION_OF: dict[str, PartitionOf] = {
     "conversations": partition_prefixed,
+    "threads": partition_prefixed,
     "totals": partition_of,
     "windows": partition_of,
     "clocks": int,
@@ -33,7 +35,7 @@ PARTITION_OF: dict[str, PartitionOf] = {
     "seen": partition_prefixed,
 }
 # On disk only in a worker: the bulk of the state, read one conversation at a time.
-ON_DISK = frozenset({"conversations"})
+ON_DISK = frozenset({"conversations", "threads"})
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Tables:
     """The tables the pipeline reads and writes; `progress` and `seen` make replays exact."""
 
     conversations: MutableMapping[Any, Any]
+    threads: MutableMapping[Any, Any]
     totals: MutableMapping[Any, Any]
     windows: MutableMapping[Any, Any]
     clocks: MutableMapping[Any, Any]
@@ -49,7 +52,9 @@ class Tables:
 
     @classmethod
     def in_memory(cls) -> Tables:
-        return cls(conversations={}, totals={}, windows={}, clocks={}, progress={}, seen={})
+        return cls(
+            conversations={}, threads={}, totals={}, windows={}, clocks={}, progress={}, seen={}
+        )
 
     @classmethod
     def of_store(cls, store: StateStore) -> Tables:

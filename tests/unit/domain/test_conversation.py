@@ -28,10 +28,10 @@ from processor.domain.conversation import (
     advance_clock,
     apply_event,
     next_check,
-    walk,
 )
 from processor.domain.events import Mention, Redirection, Rejection, Reply, Survey, decode_event
 from processor.domain.sla import SlaPolicyCache, SlaPolicySet, SlaRule, SlaTargets
+from processor.domain.timeline import walk
 from tests.series_form import Stored as Contributions
 from tests.series_form import contributions, difference, event_increments
 

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
-from processor.domain import conversation
+from processor.domain import conversation, thread_tail
 from processor.domain.conversation import ConversationRules, ConversationState
 from processor.domain.events import Mention, Redirection, Reply, Survey
 from processor.metrics.series import Contributions, SeriesKey
@@ -101,12 +101,20 @@ def fold(
                 changes.append(swept)
         # The stored form must carry everything: continue from a round trip now and then.
         if rng.random() < 0.3:
-            state = ConversationState.from_json(state.to_json())
+            state = ConversationState.from_json(state.to_json(), state.chunk_store)
     return counted, state, changes
 
 
-@pytest.mark.parametrize("seed", range(12))
-def test_summary_sums_to_the_reference_in_any_arrival_order(seed: int) -> None:
+@pytest.fixture(params=[64, 3], ids=["chunks-of-64", "chunks-of-3"])
+def chunk_marks(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """The tail's chunk size: the default, and a tiny one so that every thread spans many
+    chunks (appends close them, out-of-order events split them, settling reads them)."""
+    monkeypatch.setattr(thread_tail, "CHUNK_MARKS", request.param)
+    return int(request.param)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_summary_sums_to_the_reference_in_any_arrival_order(seed: int, chunk_marks: int) -> None:
     rng = random.Random(seed)
     checked = 0
     for case in range(150):
@@ -125,8 +133,8 @@ def test_summary_sums_to_the_reference_in_any_arrival_order(seed: int) -> None:
 
 
 def test_long_in_order_thread_steps_without_replaying() -> None:
-    """2,000 posts in order, settled as they go: the tail stays within the lateness and the
-    sum still equals the reference."""
+    """2,000 posts in order, settled as they go: the tail stays within the lateness, the
+    document within one chunk of marks, and the sum still equals the reference."""
     rules = ConversationRules(inactivity_seconds=0.0)
     events: list[AnyEvent] = []
     for post in range(2000):
@@ -138,18 +146,24 @@ def test_long_in_order_thread_steps_without_replaying() -> None:
                                 resolves=post % 200 == 199))  # fmt: skip
     state = ConversationState(conversation_id="tw-1", partition=2)
     changes = []
-    longest_tail = 0
+    longest_tail = largest_document = 0
     for item in events:
         conversation.settle(state, item.occurred_ts - 3600.0)
         changes.append(conversation.apply_event(state, item, policies(), rules))
-        longest_tail = max(longest_tail, len(state.tail))
-    assert longest_tail == 3600 // 30 + 2  # posts of one hour, and the resolving mark
+        unsettled = len(state.tail) + sum(ref[3] for ref in state.chunks)
+        longest_tail = max(longest_tail, unsettled)
+        largest_document = max(largest_document, len(orjson.dumps(state.to_json())))
+    # an hour of posts (121 marks, with a resolving one) and at most a chunk more, since
+    # a chunk leaves the tail once the next one starts before the watermark
+    assert 3600 // 30 <= longest_tail <= 3600 // 30 + 2 + thread_tail.CHUNK_MARKS
+    # the closed chunks stored: an hour of them, and the one the watermark is in
+    closed = len(state.chunk_store.chunks)  # type: ignore[attr-defined]
+    assert closed <= 3600 // 30 // thread_tail.CHUNK_MARKS + 2
+    assert largest_document < 3_000  # the open chunk and the walks, whatever the length
     want = expected(events, rules, None)
     assert total(changes) == want
     assert want[SeriesKey("socialcare_resolutions", ("AcmeSupport", "twitter",
                           "explicit"), T0 + 199 * 30.0)] == 1.0  # fmt: skip
-    # The stored document does not grow with the thread.
-    assert len(str(state.to_json())) < 8_000
 
 
 def test_an_event_older_than_the_settled_history_is_refused() -> None:
@@ -184,3 +198,37 @@ def test_a_whole_timeline_document_upgrades_to_the_same_contributions(seed: int)
         assert Counter({k: v for k, v in change.items() if abs(v) > 1e-9}) == Counter(
             {k: v for k, v in want_change.items() if abs(v) > 1e-9}
         )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_chunked_tail_keeps_every_unsettled_mark_in_order(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Appends, inserts anywhere and settling against a plain sorted list."""
+    monkeypatch.setattr(thread_tail, "CHUNK_MARKS", 4)
+    rng = random.Random(seed)
+    state = ConversationState(conversation_id="tw-1", partition=2)
+    model: list[tuple[float, str]] = []
+    stepped: list[tuple[float, str]] = []
+    settled_until = 0.0
+    for _ in range(600):
+        at = settled_until + rng.choice([0.0, 1.0, 5.0, 30.0, 200.0])
+        mark = (at, rng.choice(["c", "b", "htier1", "r"]))
+        latest = max([m[0] for m in model] or [0.0])
+        if model and at >= latest and rng.random() < 0.7:
+            mark = (latest + rng.choice([0.0, 3.0]), "r")  # after every mark: appended
+            thread_tail.append(state, mark)
+        else:
+            thread_tail.insert(state, mark)
+        model.append(mark)
+        model.sort(key=thread_tail.mark_key)
+        if rng.random() < 0.2:
+            settled_until += rng.choice([10.0, 60.0])
+            thread_tail.settle(state, settled_until, stepped.append)
+            # whatever left the tail is older than the watermark, and left in order
+            assert all(m[0] < settled_until for m in stepped)
+        assert stepped + list(thread_tail.marks(state)) == model
+        assert all(ref[3] <= 8 for ref in state.chunks)  # split past twice the size
+    assert state.chunks, "the tail spanned chunks"
+    thread_tail.drop(state)
+    assert state.chunk_store.chunks == {}  # type: ignore[attr-defined]

@@ -20,9 +20,9 @@ from processor.domain.conversation import (
     ConversationState,
     advance_clock,
     apply_event,
-    walk,
 )
 from processor.domain.quality import SentimentRules
+from processor.domain.timeline import walk
 from processor.metrics.collectors import build_families
 from processor.settings import Settings
 from tests.series_form import Stored as Contributions

@@ -28,8 +28,8 @@ from processor.domain.conversation import (
     advance_clock,
     apply_event,
     next_check,
-    walk,
 )
+from processor.domain.timeline import walk
 from tests.series_form import Stored as Contributions
 from tests.series_form import contributions, difference
 from tests.unit.domain.test_conversation import (

@@ -108,8 +108,8 @@ class Harness:
         self, tables: dict[str, dict[Any, Any]] | None = None, settings: Settings = EVENT_CLOCK
     ) -> None:
         self.tables = tables or {
-            "conversations": {}, "totals": {}, "windows": {}, "clocks": {}, "progress": {},
-            "seen": {},
+            "conversations": {}, "threads": {}, "totals": {}, "windows": {}, "clocks": {},
+            "progress": {}, "seen": {},
         }  # fmt: skip
         self.dedup = SetDedup()
         self.health = RecordingHealth()
@@ -578,6 +578,7 @@ async def test_processing_error_forgets_dedup_and_dead_letters() -> None:
 
     tables: dict[str, dict[Any, Any]] = {
         "conversations": FailingOnce(),
+        "threads": {},
         "totals": {},
         "windows": {},
         "clocks": {},
@@ -652,6 +653,7 @@ async def test_fine_bucket_expires_while_an_older_coarse_bucket_lives() -> None:
 async def test_forget_partitions_and_reindex_from_tables() -> None:
     tables: dict[str, dict[Any, Any]] = {
         "conversations": {},
+        "threads": {},
         "totals": {},
         "windows": {},
         "clocks": {},
@@ -684,6 +686,7 @@ async def test_forget_partitions_and_reindex_from_tables() -> None:
 async def test_new_worker_indexes_window_buckets_from_tables() -> None:
     tables: dict[str, dict[Any, Any]] = {
         "conversations": {},
+        "threads": {},
         "totals": {},
         "windows": {},
         "clocks": {},

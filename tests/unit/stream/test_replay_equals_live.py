@@ -27,7 +27,9 @@ START = 1_700_000_000.0  # a Tuesday, 22:13 UTC
 
 
 def build(settings: Settings, wall: list[float]) -> tuple[Pipeline, dict[str, dict[str, object]]]:
-    tables: dict[str, dict[str, object]] = {name: {} for name in ("c", "t", "w", "k", "p", "s")}
+    tables: dict[str, dict[str, object]] = {
+        name: {} for name in ("c", "h", "t", "w", "k", "p", "s")
+    }
 
     async def sink(partition: int, key: bytes | None, value: bytes) -> None:
         raise AssertionError(f"unexpected dead letter {value!r}")
@@ -35,8 +37,9 @@ def build(settings: Settings, wall: list[float]) -> tuple[Pipeline, dict[str, di
     health = RecordingHealth()
     pipeline = Pipeline(
         settings,
-        tables=Tables(conversations=tables["c"], totals=tables["t"], windows=tables["w"],
-                      clocks=tables["k"], progress=tables["p"], seen=tables["s"]),
+        tables=Tables(conversations=tables["c"], threads=tables["h"], totals=tables["t"],
+                      windows=tables["w"], clocks=tables["k"], progress=tables["p"],
+                      seen=tables["s"]),
         policies=SlaPolicyCache(), dedup=SetDedup(), health=health,
         dead_letters=TopicDeadLetters(sink, health), wall_clock=lambda: wall[0],
     )  # fmt: skip
