@@ -33,6 +33,7 @@ from processor.stream.deadletters import TopicDeadLetters
 from processor.stream.interfaces import Message
 from processor.stream.pipeline import Pipeline
 from processor.stream.tables import ON_DISK, PARTITION_OF, Tables
+from processor.stream.worker import tune_garbage_collector
 
 
 class MemoryDedup:
@@ -142,6 +143,7 @@ def main() -> None:
                         help="events per batch (1: live, each event its own changelog "
                              "records)")  # fmt: skip
     arguments = parser.parse_args()
+    tune_garbage_collector()  # as the worker does
     asyncio.run(run(arguments.events_per_minute, arguments.minutes, arguments.thread_posts,
                     arguments.events, arguments.disk, arguments.batch))  # fmt: skip
 

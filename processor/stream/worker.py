@@ -14,6 +14,7 @@ ownership. The scrape reads through the pipeline's read-only view.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from typing import Any
 
@@ -399,6 +400,19 @@ class Worker:
         await self.refresh_policies()
 
 
+# A batch allocates tens of thousands of short-lived dicts, lists and tuples (decoded events,
+# states, contributions): with the default threshold (700) the collector ran every few
+# events, about 15 % of the worker's time. Reference cycles are rare on the hot path.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_garbage_collector() -> None:
+    """Collect less often, and leave what start-up built (modules, the app) out of it."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def run_worker(settings: Settings) -> int:
     """Create topics, apply the SLA file, then run the Faust worker until stopped."""
     loop = asyncio.new_event_loop()
@@ -423,6 +437,7 @@ def run_worker(settings: Settings) -> int:
             "cannot reach Kafka or Redis (%s): check KAFKA_BOOTSTRAP_SERVERS and REDIS_URL", exc
         )
         return 2
+    tune_garbage_collector()
     faust_worker = faust.Worker(worker.app, loglevel=settings.log_level.upper(), loop=loop)
     # Faust's terminal spinner sets the root logger to DEBUG at level WARNING and above,
     # which makes every library debug call build a log record (about 10% of the CPU).
