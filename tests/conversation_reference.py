@@ -27,8 +27,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from processor.domain.business_hours import calendar_from_json
-from processor.domain.events import ContactCount, Mention, Redirection, Reply, Survey
-from processor.domain.quality import SentimentRules, csat_satisfied, nps_category, recovered
+from processor.domain.contributions import (
+    AT_RISK,
+    AWAITING_CUSTOMER,
+    AWAITING_FIRST_RESPONSE,
+    AWAITING_NEXT_RESPONSE,
+    BREACHED,
+)
+from processor.domain.conversation import (  # the event counts and the rules are not compared
+    DEFAULT_RULES,
+    ConversationRules,
+    difference,
+    event_increments,
+)
+from processor.domain.events import Mention, Redirection, Reply, Survey
+from processor.domain.quality import csat_satisfied, nps_category, recovered
 from processor.domain.sla import SlaPolicyCache
 from processor.metrics import families as f
 from processor.metrics.series import Contributions, count, observe
@@ -39,42 +52,6 @@ MAX_POSTS = 1_000_000
 MAX_SURVEYS = 32
 
 CUSTOMER, HUMAN, BOT = "c", "h", "b"
-
-AWAITING_FIRST_RESPONSE = "awaiting_first_response"
-AWAITING_NEXT_RESPONSE = "awaiting_next_response"
-AWAITING_CUSTOMER = "awaiting_customer"
-AT_RISK = "at_risk"
-BREACHED = "breached"
-OPEN_STATES = (
-    AWAITING_FIRST_RESPONSE,
-    AWAITING_NEXT_RESPONSE,
-    AWAITING_CUSTOMER,
-    AT_RISK,
-    BREACHED,
-)
-
-
-@dataclass(frozen=True)
-class ConversationRules:
-    """Configuration that shapes the metrics; recorded in a state when it opens."""
-
-    sentiment: SentimentRules = field(default_factory=SentimentRules)
-    inactivity_seconds: float = 86400.0  # 0: no resolution by inactivity
-    at_risk_margin_seconds: float = 600.0
-    # Label values are bounded: teams outside the allowlist (if any) become "other",
-    # agents are labelled only when listed (else no per-agent series at all).
-    teams: frozenset[str] | None = None
-    agents: frozenset[str] = frozenset()
-
-    def team_label(self, team: str | None) -> str:
-        if team is None:
-            return "unassigned"
-        if self.teams is not None and team not in self.teams:
-            return "other"
-        return team
-
-
-DEFAULT_RULES = ConversationRules()
 
 
 @dataclass
@@ -515,58 +492,4 @@ def contributions(state: ConversationState, timeline: Timeline | None = None) ->
     return out
 
 
-# Series that describe the present (a backlog), not a history: they go when the state goes.
-GAUGE_SERIES = frozenset({f.OPEN_CONVERSATIONS.name, f.OPEN_CUSTOMER_VALUE.name})
-
-
-def retirement(state: ConversationState) -> Contributions:
-    """What forgetting an idle conversation changes: its share of the backlog gauges only.
-
-    Counters keep what the conversation contributed; a conversation still open when it is
-    forgotten (abandoned) leaves the open backlog.
-    """
-    return {
-        key: -amount for key, amount in contributions(state).items() if key.family in GAUGE_SERIES
-    }
-
-
-def event_increments(
-    event: Mention | Reply | Redirection | Survey | ContactCount,
-    rules: ConversationRules = DEFAULT_RULES,
-) -> Contributions:
-    """Counts every post and action once, labelled by the event's own brand and channel."""
-    sentiment_rules = rules.sentiment
-    labels = (event.brand, event.channel)
-    at = event.occurred_ts
-    if isinstance(event, Mention):
-        sentiment = sentiment_rules.classify(event.sentiment)
-        inquiry_type = event.inquiry_type or "unknown"
-        counts: Contributions = {
-            count(f.MENTIONS, labels, at): 1.0,
-            count(f.MENTIONS_BY_SENTIMENT, (*labels, sentiment)): 1.0,
-            count(f.MENTIONS_BY_INQUIRY_TYPE, (*labels, inquiry_type)): 1.0,
-        }
-        if inquiry_type == "complaint":
-            counts[count(f.COMPLAINTS, labels, at)] = 1.0
-        return counts
-    if isinstance(event, Reply):
-        kind = "automated" if event.automated else "human"
-        counts = {count(f.REPLIES, (*labels, kind)): 1.0}
-        if not event.automated:
-            counts[count(f.TEAM_REPLIES, (*labels, rules.team_label(event.team)))] = 1.0
-            if event.agent_id is not None and event.agent_id in rules.agents:
-                counts[count(f.AGENT_REPLIES, (*labels, event.agent_id))] = 1.0
-        return counts
-    if isinstance(event, Redirection):
-        return {count(f.REDIRECTIONS, (*labels, event.to_channel)): 1.0}
-    if isinstance(event, ContactCount):
-        return {count(f.OTHER_CHANNEL_CONTACTS, labels, at): float(event.count)}
-    return {count(f.SURVEYS, (*labels, event.kind)): 1.0}
-
-
-def difference(before: Contributions, after: Contributions) -> Contributions:
-    """after - before, without the zero entries."""
-    delta = dict(after)
-    for key, value in before.items():
-        delta[key] = delta.get(key, 0.0) - value
-    return {key: value for key, value in delta.items() if value != 0.0}
+__all__ = ["difference", "event_increments"]
