@@ -24,6 +24,13 @@ class ClockMode(StrEnum):
     EVENT = "event"
 
 
+class EventLoop(StrEnum):
+    """The worker's asyncio event loop: uvloop (libuv) or the standard library's."""
+
+    UVLOOP = "uvloop"
+    ASYNCIO = "asyncio"
+
+
 class TeamStaffing(BaseModel):
     """Cost of a team per agent hour and how many agents staff it (cost per response)."""
 
@@ -51,6 +58,7 @@ class Settings(BaseSettings):
     metrics_port: int = Field(8000, validation_alias=_env("METRICS_PORT"), ge=1, le=65535)
     metrics_bind: str = Field("0.0.0.0", validation_alias=_env("METRICS_BIND"))
     clock: ClockMode = Field(ClockMode.WALL, validation_alias=_env("SOCIALCARE_CLOCK"))
+    event_loop: EventLoop = Field(EventLoop.UVLOOP, validation_alias=_env("SOCIALCARE_EVENT_LOOP"))
     sla_config: Path | None = Field(None, validation_alias=_env("SOCIALCARE_SLA_CONFIG"))
 
     app_id: str = Field(
