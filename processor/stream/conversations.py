@@ -22,11 +22,15 @@ from processor.domain import conversation, thread_tail
 from processor.domain.conversation import ConversationState
 from processor.domain.thread import Mark
 from processor.domain.thread_tail import ChunkStore
+from processor.metrics.series import Contributions
 from processor.stream.backlog import OpenBacklog, OpenConversation
 from processor.stream.interfaces import Table
 
 log = logging.getLogger(__name__)
 
+# Current values of recently written states (`conversation.current`), by table key: an
+# event of a recent conversation then computes them once (after) instead of twice.
+_VALUES_KEPT = 50_000
 # The index entries a stored document carries: [next check, open entry or None].
 INDEX_FIELD = "_index"
 
@@ -92,17 +96,29 @@ class ConversationStore:
         # Conversations by last event time, to forget idle ones (one entry per conversation).
         self._idle: dict[int, list[tuple[float, str]]] = defaultdict(list)
         self._open: dict[int, OpenBacklog] = defaultdict(OpenBacklog)
+        self._values: dict[str, Contributions] = {}
         self.indexed: set[int] = set()
 
     def load(self, conversation_id: str, partition: int) -> ConversationState:
         """The stored state, or a new empty one on this partition."""
-        document = self.table.get(table_key(partition, conversation_id))
+        key = table_key(partition, conversation_id)
+        document = self.table.get(key)
         chunks = self.chunks(partition, conversation_id)
         if document is None:
             return ConversationState(
                 conversation_id=conversation_id, partition=partition, chunk_store=chunks
             )
-        return state_of(document, chunks)
+        return self._state(key, document, chunks)
+
+    def _state(self, key: str, document: dict[str, Any], chunks: TableChunks) -> ConversationState:
+        state = state_of(document, chunks)
+        # Written with this document: valid until the state changes (which resets it).
+        state.current_values = self._values.get(key)
+        return state
+
+    def discard(self, conversation_id: str, partition: int) -> None:
+        """A change of the state failed half way: forget what was remembered of it."""
+        self._values.pop(table_key(partition, conversation_id), None)
 
     def chunks(self, partition: int, conversation_id: str) -> TableChunks:
         """The conversation's closed tail chunks."""
@@ -115,7 +131,14 @@ class ConversationStore:
         self._open[state.partition].put(state.conversation_id, entry)
         document = state.to_json()
         document[INDEX_FIELD] = [due, None if entry is None else list(entry)]
-        self.table[table_key(state.partition, state.conversation_id)] = document
+        key = table_key(state.partition, state.conversation_id)
+        self.table[key] = document
+        values = self._values
+        values.pop(key, None)  # re-inserted last: the oldest entries go first
+        if state.current_values is not None:
+            values[key] = state.current_values
+            if len(values) > _VALUES_KEPT:
+                del values[next(iter(values))]
         if due is not None:
             heapq.heappush(self._checks[state.partition], (due, state.conversation_id))
 
@@ -131,9 +154,10 @@ class ConversationStore:
         checks = self._checks[partition]
         while checks and checks[0][0] <= now:
             _, conversation_id = heapq.heappop(checks)
-            document = self.table.get(table_key(partition, conversation_id))
+            key = table_key(partition, conversation_id)
+            document = self.table.get(key)
             if document is not None:
-                yield state_of(document, self.chunks(partition, conversation_id))
+                yield self._state(key, document, self.chunks(partition, conversation_id))
 
     def idle(self, partition: int, idle_before: float) -> Iterator[ConversationState]:
         """States with no event since `idle_before`; the caller retires them with `delete`."""
@@ -152,7 +176,9 @@ class ConversationStore:
 
     def delete(self, state: ConversationState) -> None:
         thread_tail.drop(state)
-        del self.table[table_key(state.partition, state.conversation_id)]
+        key = table_key(state.partition, state.conversation_id)
+        del self.table[key]
+        self._values.pop(key, None)
         self._open[state.partition].put(state.conversation_id, None)
 
     # -- indexes ------------------------------------------------------------------------------
@@ -199,6 +225,7 @@ class ConversationStore:
 
     def forget(self, partitions: set[int]) -> None:
         """Drop the derived data of revoked partitions."""
+        self._values.clear()
         for partition in partitions:
             self.indexed.discard(partition)
             self._checks.pop(partition, None)

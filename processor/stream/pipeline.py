@@ -235,6 +235,8 @@ class Pipeline:
             return self.apply(partition, event)
         except Exception as exc:
             log.exception("processing failed for event %s", event.event_id)
+            if not isinstance(event, ContactCount):  # its state may be changed half way
+                self.conversations.discard(event.conversation_id, partition)
             self.health.processing_error()
             return Rejection("processing_error", f"{type(exc).__name__}: {exc}", event.event_id)
 
