@@ -93,14 +93,6 @@ def agree_with(
                lambda: "\n".join([*gaps[:40], *(log() for log in logs)]))  # fmt: skip
 
 
-def backlog_for(deployment: Deployment, seed: int) -> list[dict[str, Any]]:
-    """Three and a half hours of traffic, ended an hour ago: every deadline has passed."""
-    now = time.time()
-    events = history(now - 4.5 * HOUR, now - HOUR, seed=seed, rate=10.0)
-    deployment.produce(events)
-    return events
-
-
 def test_the_only_worker_killed_three_times_loses_and_doubles_nothing(
     deployment_factory: Callable[..., Deployment],
     workers: Callable[..., WorkerProcess],
@@ -146,7 +138,8 @@ def test_one_of_two_workers_killed_the_survivor_takes_over(
     tmp_path: Path,
 ) -> None:
     deployment = deployment_factory(partitions=4, SOCIALCARE_BATCH_MAX_EVENTS="200")
-    events = backlog_for(deployment, seed=21)
+    now = time.time()
+    events = history(now - 4.5 * HOUR, now - HOUR, seed=21, rate=10.0)
     clean = workers(deployment.sharing_topics(), name="clean")
     first = workers(deployment, name="first")
     second = workers(deployment, name="second")
@@ -157,6 +150,10 @@ def test_one_of_two_workers_killed_the_survivor_takes_over(
         + value(second.scrape(), "socialcare_owned_partitions") == 4,
         60, "the partitions shared by the two workers", second.log_tail,
     )  # fmt: skip
+    # The backlog comes once the partitions are shared: produced before, the first worker
+    # (alone for a moment) could count all of the second's partitions before the split,
+    # leaving the second nothing to be killed among.
+    deployment.produce(events)
     kill_after(second, 300)
     killed_at = time.monotonic()
 
