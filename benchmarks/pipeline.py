@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +52,12 @@ class MemoryDedup:
 
 class NoHealth:
     def processed(self, event_type: str, outcome: str) -> None: ...
+    def processed_counts(self, counts: Mapping[tuple[str, str], int]) -> None: ...
     def dead_lettered(self, reason: str) -> None: ...
     def processing_error(self) -> None: ...
-    def observe_event(self, event_time: float, produced_at: float | None) -> None: ...
+    def observe_events(
+        self, event_times: Sequence[float], produced_at: Sequence[float | None]
+    ) -> None: ...
 
 
 class LocalCheckpoint:

@@ -39,13 +39,20 @@ class Aggregates:
         self._retention = {size: retention_seconds(size, allowed_lateness) for size in BUCKET_SIZES}
         # One heap per bucket size: their retentions differ (1 h vs 24 h plus lateness).
         self._buckets: dict[tuple[int, float], list[tuple[float, str]]] = defaultdict(list)
+        # The records changed since the last flush, mutated in place: a record that many
+        # events of a batch change (every event of a brand and channel changes its totals)
+        # is read and written back once per batch, not once per event.
+        self._touched_totals: dict[str, dict[str, float]] = {}
+        self._touched_windows: dict[str, dict[str, float]] = {}
 
     def add(self, partition: int, delta: Contributions, window_now: float) -> None:
-        """Add a change; windowed series also go to their time buckets still in retention."""
-        # Values are mutated in place and assigned back once, so each changed key is one
-        # table write (the changelog record is sent at the end of the batch).
-        touched_totals: dict[str, dict[str, float]] = {}
-        touched_windows: dict[str, dict[str, float]] = {}
+        """Add a change; windowed series also go to their time buckets still in retention.
+
+        The tables see it at the next `flush` (or `expire`): the pipeline flushes before a
+        batch's checkpoint, so a scrape, which runs between batches, never sees half a batch.
+        """
+        touched_totals = self._touched_totals
+        touched_windows = self._touched_windows
         for key, amount in delta.items():
             brand, channel = key.labels[0], key.labels[1]
             tkey = totals_key(partition, brand, channel)
@@ -68,13 +75,19 @@ class Aggregates:
                         stored = {}
                     bucket = touched_windows[wkey] = stored
                 add_into(bucket, key, amount)
-        for tkey, totals in touched_totals.items():
+
+    def flush(self) -> None:
+        """Write the records changed since the last flush to the tables, once each."""
+        for tkey, totals in self._touched_totals.items():
             self.totals[tkey] = totals
-        for wkey, bucket in touched_windows.items():
+        for wkey, bucket in self._touched_windows.items():
             self.windows[wkey] = bucket
+        self._touched_totals.clear()
+        self._touched_windows.clear()
 
     def expire(self, partition: int, window_now: float) -> None:
         """Drop the partition's buckets that no window can read any more."""
+        self.flush()
         for size in BUCKET_SIZES:
             buckets = self._buckets[(partition, size)]
             expired_before = window_now - self._retention[size]
@@ -85,6 +98,7 @@ class Aggregates:
 
     def index(self, partitions: set[int]) -> int:
         """Rebuild the expiry heaps of these partitions from the windows table."""
+        self.flush()
         heaps: dict[tuple[int, float], list[tuple[float, str]]] = {
             (partition, size): [] for partition in partitions for size in BUCKET_SIZES
         }
@@ -99,6 +113,7 @@ class Aggregates:
         return sum(len(heap) for heap in heaps.values())
 
     def forget(self, partitions: set[int]) -> None:
+        self.flush()
         for partition in partitions:
             for size in BUCKET_SIZES:
                 self._buckets.pop((partition, size), None)

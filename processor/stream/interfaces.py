@@ -6,7 +6,7 @@ a worker and over dicts and sets in unit tests and the micro-benchmark.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -45,9 +45,12 @@ class Health(Protocol):
     """Process-local health counters (see `processor.metrics.health.HealthMetrics`)."""
 
     def processed(self, event_type: str, outcome: str) -> None: ...
+    def processed_counts(self, counts: Mapping[tuple[str, str], int]) -> None: ...
     def dead_lettered(self, reason: str) -> None: ...
     def processing_error(self) -> None: ...
-    def observe_event(self, event_time: float, produced_at: float | None) -> None: ...
+    def observe_events(
+        self, event_times: Sequence[float], produced_at: Sequence[float | None]
+    ) -> None: ...
 
 
 class DeadLetterSink(Protocol):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 
 from processor.domain import conversation
@@ -152,6 +152,10 @@ class Pipeline:
             else []
         )
         first_seen = iter(verdicts if verdicts is not None else [True] * len(events))
+        # Health numbers are told once per batch, not per event.
+        outcomes: Counter[tuple[str, str]] = Counter()
+        counted_times: list[float] = []
+        produced_at: list[float | None] = []
         unmark: list[str] = []
         letters: list[tuple[Message, Rejection, str]] = []
         touched: set[int] = {message.partition for message in messages}
@@ -164,7 +168,7 @@ class Pipeline:
             if not next(first_seen) or self.seen.known(message.partition, item.event_id):
                 # Already counted (a re-sent file, a copy under another offset): whatever
                 # its time, it is a duplicate, not a late event.
-                self.health.processed(item.type, "duplicate")
+                outcomes[(item.type, "duplicate")] += 1
                 continue
             rejection = self._fold(message.partition, item)
             if rejection is not None:
@@ -173,8 +177,9 @@ class Pipeline:
                 letters.append((message, rejection, item.type))
                 continue
             self.seen.add(message.partition, item.event_id, item.occurred_ts)
-            self.health.processed(item.type, "counted")
-            self.health.observe_event(item.occurred_ts, message.timestamp)
+            outcomes[(item.type, "counted")] += 1
+            counted_times.append(item.occurred_ts)
+            produced_at.append(message.timestamp)
         # Every fresh record's fate is decided now: a crash from here on must not apply it
         # twice. One write per partition, not per record.
         for partition, done in progress.items():
@@ -187,6 +192,9 @@ class Pipeline:
                 # Time-driven work must not stop event processing; the next tick retries.
                 log.exception("deadline sweep failed on partition %d", partition)
                 self.health.processing_error()
+        self.aggregates.flush()
+        self.health.processed_counts(outcomes)
+        self.health.observe_events(counted_times, produced_at)
         if unmark:
             await self.dedup.forget(unmark)
         for message, rejection, event_type in letters:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -91,14 +92,20 @@ class RecordingHealth:
     def processed(self, event_type: str, outcome: str) -> None:
         self.outcomes.append((event_type, outcome))
 
+    def processed_counts(self, counts: Mapping[tuple[str, str], int]) -> None:
+        for outcome, amount in counts.items():
+            self.outcomes.extend([outcome] * amount)
+
     def dead_lettered(self, reason: str) -> None:
         self.dead.append(reason)
 
     def processing_error(self) -> None:
         self.errors += 1
 
-    def observe_event(self, event_time: float, produced_at: float | None) -> None:
-        self.observed.append((event_time, produced_at))
+    def observe_events(
+        self, event_times: Sequence[float], produced_at: Sequence[float | None]
+    ) -> None:
+        self.observed.extend(zip(event_times, produced_at, strict=True))
 
 
 class Harness:
