@@ -278,7 +278,7 @@ def _apply_header(
         if earliest is None or at < earliest:
             state.redirections[event.to_channel] = at
     else:
-        state.surveys.append((event.kind, event.score))
+        state.surveys.append((event.kind, int(event.score)))
         state.surveys.sort()
         del state.surveys[MAX_SURVEYS:]
     if state.brand is None:

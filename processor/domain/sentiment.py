@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import msgspec
+
 from processor.domain.events import Mention
 
 Scorer = Callable[[str], float]
@@ -39,4 +41,4 @@ def with_sentiment(mention: Mention, scorer: Scorer | None) -> Mention:
     """The mention with a scored sentiment when it has text but no sentiment of its own."""
     if scorer is None or mention.sentiment is not None or not mention.text:
         return mention
-    return mention.model_copy(update={"sentiment": round(scorer(mention.text), 4)})
+    return msgspec.structs.replace(mention, sentiment=round(scorer(mention.text), 4))
