@@ -96,6 +96,21 @@ class Settings(BaseSettings):
     webhook_signature_tolerance_seconds: float = Field(
         300.0, validation_alias=_env("SOCIALCARE_WEBHOOK_SIGNATURE_TOLERANCE_SECONDS"), gt=0
     )
+    webhook_max_events: int = Field(
+        10_000, validation_alias=_env("SOCIALCARE_WEBHOOK_MAX_EVENTS"), ge=1
+    )
+    webhook_read_timeout_seconds: float = Field(
+        30.0, validation_alias=_env("SOCIALCARE_WEBHOOK_READ_TIMEOUT_SECONDS"), gt=0
+    )
+    webhook_max_unverified_requests: int = Field(
+        8, validation_alias=_env("SOCIALCARE_WEBHOOK_MAX_UNVERIFIED_REQUESTS"), ge=1
+    )
+    webhook_publish_timeout_seconds: float = Field(
+        10.0, validation_alias=_env("SOCIALCARE_WEBHOOK_PUBLISH_TIMEOUT_SECONDS"), gt=0
+    )
+    webhook_max_listed_rejections: int = Field(
+        100, validation_alias=_env("SOCIALCARE_WEBHOOK_MAX_LISTED_REJECTIONS"), ge=0
+    )
 
     allowed_lateness_seconds: float = Field(
         3600.0, validation_alias=_env("SOCIALCARE_ALLOWED_LATENESS_SECONDS"), ge=0

@@ -5,49 +5,59 @@ restarts independently of partition ownership, and a rebalance never drops a del
 
 Request
   - Body: one event (a JSON object), a batch (a JSON array), or JSON lines
-    (`Content-Type: application/x-ndjson` or `application/jsonl`; a body that is not one
-    JSON document but has several lines is read as JSON lines too). With JSON lines each
-    line stands alone: a broken line is rejected, the others go on.
-  - Authentication, either of:
+    (`Content-Type: application/x-ndjson` or `application/jsonl`; lines sent as
+    application/json whose first line is an event on its own are read as JSON lines too).
+    A JSON body is judged whole: if it is not valid JSON it is one dead letter and a 400.
+    With JSON lines each line stands alone: a broken line is rejected, the others go on.
+  - Authentication (`processor.ingest.webhook_auth`), either of:
     `Authorization: Bearer <secret>`, or
     `X-Socialcare-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>`
     (the scheme listening platforms and Stripe use; several `v1=` are allowed). A signature
     whose `t` is more than SOCIALCARE_WEBHOOK_SIGNATURE_TOLERANCE_SECONDS from the clock
     is refused, so a captured request cannot be replayed later. Any of the secrets in
     SOCIALCARE_WEBHOOK_SECRET (comma-separated) verifies.
-  - Limit: SOCIALCARE_WEBHOOK_MAX_BODY_BYTES per request, SOCIALCARE_MAX_EVENT_BYTES per
-    event.
+  - `Content-Encoding: gzip` or `deflate` only with the bearer token: a signature can only
+    be checked once the body is read, and nobody unauthenticated gets the webhook to inflate.
+  - Limits (`processor.ingest.webhook_body`): SOCIALCARE_WEBHOOK_MAX_BODY_BYTES per request
+    (a signed body stops being read there), SOCIALCARE_WEBHOOK_MAX_EVENTS events per
+    request, SOCIALCARE_MAX_EVENT_BYTES per event, SOCIALCARE_WEBHOOK_READ_TIMEOUT_SECONDS
+    to send the request head and then the body, SOCIALCARE_WEBHOOK_MAX_UNVERIFIED_REQUESTS
+    signed requests being read at once. `X-Request-Id` is echoed when it is a plain token of
+    at most 128 characters, replaced otherwise.
 
-Response: JSON `{"request_id", "accepted", "rejected", "results": [...]}` with one result per
-event, in order: `{"index", "event_id", "status": "accepted", "topic"}` or
-`{"index", "event_id", "status": "rejected", "reason", "detail"}`. Status 200 when all were
-accepted, 207 when some were, 422 when none was; 400 for a body that is not JSON, 401 for
-missing or wrong credentials (nothing is published), 413 over the size limit, 415 for an
-unsupported content type, 503 when Kafka cannot take the events (retry: re-sent events are
-counted once, by event_id). Never a 500 for bad input.
+Response: JSON `{"request_id", "accepted", "rejected", "unlisted_rejections", "results"}`,
+one result per accepted event and per rejected one up to
+SOCIALCARE_WEBHOOK_MAX_LISTED_REJECTIONS, in order: `{"index", "event_id", "status":
+"accepted", "topic"}` or `{"index", "event_id", "status": "rejected", "reason", "detail"}`.
+Status 200 when all were accepted, 207 when some were, 422 when none was; 400 for a body
+that is not JSON or not decodable, 401 for missing or wrong credentials (nothing is
+published), 408 for a body not sent in time, 413 over a limit, 415 for an unsupported
+content type or encoding, 503 when Kafka is unreachable or too many signed requests are in
+flight (retry: re-sent events are counted once, by event_id). Never a 500 for anything a
+client sends.
 
 Every rejected event of an authenticated request is kept in the dead-letter topic (reason,
 detail, original bytes, `source: "webhook"`, the request id) and counted in
-`socialcare_deadletters_total{reason}`. Accepted events go to their topic keyed by
-conversation (contact counts by brand); the worker checks the rest (duplicates, lateness,
-order) and dead-letters what fails there.
+`socialcare_deadletters_total{reason}`; a request over a limit is one dead letter (its
+head, size and hash). Accepted events go to their topic keyed by conversation (contact
+counts by brand); the worker checks the rest (duplicates, lateness, order) and
+dead-letters what fails there.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
-import hmac
 import logging
 import time
-import uuid
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, generate_latest
@@ -56,8 +66,19 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from processor.domain.admission import time_bounds_rejection
 from processor.domain.deadletters import DEADLETTER_REASONS, HEAD_BYTES, envelope
 from processor.domain.events import AnyEvent, Rejection, decode_event
-from processor.errors import SocialcareError
 from processor.ingest.producer import event_key, message_key
+from processor.ingest.webhook_auth import AuthError, authenticate
+from processor.ingest.webhook_body import (
+    JSON_LINES_TYPES,
+    JSON_TYPES,
+    Oversized,
+    Refusal,
+    decompress,
+    encoding_refusal,
+    read_body,
+    request_id_of,
+    split_body,
+)
 from processor.metrics import families as f
 from processor.metrics.health import counter, histogram
 from processor.settings import Settings
@@ -66,95 +87,9 @@ from processor.stream.topics import TopicLayoutError, ensure_topics
 log = logging.getLogger(__name__)
 
 PATH = "/v1/events"
-SIGNATURE_HEADER = "X-Socialcare-Signature"
-JSON_LINES_TYPES = frozenset(
-    {"application/x-ndjson", "application/jsonl", "application/json-lines", "application/jsonlines"}
-)
-JSON_TYPES = frozenset({"application/json", "text/plain", "application/octet-stream", ""})
-# Past this many times the limit, the sender is not a confused client: stop reading.
-HARD_LIMIT_FACTOR = 16
-
-
-class AuthError(SocialcareError):
-    """Missing or wrong credentials: 401, nothing published."""
-
-
-@dataclass
-class Signature:
-    """A parsed `X-Socialcare-Signature` header."""
-
-    timestamp: int
-    digests: list[str]
-
-
-def parse_signature(header: str) -> Signature:
-    """`t=<unix>,v1=<hex>[,v1=<hex>...]`; raises AuthError when malformed."""
-    timestamp: int | None = None
-    digests: list[str] = []
-    for part in header.split(","):
-        name, _, value = part.strip().partition("=")
-        if name == "t" and value.isdigit():
-            timestamp = int(value)
-        elif name == "v1" and value:
-            digests.append(value.strip().lower())
-    if timestamp is None or not digests:
-        raise AuthError(f"{SIGNATURE_HEADER} must be t=<unix seconds>,v1=<hex HMAC-SHA256>")
-    return Signature(timestamp, digests)
-
-
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """The `X-Socialcare-Signature` value a sender computes (used by tests and clients)."""
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"t={timestamp},v1={digest.hexdigest()}"
-
-
-@dataclass
-class Credentials:
-    """What a request presented; signature MACs are fed the body as it streams in."""
-
-    signature: Signature | None = None
-    macs: list[hmac.HMAC] = field(default_factory=list)
-
-    def update(self, chunk: bytes) -> None:
-        for mac in self.macs:
-            mac.update(chunk)
-
-    def verify(self) -> None:
-        if self.signature is None:
-            return  # bearer: already checked
-        computed = {mac.hexdigest() for mac in self.macs}
-        if not any(
-            hmac.compare_digest(digest, candidate)
-            for digest in self.signature.digests
-            for candidate in computed
-        ):
-            raise AuthError("signature does not match the body")
-
-
-def authenticate(
-    headers: dict[str, str] | Any, secrets: list[str], now: float, tolerance: float
-) -> Credentials:
-    """Check the headers; a signature is completed by `Credentials.verify` after the body."""
-    authorization = headers.get("Authorization")
-    if authorization is not None:
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise AuthError("Authorization must be 'Bearer <secret>'")
-        if not any(hmac.compare_digest(token.strip(), secret) for secret in secrets):
-            raise AuthError("wrong bearer token")
-        return Credentials()
-    header = headers.get(SIGNATURE_HEADER)
-    if header is None:
-        raise AuthError(f"missing credentials: Authorization: Bearer or {SIGNATURE_HEADER}")
-    signature = parse_signature(header)
-    if abs(now - signature.timestamp) > tolerance:
-        raise AuthError(
-            f"signature timestamp {signature.timestamp} is {abs(now - signature.timestamp):.0f}s "
-            f"from the server clock; tolerance {tolerance:g}s (replayed or clock skew)"
-        )
-    prefix = f"{signature.timestamp}.".encode()
-    macs = [hmac.new(secret.encode(), prefix, hashlib.sha256) for secret in secrets]
-    return Credentials(signature, macs)
+# How often the webhook checks that Kafka answers (`/ready`), and how long it waits.
+KAFKA_CHECK_INTERVAL = 2.0
+KAFKA_CHECK_TIMEOUT = 3.0
 
 
 @dataclass
@@ -166,26 +101,6 @@ class Item:
     event: AnyEvent | None = None
     rejection: Rejection | None = None
     topic: str | None = None
-
-
-def split_body(body: bytes, content_type: str) -> list[bytes] | Rejection:
-    """The events of a body, as bytes each; a Rejection when the body is not JSON at all."""
-    if content_type in JSON_LINES_TYPES:
-        return _lines(body)
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        lines = _lines(body)
-        if len(lines) > 1:
-            return lines  # JSON lines sent as application/json: read them one by one
-        return Rejection("invalid_json", f"body is not valid UTF-8 JSON: {exc}")
-    if isinstance(document, list):
-        return [orjson.dumps(element) for element in document]
-    return [body]
-
-
-def _lines(body: bytes) -> list[bytes]:
-    return [line.strip() for line in body.split(b"\n") if line.strip()]
 
 
 def event_id_of(raw: bytes) -> str | None:
@@ -227,7 +142,20 @@ class Webhook:
         self.metrics = WebhookMetrics()
         self.topics = {event_type: topic for topic, event_type in settings.input_topics.items()}
         self.producer: AIOKafkaProducer | None = None
-        self.app = web.Application()
+        # Kafka answered the last check (`/ready`); while it does not, requests get 503 at once.
+        self.kafka_reachable = False
+        self._kafka_check: asyncio.Task[None] | None = None
+        # Signed requests whose body is being read: not yet authenticated, so capped.
+        self.unverified = 0
+        self.app = web.Application(
+            # Bodies are read as sent: decompressed by `webhook_body`, only for senders known
+            # before the body, in bounded steps.
+            handler_args={
+                "auto_decompress": False,
+                # A connection that has not sent a whole request head by then is closed.
+                "keepalive_timeout": settings.webhook_read_timeout_seconds,
+            },
+        )  # fmt: skip
         self.app.router.add_post(PATH, self.receive)
         self.app.router.add_get("/metrics", self.metrics_page)
         self.app.router.add_get("/ready", self.ready)
@@ -235,21 +163,44 @@ class Webhook:
         self.app.on_cleanup.append(self._stop)
 
     async def _start(self, _: web.Application) -> None:
+        timeout_ms = int(self.settings.webhook_publish_timeout_seconds * 1000)
         self.producer = AIOKafkaProducer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
             acks="all",
             linger_ms=2,
             max_request_size=max(1_048_576, 2 * self.settings.max_event_bytes),
+            request_timeout_ms=timeout_ms,
         )
         await self.producer.start()
+        self.kafka_reachable = True
+        self._kafka_check = asyncio.create_task(self._check_kafka())
 
     async def _stop(self, _: web.Application) -> None:
+        if self._kafka_check is not None:
+            self._kafka_check.cancel()
         if self.producer is not None:
             await self.producer.stop()
 
+    async def _check_kafka(self) -> None:
+        """Ask Kafka for its metadata every few seconds: `/ready` says whether it answers."""
+        assert self.producer is not None
+        client = self.producer.client
+        while True:
+            try:
+                async with asyncio.timeout(KAFKA_CHECK_TIMEOUT):
+                    await client.fetch_all_metadata()
+                reachable = True
+            except (TimeoutError, KafkaError, OSError):
+                reachable = False
+            if reachable != self.kafka_reachable:
+                log.warning("Kafka %s", "reachable again" if reachable else "unreachable")
+                self.kafka_reachable = reachable
+            await asyncio.sleep(KAFKA_CHECK_INTERVAL)
+
     async def ready(self, _: web.Request) -> web.Response:
-        ready = self.producer is not None
-        return web.json_response({"ready": ready}, status=200 if ready else 503)
+        ready = self.producer is not None and self.kafka_reachable
+        return web.json_response({"ready": ready, "kafka_reachable": self.kafka_reachable},
+                                 status=200 if ready else 503)  # fmt: skip
 
     async def metrics_page(self, _: web.Request) -> web.Response:
         response = web.Response(body=generate_latest(self.metrics.registry))
@@ -259,9 +210,11 @@ class Webhook:
 
     async def receive(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
-        request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+        request_id = request_id_of(request.headers)
         try:
             response = await self._receive(request, request_id)
+        except HttpProcessingError as exc:  # a malformed body framing (chunks, length)
+            response = _error(400, request_id, f"malformed request body: {exc.message}")
         except Exception:  # a bug, not bad input: say so without a stack trace to the sender
             log.exception("webhook request %s failed", request_id)
             response = _error(500, request_id, "internal error; the events were not published")
@@ -287,52 +240,87 @@ class Webhook:
                 f"unsupported Content-Type {content_type!r}: send application/json "
                 "(an event or an array of events) or application/x-ndjson (JSON lines)",
             )  # fmt: skip
-        declared = request.content_length
-        if declared is not None and declared > limit * HARD_LIMIT_FACTOR:
-            return _error(413, request_id, f"body of {declared} bytes; the limit is {limit}")
-        head = bytearray()
-        size = 0
-        whole = hashlib.sha256()
-        async for chunk in request.content.iter_chunked(65536):
-            size += len(chunk)
-            if size > limit * HARD_LIMIT_FACTOR:
-                return _error(413, request_id, f"body over {limit} bytes (the limit)")
-            credentials.update(chunk)
-            whole.update(chunk)
-            if len(head) <= limit:
-                head += chunk[: limit + 1 - len(head)]
+        encoding = request.headers.get("Content-Encoding", "").strip().lower()
+        refusal = encoding_refusal(encoding, credentials)
+        if refusal is None and not self.kafka_reachable:
+            refusal = Refusal(503, "Kafka is unreachable; retry later")
+        if refusal is None and not credentials.verified:
+            if request.content_length is not None and request.content_length > limit:
+                refusal = Refusal(413, f"body of {request.content_length} bytes; the limit is "
+                                       f"{limit} (SOCIALCARE_WEBHOOK_MAX_BODY_BYTES)")  # fmt: skip
+            elif self.unverified >= settings.webhook_max_unverified_requests:
+                refusal = Refusal(503, "too many signed requests in flight; retry in a second")
+        if refusal is not None:
+            return _refused(refusal, request_id)
+        if not credentials.verified:
+            self.unverified += 1
         try:
-            credentials.verify()
+            body = await read_body(
+                request.content.iter_chunked(65536), credentials, limit,
+                settings.webhook_read_timeout_seconds,
+            )  # fmt: skip
+            if isinstance(body, bytes):  # a refused body was not read whole: nothing to check
+                credentials.verify()
         except AuthError as exc:
             return _error(401, request_id, str(exc), WWW_Authenticate="Bearer")
-        if size > limit:
-            head_bytes = bytes(head[:HEAD_BYTES])
-            await self._oversized(request_id, head_bytes, size, whole.hexdigest())
+        finally:
+            if not credentials.verified:
+                self.unverified -= 1
+        if not isinstance(body, Refusal | Oversized):
+            body = decompress(body, encoding, limit)
+        if isinstance(body, Refusal):
+            if body.status == 400:  # authenticated, not decodable: kept like any bad body
+                return await self._whole_body_rejected(
+                    request_id, b"", Rejection("invalid_json", body.message)
+                )
+            return _refused(body, request_id)
+        if isinstance(body, Oversized):
+            await self._oversized(request_id, body)
             return _error(
                 413, request_id,
-                f"body of {size} bytes; the limit is {limit} "
-                "(SOCIALCARE_WEBHOOK_MAX_BODY_BYTES): send smaller batches",
+                f"body of {'more than ' if body.capped else ''}{body.size} bytes; the limit is "
+                f"{limit} (SOCIALCARE_WEBHOOK_MAX_BODY_BYTES): send smaller batches",
             )  # fmt: skip
-        body = bytes(head)
+        return await self._events(request_id, body, content_type)
+
+    async def _events(self, request_id: str, body: bytes, content_type: str) -> web.Response:
         if not body.strip():
             return _error(400, request_id, "empty body: send an event, an array or JSON lines")
         parts = split_body(body, content_type)
         if isinstance(parts, Rejection):
-            item = Item(0, body, rejection=parts)
-            if not await self._dead_letter(request_id, [item]):
+            return await self._whole_body_rejected(request_id, body, parts)
+        if not parts:
+            return _error(400, request_id, "empty batch: send at least one event")
+        most = self.settings.webhook_max_events
+        if len(parts) > most:
+            too_many = Rejection(
+                "oversized", f"{len(parts)} events in one request; the limit is {most} "
+                "(SOCIALCARE_WEBHOOK_MAX_EVENTS)",
+            )  # fmt: skip
+            if not await self._dead_letter(request_id, [Item(0, body[:HEAD_BYTES],
+                                                             rejection=too_many)]):  # fmt: skip
                 return _error(503, request_id, "Kafka is unavailable; retry later")
             self.metrics.events.labels("rejected").inc()
-            return web.json_response(_report(request_id, [item]), status=400)
+            return _error(413, request_id, f"{too_many.detail}: send smaller batches")
         items = [self._check(index, raw) for index, raw in enumerate(parts)]
-        if not items:
-            return _error(400, request_id, "empty batch: send at least one event")
         if not await self._publish(request_id, items):
             return _error(503, request_id, "Kafka is unavailable; retry later (safe to re-send)")
         accepted = sum(1 for item in items if item.rejection is None)
         self.metrics.events.labels("accepted").inc(accepted)
         self.metrics.events.labels("rejected").inc(len(items) - accepted)
         status = 200 if accepted == len(items) else 207 if accepted else 422
-        return web.json_response(_report(request_id, items), status=status)
+        report = _report(request_id, items, self.settings.webhook_max_listed_rejections)
+        return web.json_response(report, status=status)
+
+    async def _whole_body_rejected(
+        self, request_id: str, body: bytes, rejection: Rejection
+    ) -> web.Response:
+        """A body that is not JSON as a whole: one dead letter, 400."""
+        item = Item(0, body, rejection=rejection)
+        if not await self._dead_letter(request_id, [item]):
+            return _error(503, request_id, "Kafka is unavailable; retry later")
+        self.metrics.events.labels("rejected").inc()
+        return web.json_response(_report(request_id, [item], 1), status=400)
 
     def _check(self, index: int, raw: bytes) -> Item:
         item = Item(index, raw)
@@ -361,9 +349,10 @@ class Webhook:
                 if item.rejection is None and item.event is not None and item.topic:
                     key = event_key(item.event)
                     futures.append(await self.producer.send(item.topic, item.raw, key=key))
-            await asyncio.gather(*futures)
-        except KafkaError as exc:
-            log.warning("webhook request %s: Kafka refused the events: %s", request_id, exc)
+            async with asyncio.timeout(self.settings.webhook_publish_timeout_seconds):
+                await asyncio.gather(*futures)
+        except (KafkaError, TimeoutError) as exc:
+            log.warning("webhook request %s: Kafka refused the events: %r", request_id, exc)
             return False
         return await self._dead_letter(
             request_id, [item for item in items if item.rejection is not None]
@@ -380,17 +369,25 @@ class Webhook:
                     self._letter(request_id, item, item.rejection, item.raw),
                     key=_key_of(item.raw),
                 ))  # fmt: skip
-            await asyncio.gather(*futures)
-        except KafkaError as exc:
-            log.warning("webhook request %s: dead letters not written: %s", request_id, exc)
+            async with asyncio.timeout(self.settings.webhook_publish_timeout_seconds):
+                await asyncio.gather(*futures)
+        except (KafkaError, TimeoutError) as exc:
+            log.warning("webhook request %s: dead letters not written: %r", request_id, exc)
             return False
+        reasons: Counter[str] = Counter()
         for item in items:
             assert item.rejection is not None
-            self.metrics.deadletters.labels(item.rejection.reason).inc()
-            log.warning(
+            reasons[item.rejection.reason] += 1
+            log.debug(
                 "webhook dead letter %s (request %s, event %d): %s",
                 item.rejection.reason, request_id, item.index, item.rejection.detail,
             )  # fmt: skip
+        for reason, count in reasons.items():
+            self.metrics.deadletters.labels(reason).inc(count)
+        if reasons:
+            # One line per request, however many events it held.
+            summary = ", ".join(f"{reason} {count}" for reason, count in reasons.items())
+            log.warning("webhook request %s: %d dead letters (%s)", request_id, len(items), summary)
         return True
 
     def _letter(
@@ -414,7 +411,9 @@ class Webhook:
             return self.topics.get(document["type"], "webhook")
         return "webhook"
 
-    async def _oversized(self, request_id: str, head: bytes, size: int, sha256: str) -> None:
+    async def _oversized(self, request_id: str, body: Oversized) -> None:
+        size = f"{'more than ' if body.capped else ''}{body.size}"
+        head = body.head[:HEAD_BYTES]
         rejection = Rejection(
             "oversized",
             f"request body of {size} bytes; the limit is {self.settings.webhook_max_body_bytes} "
@@ -424,13 +423,15 @@ class Webhook:
         # Only the head was kept while reading: say how big the whole was.
         letter = self._letter(
             request_id, item, rejection, head,
-            original_size=size, original_sha256=sha256, truncated=True,
+            original_size=body.size, original_sha256=body.sha256, truncated=True,
+            size_is_lower_bound=body.capped,
         )  # fmt: skip
         assert self.producer is not None
         try:
-            await (await self.producer.send(self.settings.topic_deadletters, letter))
-        except KafkaError as exc:
-            log.warning("webhook request %s: dead letter not written: %s", request_id, exc)
+            async with asyncio.timeout(self.settings.webhook_publish_timeout_seconds):
+                await (await self.producer.send(self.settings.topic_deadletters, letter))
+        except (KafkaError, TimeoutError) as exc:
+            log.warning("webhook request %s: dead letter not written: %r", request_id, exc)
             return
         self.metrics.deadletters.labels("oversized").inc()
         self.metrics.events.labels("rejected").inc()
@@ -444,24 +445,33 @@ def _key_of(raw: bytes) -> bytes | None:
     return message_key(document) if isinstance(document, dict) else None
 
 
-def _report(request_id: str, items: list[Item]) -> dict[str, Any]:
+def _report(request_id: str, items: list[Item], listed_rejections: int) -> dict[str, Any]:
+    """Every accepted event, the first `listed_rejections` rejected ones, and the counts."""
     results: list[dict[str, Any]] = []
+    rejected = 0
     for item in items:
         if item.rejection is None and item.event is not None:
             results.append({"index": item.index, "event_id": item.event.event_id,
                             "status": "accepted", "topic": item.topic})  # fmt: skip
-        else:
-            assert item.rejection is not None
+            continue
+        assert item.rejection is not None
+        rejected += 1
+        if rejected <= listed_rejections:
             results.append({"index": item.index, "event_id": item.rejection.event_id,
                             "status": "rejected", "reason": item.rejection.reason,
                             "detail": item.rejection.detail})  # fmt: skip
-    accepted = sum(1 for result in results if result["status"] == "accepted")
     return {
         "request_id": request_id,
-        "accepted": accepted,
-        "rejected": len(results) - accepted,
+        "accepted": len(items) - rejected,
+        "rejected": rejected,
+        "unlisted_rejections": max(0, rejected - listed_rejections),
         "results": results,
     }
+
+
+def _refused(refusal: Refusal, request_id: str) -> web.Response:
+    headers = {"Retry_After": "1"} if refusal.status == 503 else {}
+    return _error(refusal.status, request_id, refusal.message, **headers)
 
 
 def _error(status: int, request_id: str, message: str, **headers: str) -> web.Response:

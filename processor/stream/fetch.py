@@ -20,13 +20,15 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import faust
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, ConsumerT, TransportT
 from faust.types import Message as FaustMessage
 from faust.types.tuples import ack_lock
+from faust.web import Web
+from faust.web.drivers import aiohttp as faust_aiohttp
 from mode.utils.futures import notify
 
 from processor.stream.interfaces import Message
@@ -148,13 +150,28 @@ class BatchTransport(aiokafka_driver.Transport):
     Consumer = BatchConsumer
 
 
+class PagesOnlyWeb(faust_aiohttp.Web):
+    """Faust's web server without Faust's own pages: the tables' contents (`/table/...`),
+    the assignment (`/router/...`), statistics and graphs are not for anyone who can reach
+    the port. The worker adds `/metrics` and `/ready` itself."""
+
+    default_blueprints: ClassVar[list[Any]] = []
+    production_blueprints: ClassVar[list[Any]] = []
+    debug_blueprints: ClassVar[list[Any]] = []
+    optional_blueprints: ClassVar[list[Any]] = []
+
+
 class App(faust.App):
-    """A Faust app whose consumer delivers the records of `route.topics` a fetch at a time."""
+    """A Faust app whose consumer delivers the records of `route.topics` a fetch at a time,
+    serving only the pages the worker adds."""
 
     route: Route | None = None
 
     def _new_transport(self) -> TransportT:
         return BatchTransport(self.conf.broker_consumer, self)
+
+    def _new_web(self) -> Web:
+        return PagesOnlyWeb(self)
 
     def batch_consumer(self) -> BatchConsumer:
         consumer: ConsumerT = self.consumer

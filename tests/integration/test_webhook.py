@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from processor.ingest.webhook import sign
+from processor.ingest.webhook_auth import sign
 from tests.integration.conftest import (
     WEBHOOK_SECRET,
     Deployment,

@@ -366,7 +366,7 @@ def test_expected_type_none_accepts_any_type() -> None:
         pytest.param(b'{"sentiment": 1e400}', "invalid_json", id="overflow-to-infinity"),
         pytest.param(
             b'{"x": ' + b"[" * 5000 + b"]" * 5000 + b"}", "invalid_json", id="nested-too-deeply"
-        ),  # fmt: skip
+        ),
         pytest.param(b"[1, 2]", "schema_violation", id="json-array"),
         pytest.param(b'"mention"', "schema_violation", id="json-string"),
         pytest.param(b"null", "schema_violation", id="json-null"),

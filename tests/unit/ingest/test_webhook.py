@@ -8,7 +8,8 @@ import hmac
 import pytest
 
 from processor.domain.events import Rejection
-from processor.ingest.webhook import AuthError, authenticate, parse_signature, sign, split_body
+from processor.ingest.webhook_auth import AuthError, authenticate, parse_signature, sign
+from processor.ingest.webhook_body import split_body
 
 SECRET = "s" * 32
 OTHER = "o" * 32
@@ -22,11 +23,18 @@ def test_sign_is_hmac_sha256_of_timestamp_dot_body() -> None:
 
 
 def test_parse_signature_takes_every_v1() -> None:
-    parsed = parse_signature("t=12, v1=AB12 ,v1=cd34,v0=old")
-    assert (parsed.timestamp, parsed.digests) == (12, ["ab12", "cd34"])
-    for malformed in ("v1=ab", "t=12", "t=x,v1=ab", ""):
+    first, second = "AB" * 32, "cd" * 32
+    parsed = parse_signature(f"t=12, v1={first} ,v1={second},v0=old")
+    assert (parsed.timestamp, parsed.digests) == (12, [first.lower(), second])
+    malformed = (
+        f"v1={second}", "t=12", f"t=x,v1={second}", "", "t=12,v1=ab",
+        # not ASCII digits, or absurdly long: refused, not parsed (these were 500s)
+        f"t=\u00b2,v1={second}", f"t=\u0663,v1={second}", f"t={'9' * 400},v1={second}",
+        f"t=12,v1={'g' * 64}",
+    )  # fmt: skip
+    for header in malformed:
         with pytest.raises(AuthError):
-            parse_signature(malformed)
+            parse_signature(header)
 
 
 def verified(headers: dict[str, str], body: bytes, now: float = NOW) -> None:
@@ -60,6 +68,11 @@ def test_refusals(headers: dict[str, str], message: str) -> None:
         verified(headers, b"body")
 
 
+def test_non_ascii_bearer_token_is_refused_not_an_error() -> None:
+    with pytest.raises(AuthError, match="wrong bearer token"):
+        verified({"Authorization": "Bearer s\u00e9cret-\udcff"}, b"")
+
+
 def test_bearer_with_either_secret() -> None:
     verified({"Authorization": f"Bearer {SECRET}"}, b"")
     verified({"Authorization": f"bearer {OTHER}"}, b"")
@@ -74,6 +87,14 @@ def test_split_body_forms() -> None:
     assert split_body(lines, "application/x-ndjson") == [b'{"a": 1}', b'{"b": 2}', b"{broken"]
     # JSON lines sent as application/json are read line by line
     assert split_body(b'{"a": 1}\n{"b": 2}', "application/json") == [b'{"a": 1}', b'{"b": 2}']
+    assert split_body(b'{"a": 1}\n{broken', "application/json") == [b'{"a": 1}', b"{broken"]
+    # ...but a pretty-printed document with a missing comma is one broken body, not a
+    # rejection per line
+    pretty = b"[\n" + b",\n".join(b'  {\n    "a": %d\n  }' % i for i in range(500))
+    broken = pretty.replace(b"},\n", b"}\n", 1) + b"\n]"
+    rejected_whole = split_body(broken, "application/json")
+    assert isinstance(rejected_whole, Rejection) and rejected_whole.reason == "invalid_json"
+    assert len(split_body(pretty + b"\n]", "application/json")) == 500
     # a single broken document is one rejection of the whole body
     rejected = split_body(b'[{"a": 1}, {"b": ', "application/json")
     assert isinstance(rejected, Rejection) and rejected.reason == "invalid_json"
