@@ -14,6 +14,7 @@ record's bytes on Kafka).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, ClassVar, Literal
@@ -210,6 +211,12 @@ def _schema_rejection(raw: bytes, message: str) -> Rejection:
     event_id = document.get("event_id") if isinstance(document.get("event_id"), str) else None
     what, _, where = message.rpartition(" - at `$")
     if not what:
-        return Rejection("schema_violation", f"(event): {message}", event_id)
-    field = where.rstrip("`").lstrip(".") or "(event)"
-    return Rejection("schema_violation", f"{field}: {what}", event_id)
+        what, where = message, ""
+    field = where.rstrip("`").lstrip(".")
+    missing = _MISSING.fullmatch(what)
+    if missing is not None:
+        field, what = ".".join(filter(None, (field, missing.group(1)))), "Field required"
+    return Rejection("schema_violation", f"{field or '(event)'}: {what}", event_id)
+
+
+_MISSING = re.compile(r"Object missing required field `(.+)`")

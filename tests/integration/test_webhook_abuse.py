@@ -105,22 +105,22 @@ def test_unauthenticated_senders_cost_bounded_cpu_and_memory(
         status, _, answer = post(webhook, bomb, {**signed(bomb), "Content-Encoding": "gzip"})
         assert status == 415 and "Bearer" in answer["error"], answer
     for _ in range(3):
-        connection = http.client.HTTPConnection("127.0.0.1", webhook.port, timeout=30)
-        connection.putrequest("POST", "/v1/events")
-        for name, header in {**signed(huge), "Content-Type": "application/json",
-                             "Transfer-Encoding": "chunked"}.items():  # fmt: skip
-            connection.putheader(name, header)
-        connection.endheaders()
+        chunked = http.client.HTTPConnection("127.0.0.1", webhook.port, timeout=30)
+        chunked.putrequest("POST", "/v1/events")
+        for name, value in {**signed(huge), "Content-Type": "application/json",
+                            "Transfer-Encoding": "chunked"}.items():  # fmt: skip
+            chunked.putheader(name, value)
+        chunked.endheaders()
         sent = 0
         try:
             while sent < len(huge):
                 chunk = huge[sent : sent + MIB]
-                connection.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                chunked.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 sent += len(chunk)
         except (BrokenPipeError, ConnectionResetError):
             pass  # refused before the end: what should happen
-        assert connection.getresponse().status == 413
-        connection.close()
+        assert chunked.getresponse().status == 413
+        chunked.close()
     spent = cpu_seconds(pid) - before
     # 23 bombs: a few milliseconds each (at most 4 MiB hashed), not 0.2 s each.
     assert spent < 1.0, f"{spent:.2f} s of webhook CPU for 23 unauthenticated bombs"
@@ -130,14 +130,14 @@ def test_unauthenticated_senders_cost_bounded_cpu_and_memory(
     # are dropped at the read timeout.
     rss_before = rss_bytes(pid)
     body = b"x" * limit
-    header = {**signed(body), "Content-Type": "application/json", "Content-Length": str(limit)}
+    fields = {**signed(body), "Content-Type": "application/json", "Content-Length": str(limit)}
     head = "POST /v1/events HTTP/1.1\r\nHost: x\r\n" + "".join(
-        f"{name}: {value}\r\n" for name, value in header.items()) + "\r\n"  # fmt: skip
+        f"{name}: {value}\r\n" for name, value in fields.items()) + "\r\n"  # fmt: skip
     stalled = []
     for _ in range(100):
-        connection = socket.create_connection(("127.0.0.1", webhook.port), timeout=10)
-        connection.sendall(head.encode() + body[:MIB])
-        stalled.append(connection)
+        stalling = socket.create_connection(("127.0.0.1", webhook.port), timeout=10)
+        stalling.sendall(head.encode() + body[:MIB])
+        stalled.append(stalling)
     time.sleep(1.0)
     held = rss_bytes(pid) - rss_before
     # A legitimate sender still gets through, at once.
@@ -147,13 +147,13 @@ def test_unauthenticated_senders_cost_bounded_cpu_and_memory(
     assert status == 200, answer
     assert time.monotonic() - started < 2.0
     answers = []
-    for connection in stalled:
-        connection.settimeout(10)
+    for stalling in stalled:
+        stalling.settimeout(10)
         try:
-            answers.append(connection.recv(200).split(b" ", 2)[1])
+            answers.append(stalling.recv(200).split(b" ", 2)[1])
         except (ConnectionResetError, TimeoutError):
             answers.append(b"reset")
-        connection.close()
+        stalling.close()
     assert answers.count(b"503") == 92, answers
     assert answers.count(b"408") + answers.count(b"reset") == 8, answers
     assert held < 64 * MIB, f"{held / MIB:.0f} MiB held by 100 stalled connections"
@@ -161,13 +161,13 @@ def test_unauthenticated_senders_cost_bounded_cpu_and_memory(
     # 3. Request heads that never end: closed at the read timeout.
     heads = []
     for _ in range(20):
-        connection = socket.create_connection(("127.0.0.1", webhook.port), timeout=10)
-        connection.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-        heads.append(connection)
+        slow = socket.create_connection(("127.0.0.1", webhook.port), timeout=10)
+        slow.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        heads.append(slow)
     started = time.monotonic()
-    for connection in heads:
-        assert connection.recv(100) == b""  # closed by the server
-        connection.close()
+    for slow in heads:
+        assert slow.recv(100) == b""  # closed by the server
+        slow.close()
     assert time.monotonic() - started < 8.0
     # Everything was refused before any work: no dead letter, no 500.
     assert statuses(webhook).get("500", 0.0) == 0.0
