@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/dedup.py [--batch 500] [--batches 200]
 
-Starts a Redis here and marks batches of fresh ids both ways: `DedupWindow.first_times`
+Starts a Redis here and marks batches of fresh ids both ways: `DedupWindow.sightings`
 (one script, what the worker does) and a pipeline of `SET NX GET EX` (what it did before).
 Prints wall time per batch and this process's CPU per id: the client's share of the cost,
 which is the worker's.
@@ -29,7 +29,9 @@ async def measure(url: str, batch: int, batches: int) -> None:
     window = DedupWindow(client, "bench", 3600, Reachability("Redis", "", lambda up: None))
 
     async def script(ids: list[str], positions: list[str]) -> None:
-        await window.first_times(ids, positions)
+        await window.sightings(
+            ids, [f"{position} 0123456789abcdef01234567" for position in positions]
+        )
 
     async def pipeline(ids: list[str], positions: list[str]) -> None:
         async with client.pipeline(transaction=False) as pipe:

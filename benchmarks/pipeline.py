@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from benchmarks.data import thread_events
+from processor.domain.identity import Sighting, sighting
 from processor.domain.sla import SlaPolicyCache
 from processor.ingest.synthetic import SyntheticTraffic, TrafficProfile
 from processor.settings import Settings
@@ -38,16 +39,21 @@ from processor.stream.worker import tune_garbage_collector
 
 
 class MemoryDedup:
-    def __init__(self) -> None:
-        self.seen: set[str] = set()
+    """The Redis window's rule (`sighting`) over a dict: marks kept for good."""
 
-    async def first_times(self, event_ids: list[str], positions: list[str]) -> list[bool]:
-        verdicts = [event_id not in self.seen for event_id in event_ids]
-        self.seen.update(event_ids)
+    def __init__(self) -> None:
+        self.marks: dict[str, str] = {}
+
+    async def sightings(self, event_ids: list[str], marks: list[str]) -> list[Sighting]:
+        verdicts = []
+        for event_id, mark in zip(event_ids, marks, strict=True):
+            earlier = self.marks.setdefault(event_id, mark)
+            verdicts.append(sighting(mark, None if earlier is mark else earlier))
         return verdicts
 
     async def forget(self, event_ids: list[str]) -> None:
-        self.seen.difference_update(event_ids)
+        for event_id in event_ids:
+            self.marks.pop(event_id, None)
 
 
 class NoHealth:

@@ -25,6 +25,7 @@ DEADLETTER_REASONS = (
     "future_timestamp",
     "too_late",
     "reply_before_mention",
+    "conflicting_event_id",
     "processing_error",
 )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from processor.domain.identity import Sighting, sighting
 from processor.stream.reachability import Reachability
 
 # SET NX GET EX for every id of a batch in one call: a pipeline of 500 SETs cost the
@@ -38,29 +39,33 @@ class DedupWindow:
         # redis-py loads the script again by itself when Redis restarted without it.
         self._mark_all = redis.register_script(_MARK_ALL)
 
-    async def first_times(self, event_ids: list[str], positions: list[str]) -> list[bool] | None:
-        """For each id in order: True the first time it is seen in the window; marks it seen.
+    async def sightings(self, event_ids: list[str], marks: list[str]) -> list[Sighting] | None:
+        """For each id in order: first, duplicate or conflict; marks the new ones seen.
 
-        One round trip (a script) for a whole batch; an id twice in the batch is True once.
-        The mark is the position of the record that carries the id (SET NX GET): the same
-        record processed again (a batch a crash kept from the changelog) finds its own
-        mark; a re-sent copy finds another's. None if Redis did not answer.
+        One round trip (a script) for a whole batch. The mark (SET NX GET) is the record's
+        position and content digest: the same record processed again (a batch a crash kept
+        from the changelog) finds its own mark, a re-sent copy finds the same digest,
+        another event with the id finds another. An id twice in a batch is compared with
+        its first occurrence. None if Redis did not answer.
         """
         try:
             previous = await self._mark_all(
                 keys=[self._prefix + event_id for event_id in event_ids],
-                args=[self._window, *positions],
+                args=[self._window, *marks],
             )
         except (RedisError, OSError) as exc:
             self._state.failed(exc)
             return None
         self._state.ok()
-        seen_in_batch: set[str] = set()
+        in_batch: dict[str, str] = {}
         verdicts = []
-        for event_id, position, old in zip(event_ids, positions, previous, strict=True):
-            mine = old is None or old == position.encode()
-            verdicts.append(mine and event_id not in seen_in_batch)
-            seen_in_batch.add(event_id)
+        for event_id, mark, old in zip(event_ids, marks, previous, strict=True):
+            earlier = in_batch.get(event_id)
+            if earlier is None and old is not None:
+                earlier = old.decode()
+            verdict = sighting(mark, earlier)
+            verdicts.append(verdict)
+            in_batch.setdefault(event_id, mark if earlier is None else earlier)
         return verdicts
 
     async def forget(self, event_ids: list[str]) -> None:

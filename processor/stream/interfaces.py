@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from processor.domain.events import Rejection
+from processor.domain.identity import Sighting
 
 Table = MutableMapping[Any, Any]
 
@@ -28,16 +29,15 @@ class Message:
 
 
 class Dedup(Protocol):
-    """The event-id window: which ids are seen for the first time (and now marked).
+    """The event-id window: what is known of each id (and now marked).
 
-    `positions` name the records carrying the ids ("topic/partition/offset"): a record
-    processed again after a crash finds its own mark and is not a duplicate. None when the
+    `marks` are "topic/partition/offset content-digest" of the records carrying the ids: a
+    record processed again after a crash finds its own mark; a re-sent copy finds one with
+    the same digest; another event reusing the id, one with another digest. None when the
     window cannot answer (Redis unreachable): the state's own ids still dedup exactly.
     """
 
-    async def first_times(
-        self, event_ids: list[str], positions: list[str]
-    ) -> list[bool] | None: ...
+    async def sightings(self, event_ids: list[str], marks: list[str]) -> list[Sighting] | None: ...
     async def forget(self, event_ids: list[str]) -> None: ...
 
 

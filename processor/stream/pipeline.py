@@ -24,6 +24,14 @@ from processor.domain import conversation
 from processor.domain.admission import order_rejection, settled_rejection
 from processor.domain.conversation import ConversationRules
 from processor.domain.events import AnyEvent, ContactCount, Mention, Rejection, decode_event
+from processor.domain.identity import (
+    CONFLICT,
+    DUPLICATE,
+    FIRST,
+    Sighting,
+    conflict_rejection,
+    content_digest,
+)
 from processor.domain.quality import SentimentRules
 from processor.domain.sentiment import load_scorer, with_sentiment
 from processor.domain.sla import SlaPolicyCache
@@ -141,17 +149,18 @@ class Pipeline:
         decoded = [self._decode(message) for message in fresh]
         events = [(m, item) for m, item in zip(fresh, decoded, strict=True)
                   if isinstance(item, AnyEvent)]  # fmt: skip
+        digests = {id(item): content_digest(item) for _, item in events}
         # Redis answers for ids older than the state remembers; None while it is down
         # (then an old copy is dead-lettered as too late instead of called a duplicate).
         verdicts = (
-            await self.dedup.first_times(
+            await self.dedup.sightings(
                 [item.event_id for _, item in events],
-                [f"{m.topic}/{m.partition}/{m.offset}" for m, _ in events],
+                [f"{m.topic}/{m.partition}/{m.offset} {digests[id(item)]}" for m, item in events],
             )
             if events
             else []
         )
-        first_seen = iter(verdicts if verdicts is not None else [True] * len(events))
+        window = iter(verdicts if verdicts is not None else [Sighting(FIRST)] * len(events))
         # Health numbers are told once per batch, not per event.
         outcomes: Counter[tuple[str, str]] = Counter()
         counted_times: list[float] = []
@@ -165,10 +174,22 @@ class Pipeline:
             if isinstance(item, Rejection):
                 letters.append((message, item, self.topic_types.get(message.topic, "unknown")))
                 continue
-            if not next(first_seen) or self.seen.known(message.partition, item.event_id):
+            digest = digests[id(item)]
+            seen = next(window)
+            if seen.outcome == FIRST:
+                # The state remembers every id counted within the allowed lateness.
+                known = self.seen.digest_of(message.partition, item.event_id)
+                if known is not None:
+                    seen = Sighting(DUPLICATE if known in ("", digest) else CONFLICT)
+                    if seen.outcome == CONFLICT and verdicts is not None:
+                        unmark.append(item.event_id)  # the window took this one's mark
+            if seen.outcome == DUPLICATE:
                 # Already counted (a re-sent file, a copy under another offset): whatever
                 # its time, it is a duplicate, not a late event.
                 outcomes[(item.type, "duplicate")] += 1
+                continue
+            if seen.outcome == CONFLICT:
+                letters.append((message, conflict_rejection(item, seen), item.type))
                 continue
             rejection = self._fold(message.partition, item)
             if rejection is not None:
@@ -176,7 +197,7 @@ class Pipeline:
                 unmark.append(item.event_id)
                 letters.append((message, rejection, item.type))
                 continue
-            self.seen.add(message.partition, item.event_id, item.occurred_ts)
+            self.seen.add(message.partition, item.event_id, item.occurred_ts, digest)
             outcomes[(item.type, "counted")] += 1
             counted_times.append(item.occurred_ts)
             produced_at.append(message.timestamp)

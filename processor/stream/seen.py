@@ -23,12 +23,17 @@ class SeenEvents:
         self.table = table
         self._expiry: dict[int, list[tuple[float, str]]] = defaultdict(list)
 
-    def known(self, partition: int, event_id: str) -> bool:
-        return f"{partition}|{event_id}" in self.table
+    def digest_of(self, partition: int, event_id: str) -> str | None:
+        """The content digest of the counted event with this id; None if there is none,
+        "" if it was counted before digests were kept."""
+        stored = self.table.get(f"{partition}|{event_id}")
+        if stored is None:
+            return None
+        return str(stored[2]) if len(stored) > 2 else ""
 
-    def add(self, partition: int, event_id: str, occurred_ts: float) -> None:
+    def add(self, partition: int, event_id: str, occurred_ts: float, digest: str) -> None:
         key = f"{partition}|{event_id}"
-        self.table[key] = [partition, occurred_ts]
+        self.table[key] = [partition, occurred_ts, digest]
         heapq.heappush(self._expiry[partition], (occurred_ts, key))
 
     def expire(self, partition: int, horizon: float) -> None:
@@ -43,7 +48,7 @@ class SeenEvents:
     def index(self, partitions: set[int]) -> int:
         """Rebuild the expiry heaps of these partitions from the table."""
         heaps: dict[int, list[tuple[float, str]]] = {partition: [] for partition in partitions}
-        for key, (partition, occurred_ts) in list(self.table.items()):
+        for key, (partition, occurred_ts, *_) in list(self.table.items()):
             heap = heaps.get(partition)
             if heap is not None:
                 heap.append((occurred_ts, key))

@@ -11,6 +11,7 @@ import uuid
 import pytest
 import redis.asyncio as aioredis
 
+from processor.domain.identity import CONFLICT, DUPLICATE, FIRST, Sighting
 from processor.stream.dedup import DedupWindow
 from processor.stream.reachability import Reachability
 
@@ -23,28 +24,43 @@ async def rounds(url: str) -> None:
     window = DedupWindow(
         client, f"t{uuid.uuid4().hex[:8]}", 60, Reachability("Redis", "", states.append)
     )
-    ids, positions = ["a", "b", "a"], ["t/0/1", "t/0/2", "t/0/3"]
-    # The second "a" (another record) is a copy; in a batch, an id is first once.
-    assert await window.first_times(ids, positions) == [True, True, False]
+
+    def marks(*records: str) -> list[str]:
+        """ "topic/partition/offset:content" -> "topic/partition/offset <digest>"."""
+        return [record.replace(":", " digest-of-") for record in records]
+
+    first, copy = Sighting(FIRST), Sighting(DUPLICATE, "t/0/1")
+    ids = ["a", "b", "a"]
+    batch = marks("t/0/1:A", "t/0/2:B", "t/0/3:A")
+    # The second "a" (another record, same content) is a copy of the first.
+    assert await window.sightings(ids, batch) == [first, first, copy]
     # The same records again (a batch processed again after a crash): their own marks.
-    assert await window.first_times(ids, positions) == [True, True, False]
-    # A re-sent copy under another offset is not a first sighting.
-    assert await window.first_times(["b", "c"], ["t/1/9", "t/1/10"]) == [False, True]
+    assert await window.sightings(ids, batch) == [first, first, copy]
+    # A re-sent copy under another offset is a duplicate; another event with the id is a
+    # conflict, named with where the id was first seen.
+    assert await window.sightings(["b", "b", "c"], marks("t/1/9:B", "t/1/8:X", "t/1/10:C")) == [
+        Sighting(DUPLICATE, "t/0/2"), Sighting(CONFLICT, "t/0/2"), first]  # fmt: skip
+    # In a batch, a second occurrence is compared with the first.
+    assert await window.sightings(["n", "n"], marks("t/2/1:N", "t/2/2:M")) == [
+        first, Sighting(CONFLICT, "t/2/1")]  # fmt: skip
+    # A mark written before digests were (a bare position) is no evidence of a conflict.
+    await client.set(f"{window._prefix}old", "t/0/77")
+    assert await window.sightings(["old"], marks("t/0/78:Z")) == [Sighting(DUPLICATE, "t/0/77")]
     ttl = await client.ttl(f"{window._prefix}c")
     assert 0 < ttl <= 60
     # Forgotten (not counted): a retry is a first sighting again.
     await window.forget(["c"])
-    assert await window.first_times(["c"], ["t/1/11"]) == [True]
+    assert await window.sightings(["c"], marks("t/1/11:C")) == [first]
     # The script is loaded again when Redis lost it (a restart).
     await client.script_flush()
-    assert await window.first_times(["d"], ["t/1/12"]) == [True]
+    assert await window.sightings(["d"], marks("t/1/12:D")) == [first]
     await client.aclose()
     # Redis away: no answer (None), and the outage is reported, not raised.
     away = DedupWindow(
         aioredis.Redis(port=1, socket_connect_timeout=0.5), "t", 60,
         Reachability("Redis", "", states.append),
     )  # fmt: skip
-    assert await away.first_times(["e"], ["t/1/13"]) is None
+    assert await away.sightings(["e"], marks("t/1/13:E")) is None
     assert states[-1] is False
 
 

@@ -8,6 +8,7 @@ when the request as a whole is wrong.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import gzip
 import http.client
@@ -27,7 +28,13 @@ import pytest
 from processor.ingest.webhook_auth import sign
 from processor.tools.kafka_broker import start_kafka
 from processor.tools.kafka_broker import unavailable as kafka_unavailable
-from tests.integration.conftest import WEBHOOK_SECRET, Deployment, WorkerProcess, wait_until
+from tests.integration.conftest import (
+    WEBHOOK_SECRET,
+    Deployment,
+    WorkerProcess,
+    value,
+    wait_until,
+)
 from tests.integration.test_webhook import mention
 
 pytestmark = pytest.mark.integration
@@ -107,9 +114,9 @@ def test_unauthenticated_senders_cost_bounded_cpu_and_memory(
     for _ in range(3):
         chunked = http.client.HTTPConnection("127.0.0.1", webhook.port, timeout=30)
         chunked.putrequest("POST", "/v1/events")
-        for name, value in {**signed(huge), "Content-Type": "application/json",
+        for name, field in {**signed(huge), "Content-Type": "application/json",
                             "Transfer-Encoding": "chunked"}.items():  # fmt: skip
-            chunked.putheader(name, value)
+            chunked.putheader(name, field)
         chunked.endheaders()
         sent = 0
         try:
@@ -210,9 +217,9 @@ def test_nothing_a_client_sends_gets_a_500(
     # A chunked body past the hard cap (16 x 64 kB): 413, and its dead letter.
     connection = http.client.HTTPConnection("127.0.0.1", webhook.port, timeout=30)
     connection.putrequest("POST", "/v1/events")
-    for name, value in {**bearer(), "Content-Type": "application/json",
+    for name, field in {**bearer(), "Content-Type": "application/json",
                         "Transfer-Encoding": "chunked"}.items():  # fmt: skip
-        connection.putheader(name, value)
+        connection.putheader(name, field)
     connection.endheaders()
     try:
         for _ in range(32):
@@ -299,3 +306,44 @@ def test_webhook_ready_follows_kafka(
         assert "Kafka unreachable" in log and "Kafka reachable again" in log
     finally:
         kafka.stop(timeout=30)
+
+
+def test_a_reused_event_id_is_dead_lettered_not_dropped(
+    deployment_factory: Callable[..., Deployment],
+    webhooks: Callable[..., WorkerProcess],
+    workers: Callable[..., WorkerProcess],
+) -> None:
+    """A mention of conversation B under the id of A's mention: accepted by the webhook
+    (it holds no state), then dead-lettered `conflicting_event_id` by the worker, findable
+    with `deadletters list --event-id`; A's true re-sent copy is a duplicate."""
+    deployment = deployment_factory(partitions=2)
+    webhook = webhooks(deployment)
+    worker = workers(deployment)
+    worker.wait_ready()
+    now = time.time()
+    first = mention("m-shared", "c-A", now - 60)
+    impostor = mention("m-shared", "c-B", now - 50)
+    for body in (first, impostor, first):
+        status, _, answer = post(webhook, orjson.dumps(body), bearer())
+        assert status == 200, answer
+
+    def processed(outcome: str) -> float:
+        return value(worker.scrape(), "socialcare_events_processed_total", type="mention",
+                     outcome=outcome)  # fmt: skip
+
+    wait_until(lambda: processed("counted") + processed("duplicate")
+               + processed("deadlettered") >= 3, 60, "three mentions handled",
+               worker.log_tail)  # fmt: skip
+    assert (processed("counted"), processed("duplicate"), processed("deadlettered")) == (1, 1, 1)
+    samples = worker.scrape()
+    assert value(samples, "socialcare_deadletters_total", reason="conflicting_event_id") == 1
+    opened = sum(v for (name, labels), v in samples.items()
+                 if name == "socialcare_conversations_opened_total")  # fmt: skip
+    assert opened == 1
+    listed = deployment.cli("deadletters", "list", "--event-id", "m-shared", "--output", "json")
+    assert listed.returncode == 0, listed.stderr
+    (letter,) = [orjson.loads(line) for line in listed.stdout.splitlines()]
+    assert letter["reason"] == "conflicting_event_id"
+    assert orjson.loads(base64.b64decode(letter["original_value_b64"]))["conversation_id"] == "c-B"
+    topic = deployment.topic_for("mention")
+    assert f"(at {topic}/" in letter["detail"], letter["detail"]

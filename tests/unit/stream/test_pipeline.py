@@ -22,10 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
 from processor.domain import conversation
 from processor.domain.conversation import ConversationState
+from processor.domain.identity import CONFLICT, DUPLICATE, FIRST, Sighting
 from processor.domain.sla import SlaPolicyCache, SlaPolicySet, SlaTargets
 from processor.metrics.series import totals_key, window_key
 from processor.metrics.windows import sum_windows
@@ -63,18 +65,24 @@ LOG_OFFSETS = itertools.count()
 
 
 class SetDedup:
-    """The Redis window's rule: an id is new, or marked by the same record (position)."""
+    """The Redis window's rule, written out again: an id is new or marked by the same
+    record (first), marked with the same content digest (a copy), or with another (a
+    conflict)."""
 
     def __init__(self) -> None:
-        self.seen: dict[str, str] = {}
+        self.seen: dict[str, tuple[str, str]] = {}
 
-    async def first_times(self, event_ids: list[str], positions: list[str]) -> list[bool]:
+    async def sightings(self, event_ids: list[str], marks: list[str]) -> list[Sighting]:
         verdicts = []
-        batch: set[str] = set()
-        for event_id, position in zip(event_ids, positions, strict=True):
-            mark = self.seen.setdefault(event_id, position)
-            verdicts.append(mark == position and event_id not in batch)
-            batch.add(event_id)
+        for event_id, mark in zip(event_ids, marks, strict=True):
+            position, digest = mark.split(" ")
+            first_position, first_digest = self.seen.setdefault(event_id, (position, digest))
+            if first_position == position:
+                verdicts.append(Sighting(FIRST))
+            elif first_digest == digest:
+                verdicts.append(Sighting(DUPLICATE, first_position))
+            else:
+                verdicts.append(Sighting(CONFLICT, first_position))
         return verdicts
 
     async def forget(self, event_ids: list[str]) -> None:
@@ -548,10 +556,43 @@ async def test_duplicates_counted_once() -> None:
     assert h.dead_letters == []
 
 
+@pytest.mark.parametrize("redis", ["up", "down"])
+async def test_a_reused_event_id_with_other_content_is_dead_lettered_not_dropped(
+    redis: str,
+) -> None:
+    """Issue 13: a mention of conversation c2 under the id of c1's mention. Before, it was
+    dropped as a duplicate (c2 never opened, no dead letter). Now it is dead-lettered
+    `conflicting_event_id`, naming where the id was first counted, and not counted; a true
+    copy (same content, other whitespace and key order) is still a duplicate. With Redis
+    down the state's own ids decide, without the first position."""
+    h = Harness()
+    if redis == "down":
+        h.pipeline.dedup = RedisDown()
+    await h.send("mention", "c1", 0, event_id="m-1")
+    first_offset = h.offset
+    await h.send("mention", "c2", 5, event_id="m-1")  # another event reusing the id
+    copy = {"author_id": "u-c1", "channel": "twitter", "brand": BRAND, "conversation_id": "c1",
+            "occurred_at": iso(T0), "type": "mention", "event_id": "m-1"}  # fmt: skip
+    await h.send_raw(TOPICS["mention"], 1, b"c1", orjson.dumps(copy, option=orjson.OPT_INDENT_2))
+    assert h.totals[tkey("twitter")]["mentions_total"] == 1.0
+    assert set(h.conversations) == {"c1"}
+    assert h.health.outcomes == [
+        ("mention", "counted"), ("mention", "deadlettered"), ("mention", "duplicate")]  # fmt: skip
+    assert h.health.dead == ["conflicting_event_id"]
+    ((_, letter),) = h.dead_letters
+    assert letter["reason"] == "conflicting_event_id" and letter["event_id"] == "m-1"
+    assert orjson.loads(base64.b64decode(letter["original_value_b64"]))["conversation_id"] == "c2"
+    where = f"(at {TOPICS['mention']}/1/{first_offset})"
+    assert (where in letter["detail"]) is (redis == "up"), letter["detail"]
+    # Fixed and sent again under an id of its own, it counts.
+    await h.send("mention", "c2", 5, event_id="m-2")
+    assert h.totals[tkey("twitter")]["mentions_total"] == 2.0
+
+
 class RedisDown:
     """The Redis window while Redis is unreachable: it cannot answer."""
 
-    async def first_times(self, event_ids: list[str], positions: list[str]) -> None:
+    async def sightings(self, event_ids: list[str], marks: list[str]) -> None:
         return None
 
     async def forget(self, event_ids: list[str]) -> None:
