@@ -149,6 +149,19 @@ class Settings(BaseSettings):
         validation_alias=_env("SOCIALCARE_TEAMS"),
         description="JSON list of team names exported as labels; others become 'other'",
     )
+    brands: list[str] | None = Field(
+        None,
+        validation_alias=_env("SOCIALCARE_BRANDS"),
+        description="JSON list of the brands exported as labels; others become 'other'",
+    )
+    channels: list[str] | None = Field(
+        None,
+        validation_alias=_env("SOCIALCARE_CHANNELS"),
+        description="JSON list of the channels exported as labels; others become 'other'",
+    )
+    max_brands: int = Field(500, validation_alias=_env("SOCIALCARE_MAX_BRANDS"), ge=1)
+    max_channels: int = Field(50, validation_alias=_env("SOCIALCARE_MAX_CHANNELS"), ge=1)
+    max_teams: int = Field(100, validation_alias=_env("SOCIALCARE_MAX_TEAMS"), ge=1)
     agent_labels: list[str] = Field(
         default_factory=list,
         validation_alias=_env("SOCIALCARE_AGENT_LABELS"),
@@ -247,6 +260,8 @@ class Settings(BaseSettings):
         # "|" separates label values in the stored series ids (processor/metrics/families.py).
         for variable, names in (
             ("SOCIALCARE_TEAMS", self.teams or []),
+            ("SOCIALCARE_BRANDS", self.brands or []),
+            ("SOCIALCARE_CHANNELS", self.channels or []),
             ("SOCIALCARE_AGENT_LABELS", self.agent_labels),
         ):
             bad = [name for name in names if "|" in name or not name]

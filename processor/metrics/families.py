@@ -16,40 +16,14 @@ PREFIX = "socialcare_"
 
 # 30 s to 7 days: social care first responses range from a bot-fast minute to a weekend.
 FIRST_RESPONSE_BUCKETS: tuple[float, ...] = (
-    30,
-    60,
-    120,
-    300,
-    600,
-    900,
-    1800,
-    3600,
-    7200,
-    14400,
-    28800,
-    43200,
-    86400,
-    172800,
-    345600,
-    604800,
-)
+    30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400, 172800,
+    345600, 604800,
+)  # fmt: skip
 # Open to resolution: minutes to a month.
 RESOLUTION_BUCKETS: tuple[float, ...] = (
-    300,
-    900,
-    1800,
-    3600,
-    7200,
-    14400,
-    28800,
-    43200,
-    86400,
-    172800,
-    345600,
-    604800,
-    1209600,
-    2592000,
-)
+    300, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400, 172800, 345600, 604800,
+    1209600, 2592000,
+)  # fmt: skip
 # Counts of posts or channels: small integers.
 POSTS_BUCKETS: tuple[float, ...] = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50)
 # Event time to processing: from seconds (live) to years (a replay of history).
@@ -537,6 +511,12 @@ CATCHING_UP_PARTITIONS = Family(
     "Owned partitions with records still unread or buffered: their SLA deadlines wait at "
     "their stream time instead of the wall clock.", (),
 )  # fmt: skip
+LABEL_OVERFLOW = Family(
+    "socialcare_label_overflow", "counter",
+    "Events whose brand, channel or team value was exported as 'other': past "
+    "SOCIALCARE_MAX_BRANDS/_CHANNELS/_TEAMS or outside SOCIALCARE_BRANDS/_CHANNELS/_TEAMS. "
+    "They are counted, under 'other'.", ("label",),
+)  # fmt: skip
 REDIS_REACHABLE = Family(
     "socialcare_redis_reachable", "gauge",
     "1 when the worker's last call to Redis answered, 0 while Redis is unreachable (counting "
@@ -560,7 +540,8 @@ HEALTH_FAMILIES: tuple[Family, ...] = (
     PIPELINE_LATENCY_SECONDS, LAST_EVENT_TIMESTAMP_SECONDS, OWNED_PARTITIONS,
     SLA_POLICY_VERSION, SLA_POLICY_RELOADS, CONSUMER_LAG_RECORDS, ALIGNMENT_ENFORCED_RECORDS,
     ALIGNMENT_BUFFERED_RECORDS, ALIGNMENT_PAUSED_PARTITIONS, ALIGNMENT_IDLE_PARTITIONS,
-    CATCHING_UP_PARTITIONS, REDIS_REACHABLE, STATE_RECOVERY_SECONDS, STATE_RECOVERY_RECORDS,
+    CATCHING_UP_PARTITIONS, LABEL_OVERFLOW, REDIS_REACHABLE, STATE_RECOVERY_SECONDS,
+    STATE_RECOVERY_RECORDS,
     STATE_STANDBY_PARTITIONS, STATE_STANDBY_LAG_RECORDS, STATE_CHANGELOG_RECORDS,
     STATE_CHANGELOG_BYTES,
 )  # fmt: skip

@@ -104,6 +104,9 @@ class HealthMetrics:
         self.sla_policy_version = gauge(f.SLA_POLICY_VERSION, registry)
         self.sla_policy_reloads = counter(f.SLA_POLICY_RELOADS, registry)
         self.alignment_enforced = counter(f.ALIGNMENT_ENFORCED_RECORDS, registry)
+        self.label_overflow = counter(f.LABEL_OVERFLOW, registry)
+        for label in ("brand", "channel", "team"):
+            self.label_overflow.labels(label)
         self.redis_reachable = gauge(f.REDIS_REACHABLE, registry)
         self.redis_reachable.set(1)
         self.recovery_seconds = gauge(f.STATE_RECOVERY_SECONDS, registry)
@@ -126,6 +129,10 @@ class HealthMetrics:
         """A batch's outcomes: one increment per (type, outcome), not per event."""
         for (event_type, outcome), amount in counts.items():
             self.events_processed.labels(event_type, outcome).inc(amount)
+
+    def overflowed(self, label: str, events: int) -> None:
+        """Events whose `label` value was exported as 'other'."""
+        self.label_overflow.labels(label).inc(events)
 
     def dead_lettered(self, reason: str) -> None:
         self.deadletters.labels(reason).inc()

@@ -48,6 +48,7 @@ from processor.stream.interfaces import (
     Message,
     NoCheckpoint,
 )
+from processor.stream.labels import LabelBounds, LabelRegistry, MemoryLabelRegistry
 from processor.stream.seen import SeenEvents
 from processor.stream.tables import Tables
 
@@ -69,6 +70,7 @@ class Pipeline:
         checkpoint: Checkpoint | None = None,
         wall_clock: Callable[[], float] = time.time,
         catching_up: Callable[[int], bool] = lambda partition: False,
+        label_registry: LabelRegistry | None = None,
     ) -> None:
         self.settings = settings
         self.tables = tables
@@ -83,6 +85,9 @@ class Pipeline:
             tables.totals, tables.windows, settings.allowed_lateness_seconds
         )
         self.seen = SeenEvents(tables.seen)
+        self.labels = LabelBounds(
+            settings, label_registry or MemoryLabelRegistry(), policies, health.overflowed
+        )
         # The partitions whose numbers are exported; None while they are in flux.
         self.owned: set[int] | None = None
         self.view = StateView(self)
@@ -147,15 +152,18 @@ class Pipeline:
         """
         fresh, progress = self._unapplied(messages)
         decoded = [self._decode(message) for message in fresh]
-        events = [(m, item) for m, item in zip(fresh, decoded, strict=True)
+        # The content's digest before label values out of bounds become `other`: whether a
+        # brand got a label of its own must not make a re-sent copy look like other content.
+        digests = [content_digest(item) if isinstance(item, AnyEvent) else "" for item in decoded]
+        decoded = await self.labels.bound(decoded)
+        events = [(m, item, digest) for m, item, digest in zip(fresh, decoded, digests, strict=True)
                   if isinstance(item, AnyEvent)]  # fmt: skip
-        digests = {id(item): content_digest(item) for _, item in events}
         # Redis answers for ids older than the state remembers; None while it is down
         # (then an old copy is dead-lettered as too late instead of called a duplicate).
         verdicts = (
             await self.dedup.sightings(
-                [item.event_id for _, item in events],
-                [f"{m.topic}/{m.partition}/{m.offset} {digests[id(item)]}" for m, item in events],
+                [item.event_id for _, item, _ in events],
+                [f"{m.topic}/{m.partition}/{m.offset} {digest}" for m, _, digest in events],
             )
             if events
             else []
@@ -168,13 +176,12 @@ class Pipeline:
         unmark: list[str] = []
         letters: list[tuple[Message, Rejection, str]] = []
         touched: set[int] = {message.partition for message in messages}
-        for message, item in zip(fresh, decoded, strict=True):
+        for message, item, digest in zip(fresh, decoded, digests, strict=True):
             if item is None:
                 continue  # a clock tick: the sweep below covers its partition
             if isinstance(item, Rejection):
                 letters.append((message, item, self.topic_types.get(message.topic, "unknown")))
                 continue
-            digest = digests[id(item)]
             seen = next(window)
             if seen.outcome == FIRST:
                 # The state remembers every id counted within the allowed lateness.

@@ -59,6 +59,7 @@ from processor.stream.deadletters import TopicDeadLetters
 from processor.stream.dedup import DedupWindow
 from processor.stream.fetch import App, Fetched, Route
 from processor.stream.interfaces import Message
+from processor.stream.labels import RedisLabelRegistry
 from processor.stream.pipeline import Pipeline
 from processor.stream.policy_store import SlaPolicyStore
 from processor.stream.reachability import Reachability
@@ -161,6 +162,7 @@ class Worker:
             dead_letters=TopicDeadLetters(self.checkpoint.stage_dead_letter, self.health),
             checkpoint=self.checkpoint,
             catching_up=lambda partition: self.input.catching_up(partition),
+            label_registry=RedisLabelRegistry(self.redis, settings.redis_prefix, self.redis_state),
         )
         self.input = AlignedInput(
             self.app, settings, self.handle_batch,

@@ -538,6 +538,17 @@ def health_alerts(config: HealthConfig, runbook: str) -> list[dict[str, Any]]:
             runbook=runbook, anchor="socialcarewebhookrejectshigh",
         ),
         _alert(
+            "SocialcareLabelOverflow",
+            f'sum by (label) (increase(socialcare_label_overflow_total{{job="{job}"}}[15m])) > 0',
+            "0m", "ticket",
+            summary="{{ $value }} events exported under {{ $labels.label }}=\"other\"",
+            description="In the last 15m {{ $value }} events had a {{ $labels.label }} value "
+            "past its bound or outside its allowlist: they are counted under \"other\". A "
+            "sender invents values, or a real one needs its own: add it to the SLA policy "
+            "or raise SOCIALCARE_MAX_BRANDS/_CHANNELS/_TEAMS.",
+            runbook=runbook, anchor="socialcarelabeloverflow",
+        ),
+        _alert(
             "SocialcarePartitionsUnowned",
             f'sum(socialcare_owned_partitions{{job="{job}"}}) < {config.partitions}',
             config.down_for, "ticket",

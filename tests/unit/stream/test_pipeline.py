@@ -95,6 +95,7 @@ class RecordingHealth:
         self.outcomes: list[tuple[str, str]] = []
         self.dead: list[str] = []
         self.errors = 0
+        self.overflows: dict[str, int] = {}
         self.observed: list[tuple[float, float | None]] = []
 
     def processed(self, event_type: str, outcome: str) -> None:
@@ -109,6 +110,9 @@ class RecordingHealth:
 
     def processing_error(self) -> None:
         self.errors += 1
+
+    def overflowed(self, label: str, events: int) -> None:
+        self.overflows[label] = self.overflows.get(label, 0) + events
 
     def observe_events(
         self, event_times: Sequence[float], produced_at: Sequence[float | None]
