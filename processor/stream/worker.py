@@ -22,6 +22,7 @@ import faust
 import redis.asyncio as aioredis
 import uvloop
 from aiohttp import web
+from aiokafka.errors import KafkaError
 from faust.types import TP
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -62,6 +63,13 @@ from processor.stream.interfaces import Message
 from processor.stream.labels import RedisLabelRegistry
 from processor.stream.pipeline import Pipeline
 from processor.stream.policy_store import SlaPolicyStore
+from processor.stream.preflight import (
+    check_port,
+    quiet_kafka_client,
+    redacted,
+    wait_for_kafka,
+    wait_for_redis,
+)
 from processor.stream.reachability import Reachability
 from processor.stream.tables import ON_DISK, PARTITION_OF, Tables
 from processor.stream.topics import ensure_topics
@@ -425,28 +433,36 @@ def new_event_loop(kind: EventLoop) -> asyncio.AbstractEventLoop:
 
 
 def run_worker(settings: Settings) -> int:
-    """Create topics, apply the SLA file, then run the Faust worker until stopped."""
+    """Check the port, Kafka and Redis, create topics, apply the SLA file, then run the
+    Faust worker until stopped. What a user can get wrong at start is one line and 2."""
     loop = new_event_loop(settings.event_loop)
     asyncio.set_event_loop(loop)
+    debug = settings.log_level.lower() == "debug"
     try:
-        worker = Worker(settings)
-    except SocialcareError as exc:
-        log.error("%s", exc)
-        return 2
-    try:
-        loop.run_until_complete(ensure_topics(settings))
-        if settings.processing_guarantee == "exactly_once":
+        check_port(settings.metrics_bind, settings.metrics_port, "METRICS_PORT")
+        with quiet_kafka_client():
             loop.run_until_complete(
-                check_transactions(settings.kafka_bootstrap_servers, settings.app_id)
+                wait_for_kafka(settings.kafka_bootstrap_servers, settings.startup_timeout_seconds)
             )
+            loop.run_until_complete(
+                wait_for_redis(settings.redis_url, settings.startup_timeout_seconds)
+            )
+            worker = Worker(settings)
+            loop.run_until_complete(ensure_topics(settings, settings.startup_timeout_seconds))
+            if settings.processing_guarantee == "exactly_once":
+                loop.run_until_complete(
+                    check_transactions(settings.kafka_bootstrap_servers, settings.app_id)
+                )
         loop.run_until_complete(worker.prepare())
     except (SocialcareError, ValueError) as exc:
-        log.error("%s", exc)
+        log.error("%s", exc, exc_info=debug)
         return 2
-    except OSError as exc:
+    except (OSError, KafkaError, RedisError) as exc:
         log.error(
-            "cannot reach Kafka or Redis (%s): check KAFKA_BOOTSTRAP_SERVERS and REDIS_URL", exc
-        )
+            "Kafka or Redis failed at start (%s: %s): check KAFKA_BOOTSTRAP_SERVERS (%s) and "
+            "REDIS_URL (%s)", type(exc).__name__, exc, settings.kafka_bootstrap_servers,
+            redacted(settings.redis_url), exc_info=debug,
+        )  # fmt: skip
         return 2
     tune_garbage_collector()
     faust_worker = faust.Worker(worker.app, loglevel=settings.log_level.upper(), loop=loop)

@@ -11,11 +11,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from processor.settings import ConfigurationError, Settings, load_settings
+from processor.tools.cli_values import (
+    DURATION_FORMS,
+    PriorityChoice,
+    ReasonChoice,
+    SourceChoice,
+    parse_duration,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
@@ -23,16 +31,24 @@ if TYPE_CHECKING:
     from processor.ingest.producer import ProduceReport
     from processor.tools.deadletters import DeadLetter, Selection
 
+# Plain click output (rich_markup_mode=None): a bad value is one "Error: ..." line under the
+# usage, not a box, and `--help` is plain text (the README's command table is checked
+# against it).
 app = typer.Typer(
     help="Live social customer-care metrics: Faust workers over Kafka, exported to Prometheus.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
 )
-sla_app = typer.Typer(help="Show and change the SLA policies in Redis (live, no restart).")
+sla_app = typer.Typer(
+    help="Show and change the SLA policies in Redis (live, no restart).", rich_markup_mode=None
+)
 app.add_typer(sla_app, name="sla")
 deadletters_app = typer.Typer(
     help="Show the dead-letter topic and send its input again after a fix.",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(deadletters_app, name="deadletters")
 console = Console(stderr=True)
@@ -87,9 +103,12 @@ def stack(
     ] = 120.0,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic traffic.")] = 1,
 ) -> None:
-    """Local stack on this machine: a Tansu broker, Redis, one worker and synthetic traffic.
+    """Local stack on this machine: a Tansu broker, Redis, one worker (4 partitions), the
+    ingest webhook (with a fresh secret unless SOCIALCARE_WEBHOOK_SECRET is set) and a
+    synthetic traffic generator.
 
-    Prints the metrics URL; Ctrl-C stops everything.
+    Prints the metrics and webhook URLs, then a status line every 10 s from the first
+    events on; ports that are taken are replaced by free ones. Ctrl-C stops everything.
     """
     from processor.tools.stack import run_stack
 
@@ -253,10 +272,6 @@ def generate(
     )
 
 
-def _duration(value: float | None) -> timedelta | None:
-    return timedelta(seconds=value) if value is not None else None
-
-
 @sla_app.command("list")
 def sla_list() -> None:
     """Print the SLA policy set in force (version, default and rules)."""
@@ -285,16 +300,27 @@ def sla_list() -> None:
 def sla_set(
     brand: Annotated[str | None, typer.Option(help="Brand to match (all if omitted).")] = None,
     channel: Annotated[str | None, typer.Option(help="Channel to match (all if omitted).")] = None,
-    priority: Annotated[
-        str | None, typer.Option(help="Priority to match: low, normal, high, urgent.")
-    ] = None,
+    priority: Annotated[PriorityChoice | None, typer.Option(help="Priority to match.")] = None,
     first_response: Annotated[
-        float | None, typer.Option(help="First-response target in seconds.")
+        timedelta | None,
+        typer.Option(
+            parser=parse_duration,
+            metavar="DURATION",
+            help=f"First-response target: {DURATION_FORMS}.",
+        ),
     ] = None,
     next_response: Annotated[
-        float | None, typer.Option(help="Next-response target (follow-ups) in seconds.")
+        timedelta | None,
+        typer.Option(
+            parser=parse_duration,
+            metavar="DURATION",
+            help="Next-response target (follow-ups), same forms.",
+        ),
     ] = None,
-    resolution: Annotated[float | None, typer.Option(help="Resolution target in seconds.")] = None,
+    resolution: Annotated[
+        timedelta | None,
+        typer.Option(parser=parse_duration, metavar="DURATION", help="Resolution target."),
+    ] = None,
     default: Annotated[bool, typer.Option("--default", help="Change the default targets.")] = False,
 ) -> None:
     """Add or change a rule (most specific match wins); running workers pick it up live."""
@@ -303,13 +329,14 @@ def sla_set(
     from processor.tools.sla_commands import set_default_policy, set_policy_rule
 
     targets = {
-        "first_response": _duration(first_response),
-        "next_response": _duration(next_response),
-        "resolution": _duration(resolution),
+        "first_response": first_response,
+        "next_response": next_response,
+        "resolution": resolution,
     }
     if all(value is None for value in targets.values()):
         console.print(
-            "[red]error:[/red] give --first-response, --next-response and/or --resolution (seconds)"
+            "[red]error:[/red] give --first-response, --next-response and/or --resolution "
+            f"({DURATION_FORMS})"
         )
         raise typer.Exit(2)
     try:
@@ -317,7 +344,12 @@ def sla_set(
             version = asyncio.run(set_default_policy(settings, targets))
         else:
             rule = SlaRule.model_validate(
-                {"brand": brand, "channel": channel, "priority": priority, **targets}
+                {
+                    "brand": brand,
+                    "channel": channel,
+                    "priority": None if priority is None else str(priority),
+                    **targets,
+                }
             )
             version = asyncio.run(set_policy_rule(settings, rule))
     except ValueError as exc:
@@ -374,7 +406,6 @@ def rules(
     ] = False,
 ) -> None:
     """Generate the Prometheus recording and alert rules from prometheus/slo.yaml."""
-    from pydantic import ValidationError
 
     from processor.tools.alert_rules import load_config, render
 
@@ -397,11 +428,12 @@ def rules(
 
 
 ReasonOption = Annotated[
-    list[str] | None,
+    list[ReasonChoice] | None,
     typer.Option("--reason", help="Only this reason (repeatable), e.g. too_late."),
 ]
 SourceOption = Annotated[
-    list[str] | None, typer.Option("--source", help="Only input from 'topic' or 'webhook'.")
+    list[SourceChoice] | None,
+    typer.Option("--source", help="Only input from the topics or the webhook."),
 ]
 EventIdOption = Annotated[
     list[str] | None, typer.Option("--event-id", help="Only this event_id (repeatable).")
@@ -413,8 +445,8 @@ SinceOption = Annotated[
 
 
 def _selection(
-    reason: list[str] | None,
-    source: list[str] | None,
+    reason: list[ReasonChoice] | None,
+    source: list[SourceChoice] | None,
     event_id: list[str] | None,
     since: datetime | None,
 ) -> Selection:
@@ -423,7 +455,8 @@ def _selection(
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
     return Selection(
-        reasons=frozenset(reason or ()), sources=frozenset(source or ()),
+        reasons=frozenset(str(r) for r in reason or ()),
+        sources=frozenset(str(s) for s in source or ()),
         event_ids=frozenset(event_id or ()), since=since,
     )  # fmt: skip
 

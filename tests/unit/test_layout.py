@@ -32,7 +32,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     ),
     "processor.ingest": (
         *BASE, "processor.domain", "processor.metrics", "processor.ingest",
-        "processor.stream.topics",
+        "processor.stream.topics", "processor.stream.preflight",
     ),
     "processor.settings": ("processor.errors",),
     "processor.errors": (),
