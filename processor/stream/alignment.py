@@ -141,7 +141,11 @@ class Aligner(Generic[Item]):
                 # last, not of the stream time, which creeps ahead with the busy topics.
                 empty = [name for name, queue in queues.items() if not queue]
                 base = event_time if state.stream_time is None else state.stream_time
-                behind = min(state.latest.get(name, base) for name in empty)
+                # A topic that never brought a record is quiet up to where it was first
+                # found empty: anchored there, not creeping with the stream time (else a
+                # burst into a caught-up worker runs hours past a topic whose first
+                # records are an instant from showing, and they come too late).
+                behind = min(state.latest.setdefault(name, base) for name in empty)
                 far = event_time - behind > self.far_ahead
                 waiting = self._waiting_on(number, state, now, lag_of, far)
                 if waiting is None:

@@ -157,7 +157,10 @@ def test_a_busy_topic_creeping_ahead_of_a_caught_up_one_waits_for_it() -> None:
     released = aligner.release(0.1, lags()).items
     assert released == [f"s{minute}" for minute in range(1, 31)]  # up to 1800 s ahead
     aligner.add("mentions", 0, 2900.0, "m2")  # the mentions' fetch shows up meanwhile
-    assert aligner.release(0.5, lags()).items == ["s31", "m2"] + [f"s{m}" for m in range(32, 61)]
+    # The replies and redirections topics never brought a record: quiet since 1000, they
+    # are waited for too, once (`far_ahead_wait` from 0.1).
+    assert aligner.release(0.5, lags()).items == []
+    assert aligner.release(2.2, lags()).items == ["s31", "m2"] + [f"s{m}" for m in range(32, 61)]
 
 
 def test_a_quiet_topic_costs_one_wait_per_half_lateness() -> None:
@@ -170,3 +173,19 @@ def test_a_quiet_topic_costs_one_wait_per_half_lateness() -> None:
     assert aligner.release(1.0, lags()).items == []
     # Quiet for 2 s more: then the next half hour goes at once.
     assert aligner.release(2.1, lags()).items == [f"m{m}" for m in range(31, 61)]
+
+
+def test_a_topic_that_never_brought_a_record_is_anchored_where_it_was_found_empty() -> None:
+    # A burst of history into a caught-up worker: the mentions' fetch shows up first, the
+    # replies topic has never had a record here. Before, its quiet point crept with the
+    # stream time, so the mentions ran hours ahead and the replies came too late (the
+    # SIGKILL test's reference run dead-lettered surveys so). Now it is anchored where it
+    # was first found empty: half the lateness past it, the mentions wait for its fetch.
+    aligner: Aligner[str] = Aligner(TOPICS, far_ahead=1800.0, far_ahead_wait=2.0)
+    for minute in range(0, 61):
+        aligner.add("mentions", 0, 1000.0 + 60 * minute, f"m{minute}")
+    assert aligner.release(0.0, lags()).items == [f"m{minute}" for minute in range(0, 31)]
+    aligner.add("replies", 0, 1000.0 + 60 * 31 + 1, "r")  # its fetch shows up meanwhile
+    assert aligner.release(0.3, lags()).items == []  # the other two topics: still waited for
+    assert aligner.release(2.1, lags()).items == ["m31", "r"] + [
+        f"m{minute}" for minute in range(32, 61)]  # fmt: skip
