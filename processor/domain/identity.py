@@ -48,6 +48,12 @@ def sighting(mark: str, earlier: str | None) -> Sighting:
     first_position, _, first_digest = earlier.partition(" ")
     if first_position == position:
         return Sighting(FIRST)  # the same record, processed again
+    return seen_before(first_digest, digest, first_position)
+
+
+def seen_before(first_digest: str, digest: str, first_position: str | None = None) -> Sighting:
+    """An id met again: a copy, or another event reusing it. A first digest of "" (kept
+    before digests were) is no evidence of other content."""
     if first_digest and first_digest != digest:
         return Sighting(CONFLICT, first_position)
     return Sighting(DUPLICATE, first_position)

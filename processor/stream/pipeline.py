@@ -31,6 +31,7 @@ from processor.domain.identity import (
     Sighting,
     conflict_rejection,
     content_digest,
+    seen_before,
 )
 from processor.domain.quality import SentimentRules
 from processor.domain.sentiment import load_scorer, with_sentiment
@@ -187,7 +188,7 @@ class Pipeline:
                 # The state remembers every id counted within the allowed lateness.
                 known = self.seen.digest_of(message.partition, item.event_id)
                 if known is not None:
-                    seen = Sighting(DUPLICATE if known in ("", digest) else CONFLICT)
+                    seen = seen_before(known, digest)
                     if seen.outcome == CONFLICT and verdicts is not None:
                         unmark.append(item.event_id)  # the window took this one's mark
             if seen.outcome == DUPLICATE:

@@ -12,6 +12,8 @@ from datetime import timedelta
 import typer
 from pydantic import TypeAdapter, ValidationError
 
+from processor.domain.deadletters import DEADLETTER_REASONS
+
 _DURATION = TypeAdapter(timedelta)
 DURATION_FORMS = "seconds (600), ISO 8601 (PT10M) or [D day[s], ]HH:MM:SS (00:10:00)"
 
@@ -32,10 +34,6 @@ def parse_duration(text: str) -> timedelta:
 
 # Choices: a value outside is refused by the command line itself, listing the valid ones.
 PriorityChoice = enum.StrEnum("PriorityChoice", ["low", "normal", "high", "urgent"])
-# The dead-letter reasons (processor.domain.deadletters; a test holds the two equal).
-ReasonChoice = enum.StrEnum("ReasonChoice", [
-    "invalid_json", "schema_violation", "wrong_topic", "oversized", "before_retention_horizon",
-    "future_timestamp", "too_late", "reply_before_mention", "conflicting_event_id",
-    "processing_error",
-])  # fmt: skip
+# The dead-letter reasons, as the dead-letter module declares them.
+ReasonChoice = enum.StrEnum("ReasonChoice", DEADLETTER_REASONS)  # type: ignore[misc]
 SourceChoice = enum.StrEnum("SourceChoice", ["topic", "webhook"])
