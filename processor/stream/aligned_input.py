@@ -23,7 +23,8 @@ from processor.stream.interfaces import Message
 
 log = logging.getLogger(__name__)
 
-# Longer than a fetch round trip (Faust's long poll answers as soon as records arrive).
+# Longer than a fetch's long poll (Faust asks the broker to answer within 1.5 s): a fetch
+# response this long after a record was fetched comes from a request sent after it.
 FAR_AHEAD_WAIT_SECONDS = 2.0
 
 
@@ -37,8 +38,10 @@ class AlignedInput:
         handle_batch: Callable[[list[Message]], Awaitable[set[int]]],
         acknowledge: Callable[[Iterable[Message]], None],
         health: HealthMetrics,
+        polled_at: Callable[[TP], float | None],
     ) -> None:
         self.app = app
+        self.polled_at = polled_at
         self.acknowledge = acknowledge
         self.settings = settings
         self.handle_batch = handle_batch
@@ -66,13 +69,14 @@ class AlignedInput:
         input_topics = self.settings.input_topics
         received = self._received
         add = self.aligner.add
+        now = time.monotonic()
         for message in messages:
             if message.topic not in input_topics:
                 ticks.append(message)
                 continue
             received[(message.topic, message.partition)] = message.offset
-            add(message.topic, message.partition, event_time_of(message.value), message)
-        released = self.aligner.release(time.monotonic(), self.lag_of)
+            add(message.topic, message.partition, event_time_of(message.value), message, now)
+        released = self.aligner.release(now, self.lag_of, self.polled_of)
         lost: set[int] = set()
         if released.items or ticks:
             lost = await self.handle_batch(released.items + ticks)
@@ -119,6 +123,11 @@ class AlignedInput:
         if start is None:
             return 0 if highwater == 0 else None
         return max(0, highwater - start)
+
+    def polled_of(self, topic: str, partition: int) -> float | None:
+        """When the last fetch response for the topic-partition came, on the monotonic clock."""
+        polled = self.polled_at(TP(topic, partition))
+        return None if polled is None else polled - time.time() + time.monotonic()
 
     def catching_up(self, partition: int) -> bool:
         """Records of the partition not processed yet: buffered here or still on the broker."""

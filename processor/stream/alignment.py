@@ -14,10 +14,15 @@ buffered record or is known to have nothing more to give:
 - a caught-up empty one (lag 0) is idle: it holds nothing back after `idle_wait` seconds
   (0 by default, as Kafka Streams' `max.task.idle.ms`), so a quiet topic never stalls;
   except that, on a caught-up partition, a record which would move the partition's stream
-  time ahead by more than `far_ahead` seconds waits `far_ahead_wait` seconds first: lags are
-  known from fetch responses, so records produced to another topic an instant earlier may
-  not show yet, and releasing the jump too early would make them late (live latency pays
-  nothing for it: live events move stream time by seconds, and a backlog does not wait);
+  time ahead by more than `far_ahead` seconds waits for the quiet topic-partitions' next
+  fetch responses: lags are known from fetch responses, so records produced to another
+  topic an instant earlier may not show yet, and releasing the jump too early would make
+  them late. It waits until every quiet topic-partition had a fetch response
+  `far_ahead_wait` seconds or more after the record itself was fetched (longer than a
+  fetch's long poll, so that fetch was sent after the record was on the broker, whichever
+  broker leads it): a wall-clock wait alone passes without any fetch on a starved CPU, and
+  a record fetched long ago (a backlog read ahead into the buffers) does not wait at all.
+  Live latency pays nothing for it: live events move stream time by seconds;
 - a topic-partition with more than `max_buffered` records waiting is reported as one to
   pause, so memory stays bounded while a slow topic catches up.
 
@@ -39,6 +44,14 @@ from typing import Generic, TypeVar
 Item = TypeVar("Item")
 # Lag of a topic-partition: records on the broker not yet read; None when not known yet.
 LagOf = Callable[[str, int], int | None]
+# When the last fetch response for a topic-partition was received, on the clock of `now`;
+# None when not known yet.
+PolledOf = Callable[[str, int], float | None]
+
+
+def _never_polled(topic: str, partition: int) -> float | None:
+    return None
+
 
 _OCCURRED_AT = re.compile(rb'"occurred_at"\s*:\s*"([^"]{1,64})"')
 
@@ -62,8 +75,11 @@ def event_time_of(value: bytes | None) -> float:
 class _Partition(Generic[Item]):
     """The buffers of one partition number: one FIFO per input topic."""
 
-    queues: dict[str, deque[tuple[float, int, Item]]]
+    # Per topic: (event time, arrival sequence, when it was fetched, the record).
+    queues: dict[str, deque[tuple[float, int, float, Item]]]
     blocked_since: float | None = None  # when it first had to wait for an empty topic
+    # A jump far ahead waiting for fetches: its event time, and since when it waits.
+    far_hold: tuple[float, float] | None = None
     stream_time: float | None = None  # latest event time handed over
     # Per topic, the latest event time it brought, or up to which it was found quiet.
     latest: dict[str, float] = field(default_factory=dict)
@@ -107,24 +123,31 @@ class Aligner(Generic[Item]):
             self._partitions[partition] = state
         return state
 
-    def add(self, topic: str, partition: int, event_time: float, item: Item) -> None:
-        """Buffer one record of an input topic (in its topic-partition's offset order)."""
+    def add(
+        self, topic: str, partition: int, event_time: float, item: Item, fetched_at: float = 0.0
+    ) -> None:
+        """Buffer one record of an input topic (in its topic-partition's offset order),
+        fetched at `fetched_at` (on the clock of `release`'s `now` and of `polled_of`)."""
         self._sequence += 1
         state = self._partition(partition)
-        state.queues[topic].append((event_time, self._sequence, item))
+        state.queues[topic].append((event_time, self._sequence, fetched_at, item))
         if event_time > state.latest.get(topic, float("-inf")):
             state.latest[topic] = event_time
 
-    def release(self, now: float, lag_of: LagOf) -> Released[Item]:
-        """Everything that may go to the pipeline now, partition by partition, in order."""
+    def release(
+        self, now: float, lag_of: LagOf, polled_of: PolledOf = _never_polled
+    ) -> Released[Item]:
+        """Everything that may go to the pipeline now, partition by partition, in order.
+
+        Without `polled_of`, a jump far ahead waits `max_wait` (no fetch is ever seen)."""
         out: Released[Item] = Released()
         for number, state in self._partitions.items():
-            self._release_partition(number, state, now, lag_of, out)
+            self._release_partition(number, state, now, lag_of, polled_of, out)
         return out
 
     def _release_partition(
         self, number: int, state: _Partition[Item], now: float, lag_of: LagOf,
-        out: Released[Item],
+        polled_of: PolledOf, out: Released[Item],
     ) -> None:  # fmt: skip
         queues = state.queues
         while True:
@@ -133,7 +156,7 @@ class Aligner(Generic[Item]):
                 state.blocked_since = None
                 return
             enforced = False
-            (event_time, _, item), topic = min(heads)
+            (event_time, _, fetched_at, item), topic = min(heads)
             if len(heads) == len(queues):
                 state.blocked_since = None
             else:
@@ -147,7 +170,9 @@ class Aligner(Generic[Item]):
                 # records are an instant from showing, and they come too late).
                 behind = min(state.latest.setdefault(name, base) for name in empty)
                 far = event_time - behind > self.far_ahead
-                waiting = self._waiting_on(number, state, now, lag_of, far)
+                waiting = self._waiting_on(
+                    number, state, now, lag_of, polled_of, far, event_time, fetched_at
+                )
                 if waiting is None:
                     return  # hold: a topic may still bring earlier records
                 enforced = waiting
@@ -155,6 +180,8 @@ class Aligner(Generic[Item]):
                     for name in empty:
                         state.latest[name] = max(state.latest.get(name, event_time), event_time)
             queues[topic].popleft()
+            if state.far_hold is not None and event_time >= state.far_hold[0]:
+                state.far_hold = None  # the jump went: the next one waits afresh
             out.items.append(item)
             if enforced:
                 out.enforced += 1
@@ -162,8 +189,9 @@ class Aligner(Generic[Item]):
                 state.stream_time = event_time
 
     def _waiting_on(
-        self, number: int, state: _Partition[Item], now: float, lag_of: LagOf, far: bool
-    ) -> bool | None:
+        self, number: int, state: _Partition[Item], now: float, lag_of: LagOf,
+        polled_of: PolledOf, far: bool, event_time: float, fetched_at: float,
+    ) -> bool | None:  # fmt: skip
         """None to hold the partition; else go on (True: enforced past unread records)."""
         unread = False
         for topic, queue in state.queues.items():
@@ -179,8 +207,21 @@ class Aligner(Generic[Item]):
             return True if waited >= self.max_wait else None
         if far and all(lag_of(topic, number) == 0 for topic in state.queues):
             # Caught up everywhere: the jump may come with records an instant older on
-            # another topic that the last fetch response did not show yet.
-            return False if waited >= max(self.idle_wait, self.far_ahead_wait) else None
+            # another topic that the last fetch response did not show yet. It goes once
+            # each quiet topic-partition was fetched `far_ahead_wait` after it, or after
+            # `max_wait` if no fetch ever says so.
+            if state.far_hold is None:
+                state.far_hold = (event_time, now)
+            if now - state.far_hold[1] >= self.max_wait:
+                return False
+            if waited < self.idle_wait:
+                return None
+            shown_by = fetched_at + self.far_ahead_wait
+            for topic, queue in state.queues.items():
+                polled = polled_of(topic, number)
+                if not queue and (polled is None or polled < shown_by):
+                    return None
+            return False
         return False if waited >= self.idle_wait else None
 
     # -- partitions and back-pressure -----------------------------------------------------------
@@ -235,6 +276,6 @@ class Aligner(Generic[Item]):
             state = self._partitions.pop(number, None)
             if state is not None:
                 for queue in state.queues.values():
-                    dropped.extend(item for _, _, item in queue)
+                    dropped.extend(item for _, _, _, item in queue)
             self._paused = {place for place in self._paused if place[1] != number}
         return dropped

@@ -73,6 +73,15 @@ class BatchConsumer(aiokafka_driver.Consumer):
     def route(self) -> Route | None:
         return cast(Route | None, getattr(self.app, "route", None))
 
+    def polled_at(self, tp: TP) -> float | None:
+        """When the last fetch response for `tp` was received (POSIX seconds), records or
+        not; None when not known (not assigned, or not fetched yet)."""
+        try:
+            polled_ms = self._thread._ensure_consumer().last_poll_timestamp(tp)
+        except Exception:  # not assigned (any more), or the consumer is starting
+            return None
+        return None if polled_ms is None else polled_ms / 1000.0
+
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, FaustMessage]]:
         route = self.route()
         if route is None:

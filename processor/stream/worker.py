@@ -175,6 +175,7 @@ class Worker:
         self.input = AlignedInput(
             self.app, settings, self.handle_batch,
             lambda messages: self.app.batch_consumer().ack_messages(messages), self.health,
+            lambda tp: self.app.batch_consumer().polled_at(tp),
         )  # fmt: skip
         # One Faust event per fetch: the consumer hands fetches to this channel, the agent
         # reads it; at most one fetch waits while the agent works on another.

@@ -10,6 +10,7 @@ says in one line what is missing, for a test to skip with the reason.
 from __future__ import annotations
 
 import base64
+import fcntl
 import os
 import shutil
 import subprocess
@@ -53,25 +54,30 @@ def unavailable() -> str | None:
 
 
 def classpath() -> str:
-    """The Kafka runtime classpath, fetched from Maven Central on first use."""
+    """The Kafka runtime classpath, fetched from Maven Central on first use (once: other
+    processes starting a broker meanwhile, such as parallel test processes, wait for it)."""
     libs = CACHE / "libs"
     done = libs / ".complete"
-    if not done.is_file():
-        reason = unavailable()
-        if reason is not None:
-            raise LocalServiceError(f"cannot run Apache Kafka: {reason}")
-        libs.mkdir(parents=True, exist_ok=True)
-        result = subprocess.run(
-            ["mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-             "-DincludeScope=runtime", f"-DoutputDirectory={libs}"],
-            capture_output=True, text=True, timeout=600, check=False,
-        )  # fmt: skip
-        if result.returncode != 0:
-            raise LocalServiceError(
-                f"mvn could not fetch Apache Kafka {KAFKA_VERSION}:\n"
-                f"{(result.stdout + result.stderr)[-2000:]}"
-            )
-        done.write_text(KAFKA_VERSION)
+    if done.is_file():
+        return str(libs / "*")
+    reason = unavailable()
+    if reason is not None:
+        raise LocalServiceError(f"cannot run Apache Kafka: {reason}")
+    libs.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / ".fetch.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not done.is_file():
+            result = subprocess.run(
+                ["mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
+                 "-DincludeScope=runtime", f"-DoutputDirectory={libs}"],
+                capture_output=True, text=True, timeout=600, check=False,
+            )  # fmt: skip
+            if result.returncode != 0:
+                raise LocalServiceError(
+                    f"mvn could not fetch Apache Kafka {KAFKA_VERSION}:\n"
+                    f"{(result.stdout + result.stderr)[-2000:]}"
+                )
+            done.write_text(KAFKA_VERSION)
     return str(libs / "*")
 
 

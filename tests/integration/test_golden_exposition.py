@@ -11,7 +11,7 @@ and after one sentinel per partition has pushed every watermark past every deadl
 
 The numbers are order independent by design, so any fetch order gives the same text. After
 an intended change of the numbers, record them again with
-`SOCIALCARE_GOLDEN_RECORD=1 .venv/bin/pytest tests/integration/test_golden_exposition.py`
+`SOCIALCARE_GOLDEN_RECORD=1 .venv/bin/pytest -n0 tests/integration/test_golden_exposition.py`
 and review the diff of `tests/golden/exposition.txt`.
 """
 
