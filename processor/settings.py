@@ -162,6 +162,12 @@ class Settings(BaseSettings):
     max_brands: int = Field(500, validation_alias=_env("SOCIALCARE_MAX_BRANDS"), ge=1)
     max_channels: int = Field(50, validation_alias=_env("SOCIALCARE_MAX_CHANNELS"), ge=1)
     max_teams: int = Field(100, validation_alias=_env("SOCIALCARE_MAX_TEAMS"), ge=1)
+    churn_phrases: list[str] | None = Field(
+        None,
+        validation_alias=_env("SOCIALCARE_CHURN_PHRASES"),
+        description="JSON list of phrases that flag a conversation as a churn risk "
+        "(default: processor.domain.churn's list; [] matches none)",
+    )
     agent_labels: list[str] = Field(
         default_factory=list,
         validation_alias=_env("SOCIALCARE_AGENT_LABELS"),

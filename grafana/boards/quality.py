@@ -358,13 +358,49 @@ def _redirections() -> list[Panel | Row]:
     ]
 
 
+def _churn() -> list[Panel | Row]:
+    at_risk = inc(m("churn_risk_conversations"), "brand", "7d")
+    return [
+        Row("Churn risk"),
+        Timeseries(
+            "Churn-risk conversations per hour",
+            "Conversations where the customer says they are leaving (inquiry type churn_risk "
+            "or a phrase of SOCIALCARE_CHURN_PHRASES), per hour over the last hour, by brand "
+            f"({family('churn_risk_conversations').name}).",
+            COUNT,
+            [
+                Q(
+                    f"{sum_rate('brand', bc(m('churn_risk_conversations')), '1h')} * 3600",
+                    "{{brand}}",
+                )
+            ],
+            w=12,
+        ),
+        Timeseries(
+            "Churn risks resolved and recovered (7d)",
+            "Of the churn-risk conversations of the last 7 days, the share resolved and the "
+            "share recovered (a CSAT of 4-5 or an NPS of 7-10), by brand.",
+            SHARE,
+            [
+                Q(
+                    filled_ratio(inc(m(f"churn_risk_{outcome}"), "brand", "7d"), at_risk),
+                    f"{{{{brand}}}} {outcome}",
+                )
+                for outcome in ("resolved", "recovered")
+            ],
+            w=12,
+        ),
+    ]
+
+
 def board() -> Json:
     return dashboard(
         "socialcare-quality",
         "Social care — quality",
         "Quality of social customer care: CSAT, NPS, recovery of negative conversations, "
-        "sentiment, First Social Contact Resolution, tweets to resolution and redirections.",
-        [*_satisfaction(), *_sentiment(), *_resolution(), *_redirections()],
+        "sentiment, churn risk, First Social Contact Resolution, tweets to resolution and "
+        "redirections.",
+        [*_satisfaction(), *_sentiment(), *_churn(), *_resolution(), *_redirections()],
         BUSINESS_VARIABLES,
         "now-24h",
         "1m",

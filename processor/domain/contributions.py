@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from processor.domain.quality import csat_satisfied, nps_category, recovered
+from processor.domain.quality import csat_satisfied, nps_category, recovered, satisfied_answer
 from processor.domain.thread import Item, ThreadWalk
+from processor.metrics import customer_families as cf
 from processor.metrics import families as f
 from processor.metrics.series import Contributions, count, observe
 
@@ -165,6 +166,13 @@ def view(state: ConversationState, end: ThreadWalk, swept: float) -> Contributio
         out[count(f.NEGATIVE_CONVERSATIONS, labels)] = 1.0
         if recovered(opening, negative_below, later, state.surveys):
             out[count(f.RECOVERED_CONVERSATIONS, labels)] = 1.0
+    # Churn: a customer who said they are leaving, and what came of it.
+    if state.churn_risk_at is not None:
+        out[count(cf.CHURN_RISK_CONVERSATIONS, labels)] = 1.0
+        if first_resolution is not None:
+            out[count(cf.CHURN_RISK_RESOLVED, labels)] = 1.0
+        if any(satisfied_answer(kind, score) for kind, score in state.surveys):
+            out[count(cf.CHURN_RISK_RECOVERED, labels)] = 1.0
     any_redirection = "true" if state.redirections else "false"
     for kind, score in state.surveys:
         if kind == "csat":

@@ -27,6 +27,7 @@ from typing import Any
 
 from processor.domain import thread_tail
 from processor.domain.business_hours import calendar_from_json
+from processor.domain.churn import NO_PHRASES, ChurnPhrases, states_leaving
 from processor.domain.contributions import (
     AT_RISK,
     AWAITING_CUSTOMER,
@@ -67,6 +68,8 @@ class ConversationRules:
     # agents are labelled only when listed (else no per-agent series at all).
     teams: frozenset[str] | None = None
     agents: frozenset[str] = frozenset()
+    # What a customer's text must say to flag the conversation as a churn risk.
+    churn_phrases: ChurnPhrases = NO_PHRASES
 
     def team_label(self, team: str | None) -> str:
         if team is None:
@@ -107,6 +110,7 @@ class ConversationState:
     later_sentiment_max: float | None = None
     redirections: dict[str, float] = field(default_factory=dict)  # channel -> earliest time
     surveys: list[tuple[str, int]] = field(default_factory=list)
+    churn_risk_at: float | None = None  # the earliest customer post saying they are leaving
     swept_until: float | None = None
     last_event_at: float | None = None
     # The walk: `settled` up to `settled_until` (nothing earlier can arrive), the marks
@@ -253,6 +257,10 @@ def _apply_header(
         ):
             state.customer_value = event.customer_value
         _sentiment(state, at, event.sentiment)
+        if (state.churn_risk_at is None or at < state.churn_risk_at) and states_leaving(
+            event.inquiry_type, event.text, rules.churn_phrases
+        ):
+            state.churn_risk_at = at
         if state.opened_at is None or at < state.opened_at:
             # The earliest inbound post opens the conversation and fixes its labels and its
             # targets (the policy and rules in force when it is seen), whatever the order.

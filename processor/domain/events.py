@@ -25,7 +25,9 @@ from msgspec import Meta
 from msgspec.structs import force_setattr
 
 Priority = Literal["low", "normal", "high", "urgent"]
-InquiryType = Literal["complaint", "feedback", "recommendation", "question", "praise", "other"]
+InquiryType = Literal[
+    "complaint", "feedback", "recommendation", "question", "praise", "churn_risk", "other"
+]
 ToChannel = Literal["dm", "chat", "voice", "email", "other"]
 SurveyKind = Literal["csat", "nps"]
 

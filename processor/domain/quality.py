@@ -50,6 +50,11 @@ def csat_satisfied(score: int) -> bool:
     return score >= 4
 
 
+def satisfied_answer(kind: str, score: int) -> bool:
+    """A survey answer that says the customer is content: CSAT 4-5 or NPS 7-10."""
+    return (kind == "csat" and score >= 4) or (kind == "nps" and score >= 7)
+
+
 def recovered(
     opening_sentiment: float | None,
     negative_below: float,
@@ -65,6 +70,4 @@ def recovered(
         return None
     if any(s is not None and s >= negative_below for s in later_sentiments):
         return True
-    return any(
-        (kind == "csat" and score >= 4) or (kind == "nps" and score >= 7) for kind, score in surveys
-    )
+    return any(satisfied_answer(kind, score) for kind, score in surveys)

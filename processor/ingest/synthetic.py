@@ -110,7 +110,7 @@ _MENTION_TEXTS = {
         "@{brand} {topic} is still broken and nobody helps. Really disappointed.",
         "@{brand} third time asking about {topic}. This is ridiculous.",
         "@{brand} what is going on with {topic}?? Nothing works.",
-        "@{brand} I want my money back, {topic} has been a mess for days.",
+        "@{brand} {topic} has been a mess for days. Fix it or I'm switching to a rival.",
     ),
     "question": (
         "@{brand} quick question about {topic}, how do I change it?",

@@ -9,8 +9,11 @@ counters without `_total` (the client adds it). Nothing here touches Kafka or st
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Literal
+
+from processor.metrics.customer_families import CUSTOMER_FAMILIES
+from processor.metrics.family import Family as Family
+from processor.metrics.family import HistogramPart as HistogramPart
+from processor.metrics.family import Kind as Kind
 
 PREFIX = "socialcare_"
 
@@ -75,30 +78,6 @@ WEBHOOK_DURATION_BUCKETS: tuple[float, ...] = (
 # Age of open conversations: bucket upper bounds (seconds) and labels.
 AGE_BOUNDS: tuple[float, ...] = (3600.0, 4 * 3600.0, 86400.0, 3 * 86400.0)
 AGE_LABELS = ("lt_1h", "1h_4h", "4h_24h", "1d_3d", "gt_3d")
-
-Kind = Literal["counter", "gauge", "histogram"]
-HistogramPart = Literal["bucket", "sum", "count"]
-
-
-@dataclass(frozen=True)
-class Family:
-    """One exported metric family."""
-
-    name: str  # full name; counters without `_total`, as prometheus-client takes them
-    kind: Kind
-    documentation: str
-    labels: tuple[str, ...]
-
-    def sample(self, part: HistogramPart | Literal[""] = "") -> str:
-        """The name of the family's samples in the exposition (what PromQL reads)."""
-        if self.kind == "counter":
-            return self.name + "_total"
-        if self.kind == "histogram":
-            if not part:
-                raise ValueError(f"{self.name} is a histogram: say bucket, sum or count")
-            return f"{self.name}_{part}"
-        return self.name
-
 
 # -- business families: per conversation and per event, additive over partitions ----------
 
@@ -273,7 +252,7 @@ MENTIONS_BY_INQUIRY_TYPE = Family(
     "socialcare_mentions_by_inquiry_type",
     "counter",
     "Inbound posts by inquiry type (complaint, feedback, recommendation, question, praise, "
-    "other, unknown).",
+    "churn_risk, other, unknown).",
     ("brand", "channel", "inquiry_type"),
 )
 COMPLAINTS = Family(
@@ -372,6 +351,7 @@ BUSINESS_FAMILIES: tuple[Family, ...] = (
     NEGATIVE_CONVERSATIONS,
     RECOVERED_CONVERSATIONS,
     OPEN_CONVERSATIONS,
+    *CUSTOMER_FAMILIES,
 )
 
 WINDOW_MENTIONS = Family(

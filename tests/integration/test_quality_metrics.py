@@ -23,6 +23,7 @@ def test_csat_nps_sentiment_recovery_and_complaints(
     worker.wait_ready()
     T = time.time() - 3600
     B = "QualityCo"
+    C = "ChurnCo"
     events = [
         # q1: negative complaint (-0.8), answered, customer thanks (+0.7): recovered. CSAT 5.
         mention("q1-m1", "q1", B, "twitter", T, sentiment=-0.8, inquiry_type="complaint"),
@@ -44,6 +45,21 @@ def test_csat_nps_sentiment_recovery_and_complaints(
         # q4: negative (-0.5), only a later negative post: negative, not recovered.
         mention("q4-m1", "q4", B, "facebook", T + 40, sentiment=-0.5),
         mention("q4-m2", "q4", B, "facebook", T + 400, sentiment=-0.9),
+        # Churn, brand C (default phrase list). c1: says it in text, in a follow-up that
+        # arrives first; resolved; CSAT 4: at risk, resolved, recovered.
+        mention("c1-m2", "c1", C, "twitter", T + 100, sentiment=-0.5,
+                text="Fine. I'm cancelling my subscription and SWITCHING to RivalCo"),
+        mention("c1-m1", "c1", C, "twitter", T, sentiment=-0.2, text="my bill is wrong again"),
+        reply("c1-r1", "c1", C, "twitter", T + 300, resolves=True),
+        event("survey", "c1-s", "c1", C, "twitter", T + 900, kind="csat", score=4),
+        # c2: the classifier's inquiry type, no text; an NPS 3: at risk only.
+        mention("c2-m1", "c2", C, "facebook", T + 50, sentiment=-0.6, inquiry_type="churn_risk"),
+        event("survey", "c2-n", "c2", C, "facebook", T + 950, kind="nps", score=3),
+        # c3: a negated phrase is no churn signal; resolved, CSAT 5.
+        mention("c3-m1", "c3", C, "twitter", T + 70, sentiment=0.1,
+                text="I'm not leaving you, just tell me when the outage ends"),
+        reply("c3-r1", "c3", C, "twitter", T + 200, resolves=True),
+        event("survey", "c3-s", "c3", C, "twitter", T + 990, kind="csat", score=5),
     ]  # fmt: skip
     deployment.produce(events)
     wait_until(
@@ -80,3 +96,18 @@ def test_csat_nps_sentiment_recovery_and_complaints(
     assert v("socialcare_negative_conversations_total", channel="facebook") == 1
     assert v("socialcare_recovered_conversations_total", channel="twitter") == 2
     assert v("socialcare_recovered_conversations_total", channel="facebook") == 0
+    # Churn: c1 (phrases) and c2 (inquiry type) at risk; c1 resolved and recovered (CSAT 4);
+    # c3's phrase is negated; QualityCo's texts say nothing of leaving.
+    churn = {
+        (name, channel): value(m, f"socialcare_churn_risk_{name}_total", brand=C, channel=channel)
+        for name in ("conversations", "resolved", "recovered")
+        for channel in ("twitter", "facebook")
+    }
+    assert churn == {
+        ("conversations", "twitter"): 1, ("conversations", "facebook"): 1,
+        ("resolved", "twitter"): 1, ("resolved", "facebook"): 0,
+        ("recovered", "twitter"): 1, ("recovered", "facebook"): 0,
+    }  # fmt: skip
+    assert value(m, "socialcare_mentions_by_inquiry_type_total", brand=C,
+                 inquiry_type="churn_risk") == 1  # fmt: skip
+    assert v("socialcare_churn_risk_conversations_total") == 0

@@ -15,13 +15,19 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "processor"
 DEFINITIONS = (
+    "processor.metrics.family",
+    "processor.metrics.customer_families",
     "processor.metrics.families",
     "processor.metrics.series",
     "processor.metrics.windows",
 )
 BASE = ("processor.settings", "processor.errors")
 ALLOWED: dict[str, tuple[str, ...]] = {
-    "processor.metrics.families": (),
+    "processor.metrics.family": (),
+    "processor.metrics.customer_families": ("processor.metrics.family",),
+    "processor.metrics.families": (
+        "processor.metrics.family", "processor.metrics.customer_families",
+    ),
     "processor.metrics.windows": (),
     "processor.metrics.series": ("processor.metrics.families", "processor.errors"),
     "processor.domain": (*BASE, *DEFINITIONS, "processor.domain"),

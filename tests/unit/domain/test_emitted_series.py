@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 
 from processor.domain import conversation
+from processor.domain.churn import DEFAULT_CHURN_PHRASES, ChurnPhrases
 from processor.domain.conversation import ConversationRules, ConversationState
 from processor.domain.events import Mention, Redirection, Reply, Survey, decode_event
 from processor.domain.sla import SlaPolicyCache
@@ -42,7 +43,10 @@ def test_every_emitted_series_is_declared() -> None:
 
     documents = SyntheticTraffic(START, seed=3, profile=TrafficProfile(conversations_per_minute=4))
     events = documents.advance(START + 86400)
-    rules = ConversationRules(agents=frozenset({"agent-AcmeSupport-1"}))
+    rules = ConversationRules(
+        agents=frozenset({"agent-AcmeSupport-1"}),
+        churn_phrases=ChurnPhrases(DEFAULT_CHURN_PHRASES),
+    )
     policies = SlaPolicyCache()
     states: dict[str, ConversationState] = {}
     seen: Counter[str] = Counter()

@@ -1,0 +1,86 @@
+"""The churn signal: a customer who says they are leaving.
+
+A mention states it by its inquiry type (`churn_risk`, set by the listening platform's
+classifier) or in its text, matched against a phrase list (`SOCIALCARE_CHURN_PHRASES`): the
+phrases care teams escalate on ("cancel my account", "switching to", "I'm done with").
+A phrase counts as a whole-word match in any letter case, with any run of spaces between
+its words, unless a negation shortly before it turns it round ("I'm not leaving", "would
+never cancel my account"). Text is never exported: only the conversation's flag and what
+came of it (`processor.domain.contributions`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+DEFAULT_CHURN_PHRASES: tuple[str, ...] = (
+    "cancel my account",
+    "cancel my subscription",
+    "cancel my service",
+    "cancelling my account",
+    "cancelling my subscription",
+    "canceling my account",
+    "canceling my subscription",
+    "close my account",
+    "closing my account",
+    "delete my account",
+    "switching to",
+    "switch to another",
+    "moving to another",
+    "taking my business elsewhere",
+    "take my business elsewhere",
+    "i'm leaving",
+    "i am leaving",
+    "i'm done with",
+    "i am done with",
+    "never buying",
+    "never using",
+    "last time i use",
+    "unsubscribe me",
+    "port my number",
+)
+
+# A negation in the few words before a phrase: "not", "never", "no", "n't" and the like.
+_NEGATED = re.compile(
+    r"\b(?:not|never|no|won't|wont|don't|dont|isn't|am\s+not|i'm\s+not|wouldn't|"
+    r"wasn't|without)\b(?:\W+\w+){0,2}\W*$",
+    re.IGNORECASE,
+)
+_NEGATION_REACH = 40  # characters before the phrase searched for a negation
+
+
+class ChurnPhrases:
+    """A compiled phrase list; `stated_in(text)` says whether a text states leaving."""
+
+    def __init__(self, phrases: Iterable[str] = DEFAULT_CHURN_PHRASES) -> None:
+        self.phrases = tuple(phrase.strip() for phrase in phrases if phrase.strip())
+        if not self.phrases:
+            self._pattern: re.Pattern[str] | None = None
+            return
+        # Longest first, so that "cancel my account" wins over a shorter prefix.
+        alternatives = sorted(
+            (r"\s+".join(re.escape(word) for word in phrase.split()) for phrase in self.phrases),
+            key=len,
+            reverse=True,
+        )
+        # Apostrophes: the straight and the typographic one read the same.
+        joined = "|".join(alternatives).replace("'", "['’]")
+        self._pattern = re.compile(rf"(?<!\w)(?:{joined})(?!\w)", re.IGNORECASE)
+
+    def stated_in(self, text: str | None) -> bool:
+        if not text or self._pattern is None:
+            return False
+        for found in self._pattern.finditer(text):
+            before = text[max(0, found.start() - _NEGATION_REACH) : found.start()]
+            if not _NEGATED.search(before.replace("’", "'")):
+                return True
+        return False
+
+
+NO_PHRASES = ChurnPhrases(())
+
+
+def states_leaving(inquiry_type: str | None, text: str | None, phrases: ChurnPhrases) -> bool:
+    """A mention's churn signal: the `churn_risk` inquiry type or a phrase of the list."""
+    return inquiry_type == "churn_risk" or phrases.stated_in(text)
