@@ -51,8 +51,11 @@ def csat_satisfied(score: int) -> bool:
 
 
 def satisfied_answer(kind: str, score: int) -> bool:
-    """A survey answer that says the customer is content: CSAT 4-5 or NPS 7-10."""
-    return (kind == "csat" and score >= 4) or (kind == "nps" and score >= 7)
+    """A survey answer that says the customer is content: CSAT 4-5 or NPS 7-10 (not a
+    detractor), by the categories above."""
+    if kind == "csat":
+        return csat_satisfied(score)
+    return kind == "nps" and nps_category(score) != "detractor"
 
 
 def recovered(
