@@ -181,6 +181,11 @@ class Settings(BaseSettings):
     conversation_ttl_seconds: float = Field(
         30 * 86400, validation_alias=_env("SOCIALCARE_CONVERSATION_TTL_SECONDS"), gt=0
     )
+    # A customer is remembered this long after their latest conversation (repeat contacts
+    # within 30 days need at least that; processor/domain/customers.py).
+    customer_ttl_seconds: float = Field(
+        90 * 86400, validation_alias=_env("SOCIALCARE_CUSTOMER_TTL_SECONDS"), ge=30 * 86400
+    )
     sweep_interval_seconds: float = Field(
         1.0, validation_alias=_env("SOCIALCARE_SWEEP_INTERVAL_SECONDS"), gt=0
     )
@@ -300,6 +305,11 @@ class Settings(BaseSettings):
     def topic_ticks(self) -> str:
         """Internal topic that carries clock ticks to every partition (breach by silence)."""
         return f"{self.app_id}-clock-ticks"
+
+    @property
+    def topic_customer_contacts(self) -> str:
+        """Internal topic that carries conversations' facts to their customer's partition."""
+        return f"{self.app_id}-customer-contacts"
 
 
 class ConfigurationError(SocialcareError):

@@ -7,9 +7,11 @@ derived with `processor.metrics.series.field_of`, the one owner of that form.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from processor.domain import conversation
+from processor.metrics import customer_families as cf
 from processor.metrics.series import Contributions, field_of
 
 StoredKey = tuple[str, tuple[str, ...], float | None]
@@ -38,3 +40,22 @@ def retirement(*args: Any, **kwargs: Any) -> Stored:
 
 # The domain's own difference is key-agnostic: it serves the stored form as it is.
 difference = conversation.difference
+
+
+# The stored fields of the families counted on the customers' side (retention).
+CUSTOMER_FIELDS = frozenset(
+    family.name.removeprefix("socialcare_") + "_total"
+    for family in (cf.CUSTOMER_CONVERSATIONS, cf.RETURNING_CUSTOMER_CONVERSATIONS,
+                   cf.CUSTOMER_RESOLUTIONS, cf.REPEAT_CONTACT_RESOLUTIONS, cf.REPEAT_CONTACTS)
+)  # fmt: skip
+
+
+def conversation_side(table: Mapping[str, Any], customers: bool = False) -> dict[str, Any]:
+    """The records of a totals or windows table without (or with only) the retention fields."""
+    out = {}
+    for key, record in table.items():
+        kept = {field: value for field, value in record.items()
+                if (field.split("|", 1)[0] in CUSTOMER_FIELDS) == customers}  # fmt: skip
+        if kept:
+            out[key] = kept
+    return out

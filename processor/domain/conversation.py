@@ -111,6 +111,10 @@ class ConversationState:
     redirections: dict[str, float] = field(default_factory=dict)  # channel -> earliest time
     surveys: list[tuple[str, int]] = field(default_factory=list)
     churn_risk_at: float | None = None  # the earliest customer post saying they are leaving
+    # The opening post's author, and [opened_at, resolved_at] as last told to the customer's
+    # partition (`processor.domain.customers`).
+    customer_id: str | None = None
+    customer_told: list[float | None] | None = None
     swept_until: float | None = None
     last_event_at: float | None = None
     # The walk: `settled` up to `settled_until` (nothing earlier can arrive), the marks
@@ -161,6 +165,8 @@ class ConversationState:
         values["tail"] = [(at, code) for at, code in document["tail"]]
         values["surveys"] = [(kind, score) for kind, score in document["surveys"]]
         values["redirections"] = dict(document["redirections"])
+        if document.get("customer_told") is not None:
+            values["customer_told"] = list(document["customer_told"])
         return cls(**values)
 
     @property
@@ -265,6 +271,7 @@ def _apply_header(
             # The earliest inbound post opens the conversation and fixes its labels and its
             # targets (the policy and rules in force when it is seen), whatever the order.
             state.brand, state.channel = event.brand, event.channel
+            state.customer_id = event.author_id
             state.priority = event.effective_priority
             state.opened_at = at
             for target in ("first_response", "next_response", "resolution"):

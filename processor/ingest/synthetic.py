@@ -42,7 +42,11 @@ def _cum(weights: Sequence[float]) -> tuple[float, ...]:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MINUTE_MS = 60_000
 _SECOND_MS = 1_000
-_CUSTOMER_POOL = 2_000_000  # large enough that repeat customers are rare but possible
+_CUSTOMER_POOL = 2_000_000  # large enough that other repeat customers are rare
+# A quarter of the conversations come from a thousand regulars: returning customers and
+# repeat contacts (drawn from the same number as the others, so no other draw moves).
+_REGULAR_SHARE = 0.25
+_REGULARS = 1_000
 _MAX_FOLLOW_UPS = 4
 _BURST_MIN_MINUTES = 5
 _BURST_MAX_MINUTES = 20
@@ -405,7 +409,10 @@ class SyntheticTraffic:
         low, high = _SENTIMENT_RANGE[inquiry]
         sentiment = round(rng.uniform(low, high), 3)
         topic = self._burst_topic[b] if crisis else rng.choice(_TOPICS)
-        author = f"cust-{rng.randrange(_CUSTOMER_POOL)}"
+        customer = rng.randrange(_CUSTOMER_POOL)
+        if customer < _REGULAR_SHARE * _CUSTOMER_POOL:
+            customer %= _REGULARS
+        author = f"cust-{customer}"
 
         conversation: Event = {"brand": brand, "channel": channel, "schema_version": 1}
         opening: Event = {

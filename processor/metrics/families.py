@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from processor.metrics.customer_families import CUSTOMER_FAMILIES
+from processor.metrics.customer_families import CUSTOMER_FAMILIES, CUSTOMER_WINDOW_FAMILIES
 from processor.metrics.family import Family as Family
 from processor.metrics.family import HistogramPart as HistogramPart
 from processor.metrics.family import Kind as Kind
@@ -406,6 +406,7 @@ WINDOW_FAMILIES: Mapping[str, Family] = {
     RESOLUTION_SLA.name: WINDOW_RESOLUTION_SLA,
     OTHER_CHANNEL_CONTACTS.name: WINDOW_OTHER_CHANNEL_CONTACTS,
     COMPLAINTS.name: WINDOW_COMPLAINTS,
+    **CUSTOMER_WINDOW_FAMILIES,
 }
 
 

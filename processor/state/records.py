@@ -25,11 +25,13 @@ def changelog_topic(app_id: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """A record to write in a partition's batch: the changelog's, or a dead letter."""
+    """A record to write in a partition's batch: the changelog's (topic ""), a dead letter
+    or a customer contact; to the batch's partition unless `partition` says otherwise."""
 
     topic: str
     key: bytes | None
     value: bytes | None
+    partition: int | None = None
 
     @property
     def size(self) -> int:

@@ -93,17 +93,19 @@ async def _send(
     sent: list[_Sent] = []
     builder: Any = None
     topic: str | None = None
+    to_partition = partition
 
     async def flush() -> None:
         if builder is not None and builder.record_count():
-            delivered = await producer.send_batch(builder, topic, partition=partition)
+            delivered = await producer.send_batch(builder, topic, partition=to_partition)
             sent.append(_Sent(topic == changelog, builder.record_count(), delivered))
 
     for record, headers in framed:
         target = record.topic or changelog
-        if target != topic:
+        target_partition = partition if record.partition is None else record.partition
+        if target != topic or target_partition != to_partition:
             await flush()
-            builder, topic = producer.create_batch(), target
+            builder, topic, to_partition = producer.create_batch(), target, target_partition
         appended = builder.append(
             key=record.key, value=record.value, timestamp=None, headers=headers
         )

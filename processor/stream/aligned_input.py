@@ -4,8 +4,9 @@ The glue between the consumer (`processor.stream.fetch`) and `processor.stream.a
 each record of a fetch is held (unacknowledged, so its offset is not committed) until the
 aligner releases it and the pipeline has processed it and written its batch; then it is
 acknowledged. Lag comes from the consumer's highwater against the last offset received;
-partitions too far ahead are paused. Clock ticks are not aligned: they go to the pipeline
-with the batch, to run the sweep.
+partitions too far ahead are paused. Clock ticks and customer contacts are not aligned:
+they go to the pipeline with the batch (ticks run the sweep; contacts carry facts already
+in event-time order per conversation, and their counts do not depend on the order).
 """
 
 from __future__ import annotations

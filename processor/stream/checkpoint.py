@@ -1,10 +1,11 @@
 """The end of a batch in a worker: each changed partition's records written as one unit.
 
-Per partition: the dead letters of the batch, then the changed keys of every table, the
-input progress among them. The unit is a Kafka transaction (or a framed batch without
-transactions, `processor.state.writer`), so after a crash the changelog holds either the
-whole batch, progress included, or none of it, and the input from the recorded progress
-on is processed again. Nothing of a batch is acknowledged to Faust before this returns.
+Per partition: the dead letters and customer contacts of the batch, then the changed keys
+of every table, the input progress among them. The unit is a Kafka transaction (or a
+framed batch without transactions, `processor.state.writer`), so after a crash the
+changelog holds either the whole batch, progress included, or none of it, and the input
+from the recorded progress on is processed again. Nothing of a batch is acknowledged to
+Faust before this returns.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ class StateCheckpoint:
 
     async def stage_dead_letter(self, partition: int, key: bytes | None, value: bytes) -> None:
         self._outbox[partition].append(Outgoing(self.dead_letter_topic, key, value))
+
+    def stage(self, partition: int, record: Outgoing) -> None:
+        """A record for another topic (a customer contact) in the partition's batch."""
+        self._outbox[partition].append(record)
 
     async def commit(self) -> set[int]:
         """Write the batch; returns the partitions fenced off by their new owner."""

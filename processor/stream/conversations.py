@@ -73,7 +73,8 @@ def _open_entry(state: ConversationState, backlog: str | None) -> OpenConversati
     return OpenConversation(state.brand, state.channel, state.opened_at, state.priority, backlog)
 
 
-def _items_of(table: Table, partition: int) -> Iterator[tuple[Any, Any]]:
+def partition_items(table: Table, partition: int) -> Iterator[tuple[Any, Any]]:
+    """The (key, document) pairs of a partition of a table keyed `"<partition>|..."`."""
     items_of = getattr(table, "items_of", None)
     if items_of is not None:  # the state store: one range of the partition
         yield from items_of(partition)
@@ -194,7 +195,7 @@ class ConversationStore:
             checks: list[tuple[float, str]] = []
             idle: list[tuple[float, str]] = []
             open_now = OpenBacklog()
-            for key, document in _items_of(self.table, partition):
+            for key, document in partition_items(self.table, partition):
                 conversation_id = key.split("|", 1)[1]
                 last_event_at = document.get("last_event_at")
                 if last_event_at is not None:

@@ -1,9 +1,11 @@
 """What happens to a batch of messages, in the order the README's "How it counts" tells it.
 
 skip what the state already holds -> decode -> dedup -> time checks -> fold into the
-conversation -> add the difference of its contributions to the aggregates -> sweep the
-clock -> dead letters -> checkpoint (the batch's changes made durable, one unit per
-partition).
+conversation -> add the difference of its contributions to the aggregates -> fold the
+customer contacts read -> sweep the clock -> dead letters -> checkpoint (the batch's changes
+made durable, one unit per partition). What a conversation tells its customer's partition
+(`processor.stream.customers`) goes out with the checkpoint, or, without a broker (unit
+tests, the micro-benchmark), straight back in at the end of the batch.
 
 The parts each have one job: `Clock` (what "now" is per partition), `ConversationStore`
 (states and their indexes), `Aggregates` (totals and window buckets), `Tables` (with the
@@ -20,10 +22,10 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 
-from processor.domain import conversation
+from processor.domain import conversation, customers
 from processor.domain.admission import order_rejection, settled_rejection
 from processor.domain.churn import DEFAULT_CHURN_PHRASES, ChurnPhrases
-from processor.domain.conversation import ConversationRules
+from processor.domain.conversation import ConversationRules, ConversationState
 from processor.domain.events import AnyEvent, ContactCount, Mention, Rejection, decode_event
 from processor.domain.identity import (
     CONFLICT,
@@ -39,9 +41,11 @@ from processor.domain.sentiment import load_scorer, with_sentiment
 from processor.domain.sla import SlaPolicyCache
 from processor.metrics.series import Contributions
 from processor.settings import Settings, TeamStaffing
+from processor.state.records import Outgoing
 from processor.stream.aggregates import Aggregates, BucketRow, TotalsRow
 from processor.stream.clock import Clock
 from processor.stream.conversations import ConversationStore
+from processor.stream.customers import ContactRouting, CustomerStore, decode_facts
 from processor.stream.interfaces import (
     Checkpoint,
     DeadLetterSink,
@@ -73,6 +77,7 @@ class Pipeline:
         wall_clock: Callable[[], float] = time.time,
         catching_up: Callable[[int], bool] = lambda partition: False,
         label_registry: LabelRegistry | None = None,
+        send_contact: Callable[[int, Outgoing], None] | None = None,
     ) -> None:
         self.settings = settings
         self.tables = tables
@@ -87,6 +92,12 @@ class Pipeline:
             tables.totals, tables.windows, settings.allowed_lateness_seconds
         )
         self.seen = SeenEvents(tables.seen)
+        self.customers = CustomerStore(tables.customers, settings.customer_ttl_seconds)
+        self.contacts = ContactRouting(settings.topic_customer_contacts, settings.partitions)
+        # Facts for the customers' partitions: with the checkpoint (a worker), or looped
+        # back at the end of the batch.
+        self._loopback: list[Message] = []
+        self.send_contact = send_contact or self._loop_back
         self.labels = LabelBounds(
             settings, label_registry or MemoryLabelRegistry(), policies, health.overflowed
         )
@@ -94,6 +105,8 @@ class Pipeline:
         self.owned: set[int] | None = None
         self.view = StateView(self)
         self.topic_types = settings.input_topics
+        # Topic -> what the progress record counts: the input topics and the contacts.
+        self._progressed = {**self.topic_types, settings.topic_customer_contacts: "contact"}
         self.rules = ConversationRules(
             sentiment=SentimentRules(
                 settings.negative_sentiment_below, settings.positive_sentiment_above
@@ -122,6 +135,7 @@ class Pipeline:
         self.conversations.forget(lost)
         self.aggregates.forget(lost)
         self.seen.forget(lost)
+        self.customers.forget(lost)
 
     def _index(self, partitions: set[int]) -> None:
         if not partitions:
@@ -129,9 +143,10 @@ class Pipeline:
         checks = self.conversations.index(partitions)
         buckets = self.aggregates.index(partitions)
         self.seen.index(partitions)
+        customers_known = self.customers.index(partitions)
         log.info(
-            "partitions %s indexed: %d clock checks, %d window buckets",
-            sorted(partitions), checks, buckets,
+            "partitions %s indexed: %d clock checks, %d window buckets, %d customers",
+            sorted(partitions), checks, buckets, customers_known,
         )  # fmt: skip
 
     def _ensure_indexed(self, partition: int) -> None:
@@ -181,9 +196,12 @@ class Pipeline:
         unmark: list[str] = []
         letters: list[tuple[Message, Rejection, str]] = []
         touched: set[int] = {message.partition for message in messages}
+        contacts: list[Message] = []
         for message, item, digest in zip(fresh, decoded, digests, strict=True):
             if item is None:
-                continue  # a clock tick: the sweep below covers its partition
+                if message.topic == self.contacts.topic:
+                    contacts.append(message)
+                continue  # or a clock tick: the sweep below covers its partition
             if isinstance(item, Rejection):
                 letters.append((message, item, self.topic_types.get(message.topic, "unknown")))
                 continue
@@ -218,6 +236,7 @@ class Pipeline:
         for partition, done in progress.items():
             if done != self.tables.progress.get(partition):
                 self.tables.progress[partition] = done
+        self._fold_contacts(contacts, letters)
         for partition in sorted(touched):
             try:
                 self.sweep(partition)
@@ -225,6 +244,9 @@ class Pipeline:
                 # Time-driven work must not stop event processing; the next tick retries.
                 log.exception("deadline sweep failed on partition %d", partition)
                 self.health.processing_error()
+        while self._loopback:
+            looped, self._loopback = self._loopback, []
+            self._fold_contacts(looped, letters)
         self.aggregates.flush()
         self.health.processed_counts(outcomes)
         self.health.observe_events(counted_times, produced_at)
@@ -245,22 +267,23 @@ class Pipeline:
         fresh = []
         progress: dict[int, dict[str, int]] = {}
         for message in messages:
-            event_type = self.topic_types.get(message.topic)
+            event_type = self._progressed.get(message.topic)
             if event_type is not None:
                 done = progress.get(message.partition)
                 if done is None:
                     done = dict(self.tables.progress.get(message.partition) or {})
                     progress[message.partition] = done
                 if message.offset < done.get(message.topic, 0):
-                    self.health.processed(event_type, "redelivered")
+                    if event_type in self.topic_types.values():
+                        self.health.processed(event_type, "redelivered")
                     continue
                 done[message.topic] = message.offset + 1
             fresh.append(message)
         return fresh, progress
 
     def _decode(self, message: Message) -> AnyEvent | Rejection | None:
-        """The event, why it is not one, or None for a clock tick."""
-        if message.topic == self.settings.topic_ticks:
+        """The event, why it is not one, or None for a clock tick or a customer contact."""
+        if message.topic == self.settings.topic_ticks or message.topic == self.contacts.topic:
             return None
         expected = self.topic_types.get(message.topic)
         if expected is None:
@@ -311,6 +334,7 @@ class Pipeline:
         delta = conversation.apply_event(state, event, self.policies, self.rules)
         for key, amount in conversation.event_increments(event, self.rules).items():
             delta[key] = delta.get(key, 0.0) + amount
+        self._tell_customer(partition, state)
         store.store(state)
         self._aggregate(partition, delta)
         if is_new:
@@ -331,6 +355,7 @@ class Pipeline:
         for state in store.due(partition, now):
             delta = conversation.sweep(state, now)
             if delta is not None:
+                self._tell_customer(partition, state)
                 store.store(state)
                 self._aggregate(partition, delta)
         # Idle by the watermark, not the latest event time: an event within the allowed
@@ -342,6 +367,37 @@ class Pipeline:
         latest = self.clock.stream_time(partition)
         if latest is not None:
             self.seen.expire(partition, latest - self.settings.allowed_lateness_seconds)
+            self.customers.expire(partition, latest)
+
+    # -- customers ----------------------------------------------------------------------------
+
+    def _tell_customer(self, partition: int, state: ConversationState) -> None:
+        """Send the conversation's facts to its customer's partition if they changed."""
+        facts = customers.facts_to_tell(state)
+        if facts is not None:
+            self.send_contact(partition, self.contacts.outgoing(facts))
+
+    def _loop_back(self, partition: int, record: Outgoing) -> None:
+        target = partition if record.partition is None else record.partition
+        self._loopback.append(Message(record.topic, target, -1, record.key, record.value))
+
+    def _fold_contacts(
+        self, messages: list[Message], letters: list[tuple[Message, Rejection, str]]
+    ) -> None:
+        """Fold conversations' facts into their customers (partition of the record)."""
+        for message in messages:
+            facts = decode_facts(message.value)
+            if isinstance(facts, Rejection):
+                letters.append((message, facts, "unknown"))  # internal: no event type
+                continue
+            self._ensure_indexed(message.partition)
+            try:
+                self._aggregate(message.partition, self.customers.apply(message.partition, facts))
+            except Exception as exc:
+                log.exception("customer contact of %s failed", facts.conversation_id)
+                self.health.processing_error()
+                error = Rejection("processing_error", f"{type(exc).__name__}: {exc}")
+                letters.append((message, error, "unknown"))
 
 
 class StateView:

@@ -3,8 +3,9 @@
 `conversations` (state per conversation, keyed `"<partition>|<conversation id>"`),
 `threads` (the closed chunks of a conversation's tail, `"<partition>|<conversation id>|<n>"`),
 `totals` and `windows` (the aggregates), `clocks` (stream time per partition), `progress`
-(per partition, the next offset of each input topic whose event is in the state) and
-`seen` (ids counted within the allowed lateness). Every key names its input partition, so
+(per partition, the next offset of each input topic whose event is in the state), `seen`
+(ids counted within the allowed lateness) and `customers` (`"<partition>|<brand>|<author>"`,
+`processor.stream.customers`). Every key names its input partition, so
 a batch's changes go to the changelog partition of the input partition they came from, and
 a worker's local copy finds a key's row without an index.
 """
@@ -33,9 +34,10 @@ PARTITION_OF: dict[str, PartitionOf] = {
     "clocks": int,
     "progress": int,
     "seen": partition_prefixed,
+    "customers": partition_prefixed,
 }
 # On disk only in a worker: the bulk of the state, read one conversation at a time.
-ON_DISK = frozenset({"conversations", "threads"})
+ON_DISK = frozenset({"conversations", "threads", "customers"})
 
 
 @dataclass
@@ -49,11 +51,19 @@ class Tables:
     clocks: MutableMapping[Any, Any]
     progress: MutableMapping[Any, Any]
     seen: MutableMapping[Any, Any]
+    customers: MutableMapping[Any, Any]
 
     @classmethod
     def in_memory(cls) -> Tables:
         return cls(
-            conversations={}, threads={}, totals={}, windows={}, clocks={}, progress={}, seen={}
+            conversations={},
+            threads={},
+            totals={},
+            windows={},
+            clocks={},
+            progress={},
+            seen={},
+            customers={},
         )
 
     @classmethod

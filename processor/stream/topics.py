@@ -21,22 +21,26 @@ class TopicLayoutError(SocialcareError):
 def all_topics(settings: Settings) -> list[str]:
     return [
         *settings.input_topics, settings.topic_deadletters, settings.topic_ticks,
-        changelog_topic(settings.app_id),
+        settings.topic_customer_contacts, changelog_topic(settings.app_id),
     ]  # fmt: skip
 
 
 # A dead letter keeps up to 1 MB of its input, base64 in JSON; a long thread's state can
 # pass the broker's default 1 MB too. Refused, it would fail its whole batch again and again.
 LARGE_RECORDS = {"max.message.bytes": str(8 * 1_048_576)}
+CONTACTS_RETENTION_MS = 30 * 86_400_000
 
 
 def topic_config(settings: Settings, name: str) -> dict[str, str]:
     """The changelog keeps the newest record of every key, never deleted by age; it and
-    the dead-letter topic accept records up to 8 MB."""
+    the dead-letter topic accept records up to 8 MB; customer contacts are kept 30 days."""
     if name == changelog_topic(settings.app_id):
         return {"cleanup.policy": "compact", **LARGE_RECORDS}
     if name == settings.topic_deadletters:
         return dict(LARGE_RECORDS)
+    if name == settings.topic_customer_contacts:
+        # Read within seconds normally; kept through a month-long outage of the workers.
+        return {"retention.ms": str(CONTACTS_RETENTION_MS)}
     return {}
 
 

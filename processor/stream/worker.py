@@ -1,12 +1,13 @@
 """The worker process: the Faust app, its state and topics, the agent, timers and pages.
 
 The agent stays thin: it hands each fetch of the input topics (and of the internal
-clock-tick topic), delivered whole by the consumer (`processor.stream.fetch`), to the
-aligned input and the pipeline. The app subscribes to the five topics together, so they
-are co-partitioned and every event of a conversation reaches the same worker. Faust runs
-the consumer group; the state is `processor.state`'s: on an assignment the worker fences
-the partitions' previous writers, takes up their local copy (its own from before, or a
-standby copy) and reads the changelog after it, then the pipeline indexes them (`assign`).
+clock-tick and customer-contact topics), delivered whole by the consumer
+(`processor.stream.fetch`), to the aligned input and the pipeline. The app subscribes to
+the topics together, so they are co-partitioned and every event of a conversation reaches
+the same worker. Faust runs the consumer group; the state is `processor.state`'s: on an
+assignment the worker fences the partitions' previous writers, takes up their local copy
+(its own from before, or a standby copy) and reads the changelog after it, then the
+pipeline indexes them (`assign`).
 A lock keeps rebalances and batches apart, so a batch never straddles a change of
 ownership. The scrape reads through the pipeline's read-only view.
 """
@@ -157,7 +158,10 @@ class Worker:
         )  # fmt: skip
         self.ticks = self.app.topic(settings.topic_ticks, partitions=settings.partitions)
         self.source = self.app.topic(
-            *settings.input_topics, settings.topic_ticks, partitions=settings.partitions
+            *settings.input_topics,
+            settings.topic_ticks,
+            settings.topic_customer_contacts,
+            partitions=settings.partitions,
         )
         self.pipeline = Pipeline(
             settings,
@@ -171,6 +175,7 @@ class Worker:
             checkpoint=self.checkpoint,
             catching_up=lambda partition: self.input.catching_up(partition),
             label_registry=RedisLabelRegistry(self.redis, settings.redis_prefix, self.redis_state),
+            send_contact=self.checkpoint.stage,
         )
         self.input = AlignedInput(
             self.app, settings, self.handle_batch,
@@ -181,7 +186,10 @@ class Worker:
         # reads it; at most one fetch waits while the agent works on another.
         self.fetches = self.app.channel(maxsize=1)
         self.app.route = Route(
-            frozenset((*settings.input_topics, settings.topic_ticks)), self._deliver
+            frozenset(
+                (*settings.input_topics, settings.topic_ticks, settings.topic_customer_contacts)
+            ),
+            self._deliver,
         )
         self.registry.register(BusinessCollector(self.pipeline.view))
         self.registry.register(ConsumerLagCollector(self.consumer_lag))

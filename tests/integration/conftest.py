@@ -335,6 +335,22 @@ def value(samples: Samples, name: str, **labels: str) -> float:
                if sample == name and wanted <= sample_labels)  # fmt: skip
 
 
+def customers_caught_up(samples: Samples) -> bool:
+    """Every conversation's opening and first resolution counted on its customer's side
+    (the internal customer-contacts topic read to its end)."""
+    return value(samples, "socialcare_customer_conversations_total") == value(
+        samples, "socialcare_conversations_opened_total"
+    ) and value(samples, "socialcare_customer_resolutions_total") == value(
+        samples, "socialcare_resolution_seconds_count"
+    )
+
+
+def processed_all(samples: Samples, events: int) -> bool:
+    """`events` input events processed and their customers' side caught up."""
+    done = value(samples, "socialcare_events_processed_total") == events
+    return done and customers_caught_up(samples)
+
+
 def wait_until(
     check: Callable[[], bool], timeout: float, what: str, diagnostics: Callable[[], str] = str
 ) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from processor.ingest.synthetic import SyntheticTraffic, TrafficProfile
-from tests.integration.conftest import Deployment, WorkerProcess, value, wait_until
+from tests.integration.conftest import Deployment, WorkerProcess, processed_all, value, wait_until
 from tests.integration.test_month_replay import disagreements
 from tests.integration.test_scenario import mention
 from tests.sla_reference import event_time, expected_figures
@@ -54,7 +54,7 @@ def test_a_worker_back_after_hours_down_counts_the_whole_backlog(
     worker = workers(deployment)
     worker.wait_ready()
     wait_until(
-        lambda: value(worker.scrape(), "socialcare_events_processed_total") == len(backlog),
+        lambda: processed_all(worker.scrape(), len(backlog)),
         120, "the backlog processed", worker.log_tail,
     )  # fmt: skip
     m = worker.scrape()

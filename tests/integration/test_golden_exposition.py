@@ -31,7 +31,14 @@ from aiokafka.partitioner import murmur2
 from prometheus_client.parser import text_string_to_metric_families
 
 from processor.metrics import families as f
-from tests.integration.conftest import REPO, Deployment, WorkerProcess, value, wait_until
+from tests.integration.conftest import (
+    REPO,
+    Deployment,
+    WorkerProcess,
+    customers_caught_up,
+    value,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -143,7 +150,10 @@ def test_a_fixed_file_gives_the_recorded_exposition(
     deployment.produce([*events, *extra])
 
     def processed() -> float:
-        return value(worker.scrape(), "socialcare_events_processed_total")
+        page = worker.scrape()
+        # Not done until the customers' side has caught up too.
+        done = value(page, "socialcare_events_processed_total")
+        return done if customers_caught_up(page) else -1
 
     total = len(events) + len(extra)
     wait_until(lambda: processed() == total, 120, "the golden file processed", worker.log_tail)

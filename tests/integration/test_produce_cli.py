@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from processor.ingest.synthetic import SyntheticTraffic, TrafficProfile, to_json_lines
-from tests.integration.conftest import Deployment, WorkerProcess, value, wait_until
+from tests.integration.conftest import Deployment, WorkerProcess, processed_all, value, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +44,7 @@ def test_produce_file_and_exposition_format(
     assert f"{deployment.topic_for('mention')}: {by_type['mention']}" in result.stderr
 
     wait_until(
-        lambda: value(worker.scrape(), "socialcare_events_processed_total") == len(batch),
+        lambda: processed_all(worker.scrape(), len(batch)),
         60, "every produced event processed", worker.log_tail,
     )  # fmt: skip
     metrics = worker.scrape()

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.integration.conftest import Deployment, WorkerProcess, value, wait_until
+from tests.integration.conftest import Deployment, WorkerProcess, processed_all, value, wait_until
 from tests.integration.test_scenario import event, mention, reply
 
 pytestmark = pytest.mark.integration
@@ -63,7 +63,7 @@ def test_csat_nps_sentiment_recovery_and_complaints(
     ]  # fmt: skip
     deployment.produce(events)
     wait_until(
-        lambda: value(worker.scrape(), "socialcare_events_processed_total") == len(events),
+        lambda: processed_all(worker.scrape(), len(events)),
         30, "all quality events processed", worker.log_tail,
     )  # fmt: skip
     m = worker.scrape()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from processor.ingest.synthetic import SyntheticTraffic, TrafficProfile, to_json_lines
-from tests.integration.conftest import Deployment, WorkerProcess, value, wait_until
+from tests.integration.conftest import Deployment, WorkerProcess, processed_all, value, wait_until
 from tests.integration.test_scale_out import business
 
 pytestmark = pytest.mark.integration
@@ -39,7 +39,7 @@ def test_replay_orders_paces_and_is_idempotent(
     result = deployment.cli("replay", str(path))
     assert result.returncode == 0, result.stderr
     wait_until(
-        lambda: value(worker.scrape(), "socialcare_events_processed_total") == len(batch),
+        lambda: processed_all(worker.scrape(), len(batch)),
         60, "the replay processed", worker.log_tail,
     )  # fmt: skip
     first = worker.scrape()

@@ -11,7 +11,14 @@ from collections.abc import Callable
 import pytest
 
 from processor.ingest.synthetic import SyntheticTraffic, TrafficProfile
-from tests.integration.conftest import Deployment, Samples, WorkerProcess, value, wait_until
+from tests.integration.conftest import (
+    Deployment,
+    Samples,
+    WorkerProcess,
+    processed_all,
+    value,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +62,7 @@ def test_two_workers_sum_to_one_worker(
     one.wait_ready()
     single.produce(events)
     wait_until(
-        lambda: value(one.scrape(), "socialcare_events_processed_total") == len(events),
+        lambda: processed_all(one.scrape(), len(events)),
         60, "single worker processed everything", one.log_tail,
     )  # fmt: skip
     reference = business(one.scrape())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from processor.domain import conversation
+from processor.domain import conversation, customers
 from processor.domain.churn import DEFAULT_CHURN_PHRASES, ChurnPhrases
 from processor.domain.conversation import ConversationRules, ConversationState
 from processor.domain.events import Mention, Redirection, Reply, Survey, decode_event
@@ -49,7 +49,19 @@ def test_every_emitted_series_is_declared() -> None:
     )
     policies = SlaPolicyCache()
     states: dict[str, ConversationState] = {}
+    customer_states: dict[str, customers.CustomerState] = {}
     seen: Counter[str] = Counter()
+
+    def tell_customer(state: ConversationState) -> None:
+        facts = customers.facts_to_tell(state)
+        if facts is not None:
+            customer = customer_states.setdefault(
+                customers.customer_key(facts.brand, facts.customer_id),
+                customers.new_customer(facts),
+            )
+            for key in customers.apply_contact(customer, facts):
+                check(key, seen)
+
     for document in events:
         event = decode_event(orjson.dumps(document), TYPES[str(document["type"])], 1 << 20)
         assert isinstance(event, Mention | Reply | Redirection | Survey), event
@@ -60,10 +72,12 @@ def test_every_emitted_series_is_declared() -> None:
             ConversationState(conversation_id=event.conversation_id, partition=0),
         )
         conversation.apply_event(state, event, policies, rules)
+        tell_customer(state)
         for key in conversation.contributions(state):
             check(key, seen)
     for state in states.values():
         conversation.advance_clock(state, START + 10 * 86400)
+        tell_customer(state)
         for key in (*conversation.contributions(state), *conversation.retirement(state)):
             check(key, seen)
     # Not vacuous: nearly the whole catalogue shows up. Contacts come from another topic,

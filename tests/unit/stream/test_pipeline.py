@@ -16,7 +16,8 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,12 +33,14 @@ from processor.domain.sla import SlaPolicyCache, SlaPolicySet, SlaTargets
 from processor.metrics.series import totals_key, window_key
 from processor.metrics.windows import sum_windows
 from processor.settings import Settings
+from processor.state.records import Outgoing
 from processor.stream.conversations import INDEX_FIELD
+from processor.stream.customers import partition_for
 from processor.stream.deadletters import TopicDeadLetters
 from processor.stream.interfaces import Message
 from processor.stream.pipeline import Pipeline
 from processor.stream.tables import Tables
-from tests.series_form import contributions
+from tests.series_form import contributions, conversation_side
 
 T0 = 1509487200.0
 WALL = T0 + 3600
@@ -124,11 +127,14 @@ class Harness:
     """A Pipeline over plain dicts, plus helpers to feed it events."""
 
     def __init__(
-        self, tables: dict[str, dict[Any, Any]] | None = None, settings: Settings = EVENT_CLOCK
+        self,
+        tables: dict[str, dict[Any, Any]] | None = None,
+        settings: Settings = EVENT_CLOCK,
+        send_contact: Callable[[int, Outgoing], None] | None = None,
     ) -> None:
         self.tables = tables or {
             "conversations": {}, "threads": {}, "totals": {}, "windows": {}, "clocks": {},
-            "progress": {}, "seen": {},
+            "progress": {}, "seen": {}, "customers": {},
         }  # fmt: skip
         self.dedup = SetDedup()
         self.health = RecordingHealth()
@@ -150,6 +156,7 @@ class Harness:
             health=self.health,
             dead_letters=TopicDeadLetters(self._sink, self.health, lambda: WALL),
             wall_clock=lambda: WALL,
+            send_contact=send_contact,
         )
 
     async def _sink(self, partition: int, key: bytes | None, value: bytes) -> None:
@@ -157,11 +164,16 @@ class Harness:
 
     @property
     def totals(self) -> dict[str, Any]:
-        return self.tables["totals"]
+        """The conversations' side of the totals (the customers' side: `customer_totals`)."""
+        return conversation_side(self.tables["totals"])
 
     @property
     def windows(self) -> dict[str, Any]:
-        return self.tables["windows"]
+        return conversation_side(self.tables["windows"])
+
+    @property
+    def customer_totals(self) -> dict[str, Any]:
+        return conversation_side(self.tables["totals"], customers=True)
 
     @property
     def conversations(self) -> dict[str, Any]:
@@ -364,9 +376,9 @@ async def test_scenario_window_buckets() -> None:
     # 5m covers fine 1260..1500 (empty); 1h covers every fine bucket here; 24h covers
     # coarse buckets from 900 - 86400 + 900 on, so both.
     twitter = [
-        (start, size, values)
+        (start, size, conversation_side({"": values})[""])
         for _, _, channel, size, start, values in h.pipeline.view.owned_buckets({1})
-        if channel == "twitter"
+        if channel == "twitter" and conversation_side({"": values})
     ]
     windows = sum_windows(twitter, h.pipeline.view.window_now(1))
     assert windows["5m"] == {}
@@ -377,20 +389,21 @@ async def test_scenario_window_buckets() -> None:
     }
     assert windows["1h"] == expected_twitter
     assert windows["24h"] == expected_twitter
-    assert list(h.pipeline.view.owned_buckets({2})) == []
+    assert not any(conversation_side({"": row[5]}) for row in h.pipeline.view.owned_buckets({2}))
 
 
 async def test_owned_totals_by_partition() -> None:
     h = Harness()
     await h.send("mention", "p1", 0, partition=1)
     await h.send("mention", "p3", 0, partition=3)
-    assert [(p, b, c) for p, b, c, _ in h.pipeline.view.owned_totals({1})] == [
-        (1, BRAND, "twitter")
-    ]
-    assert sorted(
-        (p, v["mentions_total"]) for p, _, _, v in h.pipeline.view.owned_totals({1, 3})
-    ) == [(1, 1.0), (3, 1.0)]
-    assert list(h.pipeline.view.owned_totals({0, 2})) == []
+
+    def owned(partitions: set[int]) -> list[tuple[int, str, str, dict[str, float]]]:
+        return [row for row in h.pipeline.view.owned_totals(partitions)
+                if conversation_side({"": row[3]})]  # fmt: skip
+
+    assert [(p, b, c) for p, b, c, _ in owned({1})] == [(1, BRAND, "twitter")]
+    assert sorted((p, v["mentions_total"]) for p, _, _, v in owned({1, 3})) == [(1, 1.0), (3, 1.0)]
+    assert owned({0, 2}) == []
 
 
 async def test_sweep_breaches_when_watermark_passes_deadline() -> None:
@@ -636,6 +649,7 @@ async def test_processing_error_forgets_dedup_and_dead_letters() -> None:
         "clocks": {},
         "progress": {},
         "seen": {},
+        "customers": {},
     }
     h = Harness(tables)
     await h.send("mention", "c1", 0, event_id="m-1")
@@ -711,6 +725,7 @@ async def test_forget_partitions_and_reindex_from_tables() -> None:
         "clocks": {},
         "progress": {},
         "seen": {},
+        "customers": {},
     }
     first = Harness(tables)
     await first.send("mention", "a1", 0, partition=2)  # deadline 900
@@ -744,6 +759,7 @@ async def test_new_worker_indexes_window_buckets_from_tables() -> None:
         "clocks": {},
         "progress": {},
         "seen": {},
+        "customers": {},
     }
     first = Harness(tables)
     await first.send("mention", "a1", 0, partition=2)
@@ -895,3 +911,71 @@ async def test_breach_of_a_clock_stopped_after_its_deadline_is_swept() -> None:
         contributions(state)
     )
     assert h.totals[tkey("twitter")]["first_response_sla_total|normal|breached"] == 1.0
+
+
+# -- customers ----------------------------------------------------------------------------------
+
+
+def customer_series(h: Harness, partition: int) -> dict[str, float]:
+    return h.customer_totals.get(tkey("twitter", partition), {})
+
+
+async def test_a_customers_conversations_on_two_partitions_meet_on_the_customers_one() -> None:
+    """u-x's c1 (partition 1) resolved @300, c2 (partition 3) opened @1000: a returning
+    customer, and a repeat contact within 7 days (and so 30) of c1's resolution."""
+    sent: list[tuple[int, Outgoing]] = []
+    h = Harness(send_contact=lambda partition, record: sent.append((partition, record)))
+    await h.send("mention", "c1", 0, author_id="u-x")
+    await h.send("reply", "c1", 300, resolves=True, agent_id="a-1")
+    await h.send("mention", "c2", 1000, partition=3, author_id="u-x")
+    customers_partition = partition_for(b"Acme|u-x", 4)
+    assert [(p, r.topic, r.key, r.partition) for p, r in sent] == [
+        (1, "socialcare-customer-contacts", b"Acme|u-x", customers_partition),
+        (1, "socialcare-customer-contacts", b"Acme|u-x", customers_partition),
+        (3, "socialcare-customer-contacts", b"Acme|u-x", customers_partition),
+    ]
+    assert h.customer_totals == {}  # told through the topic, not yet read
+    # c2's facts before c1's (each conversation's in the order its partition told them).
+    told = [sent[2], sent[0], sent[1]]
+    contacts = [Message(record.topic, customers_partition, offset, record.key, record.value)
+                for offset, (_, record) in enumerate(told)]  # fmt: skip
+    expected = {
+        "customer_conversations_total": 2.0,
+        "returning_customer_conversations_total": 1.0,
+        "customer_resolutions_total": 1.0,
+        "repeat_contact_resolutions_total|7d": 1.0,
+        "repeat_contact_resolutions_total|30d": 1.0,
+        "repeat_contacts_total|7d": 1.0,
+        "repeat_contacts_total|30d": 1.0,
+    }
+    await h.pipeline.handle_batch(contacts)
+    assert customer_series(h, customers_partition) == expected
+    assert h.tables["progress"][customers_partition]["socialcare-customer-contacts"] == 3
+    # Read again (a redelivery: skipped by the progress) and written again under new
+    # offsets (an at-least-once write: the same facts change nothing).
+    await h.pipeline.handle_batch(contacts)
+    await h.pipeline.handle_batch([replace(m, offset=m.offset + 3) for m in contacts])
+    assert customer_series(h, customers_partition) == expected
+    assert h.health.outcomes.count(("mention", "redelivered")) == 0
+    assert h.dead_letters == []
+
+
+async def test_without_a_broker_the_facts_loop_back_within_the_batch() -> None:
+    h = Harness()
+    await h.send("mention", "c1", 0, author_id="u-y")
+    await h.send("mention", "c2", 100, partition=2, author_id="u-y")
+    customers_partition = partition_for(b"Acme|u-y", 4)
+    assert customer_series(h, customers_partition) == {
+        "customer_conversations_total": 2.0,
+        "returning_customer_conversations_total": 1.0,
+    }
+    stored = h.tables["customers"][f"{customers_partition}|Acme|u-y"]
+    assert [entry[0] for entry in stored["conversations"]] == ["c1", "c2"]
+
+
+async def test_an_unreadable_contact_record_is_dead_lettered() -> None:
+    h = Harness()
+    await h.send_raw("socialcare-customer-contacts", 2, b"Acme|u", b'{"conversation_id": 1}')
+    assert h.health.dead == ["schema_violation"]
+    assert h.dead_letters[0][1]["source_topic"] == "socialcare-customer-contacts"
+    assert h.customer_totals == {}

@@ -28,7 +28,7 @@ START = 1_700_000_000.0  # a Tuesday, 22:13 UTC
 
 def build(settings: Settings, wall: list[float]) -> tuple[Pipeline, dict[str, dict[str, object]]]:
     tables: dict[str, dict[str, object]] = {
-        name: {} for name in ("c", "h", "t", "w", "k", "p", "s")
+        name: {} for name in ("c", "h", "t", "w", "k", "p", "s", "u")
     }
 
     async def sink(partition: int, key: bytes | None, value: bytes) -> None:
@@ -39,7 +39,7 @@ def build(settings: Settings, wall: list[float]) -> tuple[Pipeline, dict[str, di
         settings,
         tables=Tables(conversations=tables["c"], threads=tables["h"], totals=tables["t"],
                       windows=tables["w"], clocks=tables["k"], progress=tables["p"],
-                      seen=tables["s"]),
+                      seen=tables["s"], customers=tables["u"]),
         policies=SlaPolicyCache(), dedup=SetDedup(), health=health,
         dead_letters=TopicDeadLetters(sink, health), wall_clock=lambda: wall[0],
     )  # fmt: skip

@@ -1,0 +1,137 @@
+"""The customers' side of the stream: facts routed by customer, and the customers table.
+
+Conversations are partitioned by conversation, so a customer's conversations are on every
+partition. Like a Kafka Streams repartition, each conversation's facts
+(`processor.domain.customers.ContactFacts`) go to an internal topic keyed by brand and
+author (`<app id>-customer-contacts`, as many partitions as the input topics), in the batch's
+checkpoint: with exactly-once, in the same transaction as the state change that caused them.
+The topic is read by the same consumer group, unaligned; partition q of it belongs to the
+worker that owns input partition q, so the customers of q live in q's state (`customers`
+table, keyed `"<q>|<brand>|<author>"`), in q's changelog, with q's input progress. A
+customer is forgotten after `SOCIALCARE_CUSTOMER_TTL_SECONDS` without a conversation (event
+time of q's clock).
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections import defaultdict
+
+import msgspec
+import orjson
+from aiokafka.partitioner import murmur2
+
+from processor.domain import customers
+from processor.domain.customers import ContactFacts, CustomerState
+from processor.domain.events import Rejection
+from processor.metrics.series import Contributions
+from processor.state.records import Outgoing
+from processor.stream.conversations import partition_items
+from processor.stream.interfaces import Table
+
+log = logging.getLogger(__name__)
+
+
+def partition_for(key: bytes, partitions: int) -> int:
+    """Kafka's default partitioner (murmur2), so tools keyed alike agree with the worker."""
+    hashed: int = murmur2(key)
+    return (hashed & 0x7FFFFFFF) % partitions
+
+
+def encode_facts(facts: ContactFacts) -> bytes:
+    return orjson.dumps(facts._asdict())
+
+
+class _FactsRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    conversation_id: str
+    brand: str
+    channel: str
+    customer_id: str
+    opened_at: float
+    resolved_at: float | None
+    first_told: bool = True
+    resolution_first_told: bool = True
+
+
+_decoder = msgspec.json.Decoder(_FactsRecord)
+
+
+def decode_facts(raw: bytes | None) -> ContactFacts | Rejection:
+    """The facts of an internal record, or why not (written by another version?)."""
+    try:
+        record = _decoder.decode(raw or b"")
+    except msgspec.DecodeError as exc:
+        return Rejection("schema_violation", f"customer contact record: {exc}")
+    return ContactFacts(*msgspec.structs.astuple(record))
+
+
+class ContactRouting:
+    """Where a conversation's facts go: the customer's partition of the contacts topic."""
+
+    def __init__(self, topic: str, partitions: int) -> None:
+        self.topic = topic
+        self.partitions = partitions
+
+    def outgoing(self, facts: ContactFacts) -> Outgoing:
+        key = customers.customer_key(facts.brand, facts.customer_id).encode()
+        return Outgoing(self.topic, key, encode_facts(facts), partition_for(key, self.partitions))
+
+
+def table_key(partition: int, brand: str, customer_id: str) -> str:
+    return f"{partition}|{customers.customer_key(brand, customer_id)}"
+
+
+class CustomerStore:
+    """Customer states in their table, and per partition a heap of (last seen, key) to
+    forget the ones idle past the TTL: one entry per customer, looked at again when due."""
+
+    def __init__(self, table: Table, ttl_seconds: float) -> None:
+        self.table = table
+        self.ttl = ttl_seconds
+        self._idle: dict[int, list[tuple[float, str]]] = defaultdict(list)
+
+    def apply(self, partition: int, facts: ContactFacts) -> Contributions:
+        key = table_key(partition, facts.brand, facts.customer_id)
+        document = self.table.get(key)
+        if document is None:
+            state = customers.new_customer(facts)
+            heapq.heappush(self._idle[partition], (state.last_seen_at, key))
+        else:
+            state = CustomerState.from_json(document)
+        delta = customers.apply_contact(state, facts)
+        self.table[key] = state.to_json()
+        return delta
+
+    def expire(self, partition: int, now: float) -> int:
+        """Forget the partition's customers not seen for the TTL; how many."""
+        idle = self._idle[partition]
+        cutoff = now - self.ttl
+        forgotten = 0
+        while idle and idle[0][0] < cutoff:
+            _, key = heapq.heappop(idle)
+            document = self.table.get(key)
+            if document is None:
+                continue
+            last_seen = document["last"]
+            if last_seen >= cutoff:
+                heapq.heappush(idle, (last_seen, key))  # seen since: look again later
+                continue
+            del self.table[key]
+            forgotten += 1
+        return forgotten
+
+    def index(self, partitions: set[int]) -> int:
+        """Rebuild the idle heaps of these partitions from the table."""
+        indexed = 0
+        for partition in partitions:
+            items = partition_items(self.table, partition)
+            heap = [(document["last"], key) for key, document in items]
+            heapq.heapify(heap)
+            self._idle[partition] = heap
+            indexed += len(heap)
+        return indexed
+
+    def forget(self, partitions: set[int]) -> None:
+        for partition in partitions:
+            self._idle.pop(partition, None)
