@@ -6,6 +6,7 @@ day), so most ratios here are completed with 0 from a series that is present.
 
 from __future__ import annotations
 
+from grafana.boards.customers import customer_rows
 from grafana.boards.panels import (
     BAD_WHEN_ABOVE_ZERO,
     BUSINESS_VARIABLES,
@@ -358,122 +359,17 @@ def _redirections() -> list[Panel | Row]:
     ]
 
 
-def _churn() -> list[Panel | Row]:
-    at_risk = inc(m("churn_risk_conversations"), "brand", "7d")
-    return [
-        Row("Churn risk"),
-        Timeseries(
-            "Churn-risk conversations per hour",
-            "Conversations where the customer says they are leaving (inquiry type churn_risk "
-            "or a phrase of SOCIALCARE_CHURN_PHRASES), per hour over the last hour, by brand "
-            f"({family('churn_risk_conversations').name}).",
-            COUNT,
-            [
-                Q(
-                    f"{sum_rate('brand', bc(m('churn_risk_conversations')), '1h')} * 3600",
-                    "{{brand}}",
-                )
-            ],
-            w=12,
-        ),
-        Timeseries(
-            "Churn risks resolved and recovered (7d)",
-            "Of the churn-risk conversations of the last 7 days, the share resolved and the "
-            "share recovered (a CSAT of 4-5 or an NPS of 7-10), by brand.",
-            SHARE,
-            [
-                Q(
-                    filled_ratio(inc(m(f"churn_risk_{outcome}"), "brand", "7d"), at_risk),
-                    f"{{{{brand}}}} {outcome}",
-                )
-                for outcome in ("resolved", "recovered")
-            ],
-            w=12,
-        ),
-    ]
-
-
-def _retention() -> list[Panel | Row]:
-    resolutions = inc(m("customer_resolutions"), "brand", "7d")
-    conversations_24h = window_sum("customer_conversations", "brand", window="24h")
-    returning_24h = window_sum("returning_customer_conversations", "brand", window="24h")
-    hourly = f"{sum_rate('brand', bc(m('customer_conversations')), '1h')} * 3600"
-    returning_hourly = (
-        f"{sum_rate('brand', bc(m('returning_customer_conversations')), '1h')} * 3600"
-    )
-    return [
-        Row("Retention"),
-        Timeseries(
-            "Repeat contact share (7d)",
-            "Of the conversations resolved in the last 7 days, the share whose customer opened "
-            "another conversation with the brand within 7 (30) days of the resolution, by "
-            "brand. The latest days are still filling: read a past week for the final share "
-            "(docs/metrics.md, Retention).",
-            SHARE,
-            [
-                Q(
-                    filled_ratio(
-                        inc(m("repeat_contact_resolutions"), "brand", "7d", eq("within", within)),
-                        resolutions,
-                    ),
-                    f"{{{{brand}}}} within {within}",
-                )
-                for within in ("7d", "30d")
-            ],
-            w=8,
-        ),
-        Timeseries(
-            "Returning customers' share (24h, event time)",
-            "Conversations of the last 24 hours opened by a customer who had an earlier "
-            "conversation with the brand (remembered SOCIALCARE_CUSTOMER_TTL_SECONDS), by brand.",
-            SHARE,
-            [Q(filled_ratio(returning_24h, conversations_24h), "{{brand}}")],
-            w=8,
-        ),
-        Timeseries(
-            "New and returning customers' conversations per hour",
-            "Conversations per hour over the last hour, split by whether their customer had "
-            "written to the brand before.",
-            COUNT,
-            [
-                Q(f"{hourly} - {zero_fill(returning_hourly, hourly)}", "{{brand}} new"),
-                Q(zero_fill(returning_hourly, hourly), "{{brand}} returning"),
-            ],
-            w=8,
-        ),
-        Timeseries(
-            "Repeat contacts per day",
-            "Conversations opened within 7 (30) days after the resolution of an earlier "
-            "conversation of the same customer, over the last day "
-            f"({family('repeat_contacts').name}).",
-            COUNT,
-            [
-                Q(
-                    zero_fill(
-                        inc(m("repeat_contacts"), "brand", "1d", eq("within", within)),
-                        inc(m("customer_conversations"), "brand", "1d"),
-                    ),
-                    f"{{{{brand}}}} within {within}",
-                )
-                for within in ("7d", "30d")
-            ],
-            w=24,
-        ),
-    ]
-
-
 def board() -> Json:
     return dashboard(
         "socialcare-quality",
         "Social care — quality",
         "Quality of social customer care: CSAT, NPS, recovery of negative conversations, "
-        "sentiment, churn risk, retention, First Social Contact Resolution, tweets to "
-        "resolution and redirections.",
+        "sentiment, churn risk, retention, online reviews, First Social Contact Resolution, "
+        "tweets to resolution and redirections.",
         [
             *_satisfaction(),
             *_sentiment(),
-            *_churn(),
-            *_retention(),
+            *customer_rows(),
             *_resolution(),
             *_redirections(),
         ],

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from processor.domain.quality import csat_satisfied, nps_category, recovered, satisfied_answer
+from processor.domain.reviews import add_review_values
 from processor.domain.thread import Item, ThreadWalk
 from processor.metrics import customer_families as cf
 from processor.metrics import families as f
@@ -173,6 +174,7 @@ def view(state: ConversationState, end: ThreadWalk, swept: float) -> Contributio
             out[count(cf.CHURN_RISK_RESOLVED, labels)] = 1.0
         if any(satisfied_answer(kind, score) for kind, score in state.surveys):
             out[count(cf.CHURN_RISK_RECOVERED, labels)] = 1.0
+    add_review_values(state, labels, first_response, out)
     any_redirection = "true" if state.redirections else "false"
     for kind, score in state.surveys:
         if kind == "csat":

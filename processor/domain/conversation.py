@@ -42,6 +42,7 @@ from processor.domain.contributions import (
 )
 from processor.domain.events import ContactCount, Mention, Redirection, Reply, Survey
 from processor.domain.quality import SentimentRules
+from processor.domain.reviews import fold_rating
 from processor.domain.sla import SlaPolicyCache
 from processor.domain.thread import BOT, CUSTOMER, HUMAN, RESOLVE, Item, Mark, ThreadWalk, mark_key
 from processor.domain.thread_tail import ChunkRef, ChunkStore, MemoryChunks
@@ -111,10 +112,15 @@ class ConversationState:
     redirections: dict[str, float] = field(default_factory=dict)  # channel -> earliest time
     surveys: list[tuple[str, int]] = field(default_factory=list)
     churn_risk_at: float | None = None  # the earliest customer post saying they are leaving
-    # The opening post's author, and [opened_at, resolved_at] as last told to the customer's
-    # partition (`processor.domain.customers`).
+    # The opening post's author; [opened_at, resolved_at] as told (`domain.customers`).
     customer_id: str | None = None
     customer_told: list[float | None] | None = None
+    # An online review (`processor.domain.reviews`): its site, first and latest rating.
+    review_source: str | None = None
+    first_rating: int | None = None
+    first_rating_at: float | None = None
+    last_rating: int | None = None
+    last_rating_at: float | None = None
     swept_until: float | None = None
     last_event_at: float | None = None
     # The walk: `settled` up to `settled_until` (nothing earlier can arrive), the marks
@@ -263,6 +269,7 @@ def _apply_header(
         ):
             state.customer_value = event.customer_value
         _sentiment(state, at, event.sentiment)
+        fold_rating(state, at, event.rating, event.review_source)
         if (state.churn_risk_at is None or at < state.churn_risk_at) and states_leaving(
             event.inquiry_type, event.text, rules.churn_phrases
         ):

@@ -29,6 +29,10 @@ InquiryType = Literal[
     "complaint", "feedback", "recommendation", "question", "praise", "churn_risk", "other"
 ]
 ToChannel = Literal["dm", "chat", "voice", "email", "other"]
+ReviewSource = Literal[
+    "google", "yelp", "trustpilot", "tripadvisor", "facebook", "app_store", "google_play",
+    "brand_site", "other",
+]  # fmt: skip
 SurveyKind = Literal["csat", "nps"]
 
 # The schema's patterns, anchored at the very end (`\Z`): a JSON Schema `$` does not match
@@ -94,10 +98,21 @@ class Mention(_Event, frozen=True, kw_only=True, tag="mention"):
     inquiry_type: InquiryType | None = None
     customer_value: Annotated[float, Meta(ge=0)] | None = None
     language: Annotated[str, Meta(max_length=35)] | None = None
+    # An online review: its stars (1-5; JSON Schema's integer takes 4.0 too), and the site.
+    rating: int | float | None = None
+    review_source: ReviewSource | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _finite("customer_value", self.customer_value)
+        rating = self.rating
+        if rating is not None:
+            if isinstance(rating, float):
+                if not rating.is_integer():
+                    raise ValueError(f"rating must be an integer, got {rating}")
+                force_setattr(self, "rating", int(rating))
+            if not 1 <= self.rating <= 5:  # type: ignore[operator]
+                raise ValueError(f"rating must be 1-5, got {self.rating}")
 
     @property
     def effective_priority(self) -> Priority:

@@ -47,6 +47,9 @@ _CUSTOMER_POOL = 2_000_000  # large enough that other repeat customers are rare
 # repeat contacts (drawn from the same number as the others, so no other draw moves).
 _REGULAR_SHARE = 0.25
 _REGULARS = 1_000
+# A few conversations are online reviews: the opening post carries stars and a site.
+_REVIEW_SHARE = 0.08
+_REVIEW_SOURCES = ("google", "trustpilot", "yelp", "app_store", "google_play", "brand_site")
 _MAX_FOLLOW_UPS = 4
 _BURST_MIN_MINUTES = 5
 _BURST_MAX_MINUTES = 20
@@ -296,6 +299,8 @@ class SyntheticTraffic:
         self._profile = profile
         self._seed = seed
         self._rng = random.Random(seed)
+        # Reviews draw from their own stream: the rest of the traffic is as without them.
+        self._reviews = random.Random(f"reviews-{seed}")
         self._start_ms = math.ceil(start * 1000)
         self._next_minute_ms = self._start_ms
         self._next_id = 0
@@ -392,6 +397,14 @@ class SyntheticTraffic:
         heapq.heappush(self._heap, (t_ms, n, event))
         return event_id
 
+    def _review(self, sentiment: float) -> tuple[int, str] | None:
+        """Stars and site for a review (stars follow the post's sentiment), or None."""
+        reviews = self._reviews
+        if reviews.random() >= _REVIEW_SHARE:
+            return None
+        stars = round(3 + 2 * sentiment + reviews.gauss(0.0, 0.7))
+        return min(5, max(1, stars)), reviews.choice(_REVIEW_SOURCES)
+
     def _open_conversation(self, t0: int, b: int, crisis: bool) -> None:
         """Plan a whole conversation at its arrival; all random draws happen here, in order."""
         rng = self._rng
@@ -425,6 +438,9 @@ class SyntheticTraffic:
         }
         if rng.random() < 0.35:
             opening["customer_value"] = round(rng.lognormvariate(math.log(400.0), 1.0), 2)
+        review = self._review(sentiment)
+        if review is not None:
+            opening.update(rating=review[0], review_source=review[1])
         conversation_id = self._emit(t0, conversation, "mention", opening)
         conversation = {"conversation_id": conversation_id, **conversation}
         last_t = t0
@@ -494,6 +510,9 @@ class SyntheticTraffic:
                     "inquiry_type": inquiry,
                     "language": "en",
                 }
+                if review is not None:  # the reviewer edits it after the brand's answer
+                    stars = min(5, review[0] + self._reviews.choice((0, 1, 2, 3)))
+                    follow_up.update(rating=stars, review_source=review[1])
                 last_post = last_mention = self._emit(last_t, conversation, "mention", follow_up)
                 delay = _clamp(
                     _lognormal_ms(rng, 300.0, 0.8) * factor, 10 * _SECOND_MS, 3 * 3600 * _SECOND_MS

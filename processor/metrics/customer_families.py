@@ -1,6 +1,7 @@
-"""Families of what becomes of the customers: the churn signal and retention (and, next,
-online reviews). Declared as in `families`, part of its `BUSINESS_FAMILIES`; the retention
-families come from the customers' partitions (`processor.domain.customers`)."""
+"""Families of what becomes of the customers: the churn signal, retention and online
+reviews. Declared as in `families`, part of its `BUSINESS_FAMILIES`; the retention families
+come from the customers' partitions (`processor.domain.customers`), the reviews from the
+conversations whose posts carry a rating (`processor.domain.reviews`)."""
 
 from __future__ import annotations
 
@@ -72,6 +73,74 @@ WINDOW_RETURNING_CUSTOMER_CONVERSATIONS = Family(
     ("brand", "channel", "window"),
 )
 
+REVIEW_LABELS = ("brand", "channel", "source")
+REVIEWS = Family(
+    "socialcare_reviews",
+    "counter",
+    "Online reviews (conversations whose first rated post has a rating 1-5), by review site.",
+    REVIEW_LABELS,
+)
+REVIEWS_BY_RATING = Family(
+    "socialcare_reviews_by_rating",
+    "counter",
+    "Online reviews by their first rating (1-5 stars).",
+    (*REVIEW_LABELS, "rating"),
+)
+REVIEW_STARS = Family(
+    "socialcare_review_stars",
+    "counter",
+    "Sum of the reviews' first ratings (average rating: review_stars / reviews).",
+    REVIEW_LABELS,
+)
+REVIEWS_ANSWERED = Family(
+    "socialcare_reviews_answered",
+    "counter",
+    "Online reviews answered by a human reply of the brand.",
+    REVIEW_LABELS,
+)
+NEGATIVE_REVIEWS = Family(
+    "socialcare_negative_reviews",
+    "counter",
+    "Online reviews whose first rating is 1 or 2 stars.",
+    REVIEW_LABELS,
+)
+NEGATIVE_REVIEWS_ANSWERED = Family(
+    "socialcare_negative_reviews_answered",
+    "counter",
+    "Negative reviews (1-2 stars) answered by a human reply of the brand.",
+    REVIEW_LABELS,
+)
+REVIEW_RECOVERIES = Family(
+    "socialcare_review_recoveries",
+    "counter",
+    "Negative reviews (1-2 stars) whose reviewer later updated the rating to 4 or 5 stars.",
+    REVIEW_LABELS,
+)
+REVIEW_RESPONSE_SECONDS = Family(
+    "socialcare_review_response_seconds",
+    "histogram",
+    "Time from a review to the brand's first human reply to it (seconds).",
+    REVIEW_LABELS,
+)
+WINDOW_REVIEWS = Family(
+    "socialcare_window_reviews",
+    "gauge",
+    "Online reviews in the last window (event time of the first rated post).",
+    (*REVIEW_LABELS, "window"),
+)
+WINDOW_REVIEW_STARS = Family(
+    "socialcare_window_review_stars",
+    "gauge",
+    "Sum of the first ratings of the reviews in the last window (event time).",
+    (*REVIEW_LABELS, "window"),
+)
+WINDOW_NEGATIVE_REVIEWS = Family(
+    "socialcare_window_negative_reviews",
+    "gauge",
+    "Negative (1-2 star) reviews in the last window (event time).",
+    (*REVIEW_LABELS, "window"),
+)
+
 CUSTOMER_FAMILIES: tuple[Family, ...] = (
     CHURN_RISK_CONVERSATIONS,
     CHURN_RISK_RESOLVED,
@@ -81,9 +150,20 @@ CUSTOMER_FAMILIES: tuple[Family, ...] = (
     CUSTOMER_RESOLUTIONS,
     REPEAT_CONTACT_RESOLUTIONS,
     REPEAT_CONTACTS,
+    REVIEWS,
+    REVIEWS_BY_RATING,
+    REVIEW_STARS,
+    REVIEWS_ANSWERED,
+    NEGATIVE_REVIEWS,
+    NEGATIVE_REVIEWS_ANSWERED,
+    REVIEW_RECOVERIES,
+    REVIEW_RESPONSE_SECONDS,
 )
 # Counter -> the gauge of its event-time windows (merged into `families.WINDOW_FAMILIES`).
 CUSTOMER_WINDOW_FAMILIES: dict[str, Family] = {
     CUSTOMER_CONVERSATIONS.name: WINDOW_CUSTOMER_CONVERSATIONS,
     RETURNING_CUSTOMER_CONVERSATIONS.name: WINDOW_RETURNING_CUSTOMER_CONVERSATIONS,
+    REVIEWS.name: WINDOW_REVIEWS,
+    REVIEW_STARS.name: WINDOW_REVIEW_STARS,
+    NEGATIVE_REVIEWS.name: WINDOW_NEGATIVE_REVIEWS,
 }

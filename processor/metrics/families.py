@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from processor.metrics.customer_families import CUSTOMER_FAMILIES, CUSTOMER_WINDOW_FAMILIES
+from processor.metrics.customer_families import (
+    CUSTOMER_FAMILIES,
+    CUSTOMER_WINDOW_FAMILIES,
+    REVIEW_RESPONSE_SECONDS,
+)
 from processor.metrics.family import Family as Family
 from processor.metrics.family import HistogramPart as HistogramPart
 from processor.metrics.family import Kind as Kind
@@ -419,6 +423,7 @@ HISTOGRAM_BOUNDS: Mapping[str, tuple[float, ...]] = {
     CUSTOMER_EFFORT_CHANNELS.name: POSTS_BUCKETS,
     TEAM_FIRST_RESPONSE_SECONDS.name: FIRST_RESPONSE_BUCKETS,
     TEAM_RESOLUTION_SECONDS.name: RESOLUTION_BUCKETS,
+    REVIEW_RESPONSE_SECONDS.name: RESOLUTION_BUCKETS,
 }
 
 # Configuration, not data: exported by the owner of partition 0 only.

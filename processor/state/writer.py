@@ -118,6 +118,15 @@ async def _send(
     return sent
 
 
+def _ignore_deliveries(sent: Sequence[_Sent]) -> None:
+    """The batch failed as a whole: its record batches' own failures say nothing more (and
+    must not be reported as never retrieved)."""
+    for batch in sent:
+        batch.delivered.add_done_callback(
+            lambda future: None if future.cancelled() else future.exception()
+        )
+
+
 async def _last_changelog_offset(sent: Sequence[_Sent]) -> int:
     """The offset of the last changelog record delivered (-1: none); waits for all."""
     last = -1
@@ -203,6 +212,7 @@ class TransactionalWriter:
         producer = self._producers.get(partition)
         if producer is None:
             return None  # revoked while the batch ran
+        sent: list[_Sent] = []
         try:
             await producer.begin_transaction()
             sent = await _send(producer, self._topic, partition, self._framing.frame(records))
@@ -210,9 +220,11 @@ class TransactionalWriter:
         except (ProducerFenced, InvalidProducerEpoch):
             log.warning("partition %d: another worker took it over; batch not written", partition)
             self._producers.pop(partition, None)
+            _ignore_deliveries(sent)
             await producer.stop()
             return None
         except BaseException:
+            _ignore_deliveries(sent)
             try:
                 await producer.abort_transaction()
             except Exception:  # the producer may be unusable; the error below says why

@@ -15,17 +15,21 @@ from tests.integration.test_scenario import event
 
 pytestmark = pytest.mark.integration
 
-# docs/metrics.md, "Label cardinality": at most 125 + P (194 + 37 T + A) business series per
-# (brand, channel): 125 gauges, and counter and histogram series per partition (P of them),
-# T team label values, A labelled agents. Here P = 4, T = 3 (team0..team2), A = 0.
+# docs/metrics.md, "Label cardinality": at most 125 + 9 S + P (194 + 37 T + 28 S + A) business
+# series per (brand, channel): 125 + 9 S gauges, and counter and histogram series per
+# partition (P of them), T team label values, S review sites, A labelled agents. Here P = 4,
+# T = 3 (team0..team2), S = 9 (every site), A = 0.
 TEAMS = 3
 PARTITIONS = 4
-BUSINESS_SERIES_PER_PAIR = 125 + PARTITIONS * (194 + 37 * TEAMS)
+SITES = 9
+BUSINESS_SERIES_PER_PAIR = 125 + 9 * SITES + PARTITIONS * (194 + 37 * TEAMS + 28 * SITES)
 HEALTH_SERIES_BOUND = 120
 BUSINESS_NAMES = tuple(
     family.name for family in (*f.BUSINESS_FAMILIES, *f.WINDOW_FAMILIES.values())
 )
 TO_CHANNELS = ("dm", "email", "chat", "voice", "other")
+REVIEW_SITES = ("google", "yelp", "trustpilot", "tripadvisor", "facebook", "app_store",
+                "google_play", "brand_site", "other")  # fmt: skip
 
 
 def test_ten_thousand_customers_and_agents(
@@ -48,7 +52,9 @@ def test_ten_thousand_customers_and_agents(
         at = start + n * 2.0
         events.append(event("mention", f"{cid}-m", cid, brand, channel, at, author_id=f"cust-{n}",
                               priority=priorities[n % 4], inquiry_type=kinds[n % 6],
-                              sentiment=((n % 7) - 3) / 3))  # fmt: skip
+                              sentiment=((n % 7) - 3) / 3,
+                              **({"rating": n % 5 + 1, "review_source": REVIEW_SITES[n % 9]}
+                                 if n % 3 == 1 else {})))  # fmt: skip
         events.append(event("reply", f"{cid}-r", cid, brand, channel, at + 30 + n % 900,
                             agent_id=f"agent-{n}", team=f"team{n % 3}",
                             resolves=n % 3 == 0))  # fmt: skip

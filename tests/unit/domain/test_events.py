@@ -231,6 +231,18 @@ CASES: list[Case] = [
     Case("sentiment-minus-1", "mention", make("mention", sentiment=-1), True),
     Case("sentiment-minus-1.01", "mention", make("mention", sentiment=-1.01), False),
     Case("customer_value-negative", "mention", make("mention", customer_value=-0.01), False),
+    Case("rating-0", "mention", make("mention", rating=0), False),
+    Case("rating-1", "mention", make("mention", rating=1), True),
+    Case("rating-5", "mention", make("mention", rating=5), True),
+    Case("rating-6", "mention", make("mention", rating=6), False),
+    Case("rating-integral-float", "mention", make("mention", rating=4.0), True),
+    Case("rating-fraction", "mention", make("mention", rating=4.5), False),
+    Case("rating-string", "mention", make("mention", rating="5"), False),
+    Case("rating-bool", "mention", make("mention", rating=True), False),
+    Case(
+        "review-source-google", "mention", make("mention", rating=2, review_source="google"), True
+    ),
+    Case("review-source-bad", "mention", make("mention", rating=2, review_source="amazon"), False),
     # schema_version
     Case("schema_version-2", "mention", make("mention", schema_version=2), False),
     Case("schema_version-string", "mention", make("mention", schema_version="1"), False),
