@@ -56,6 +56,14 @@ __all__ = [
 
 # Surveys are few per conversation; a flood of them must not grow the state.
 MAX_SURVEYS = 32
+# Left out of a stored document when the conversation is no review (defaults when read).
+REVIEW_FIELDS = (
+    "review_source",
+    "first_rating",
+    "first_rating_at",
+    "last_rating",
+    "last_rating_at",
+)
 
 
 @dataclass(frozen=True)
@@ -140,6 +148,9 @@ class ConversationState:
     def to_json(self) -> dict[str, Any]:
         document = dict(self.__dict__)
         del document["current_values"], document["chunk_store"]
+        if self.first_rating is None:  # most conversations are no reviews: 100 bytes less
+            for name in REVIEW_FIELDS:
+                del document[name]
         document["chunks"] = [list(ref) for ref in self.chunks]
         document["surveys"] = [list(pair) for pair in self.surveys]
         document["redirections"] = dict(self.redirections)
@@ -154,7 +165,10 @@ class ConversationState:
     ) -> ConversationState:
         """The state of a stored document; its closed chunks are read from `chunk_store`."""
         if "walk" not in document:
-            state = _upgrade(document)
+            # Imported here: the upgrade builds states with this module's functions.
+            from processor.domain.legacy_state import upgrade
+
+            state = upgrade(document)
             if chunk_store is not None:
                 state.chunk_store = chunk_store
             return state
@@ -516,46 +530,6 @@ def retirement(state: ConversationState) -> Contributions:
     forgotten (abandoned) leaves the open backlog.
     """
     return {key: -amount for key, amount in current(state).items() if key.family in GAUGE_SERIES}
-
-
-# -- stored documents of the whole-timeline version -------------------------------------------
-
-
-def _upgrade(document: dict[str, Any]) -> ConversationState:
-    """A state stored by the version that kept whole timelines, as a summary.
-
-    Its posts become the tail (nothing settled), so its contributions are unchanged.
-    """
-    legacy = dict(document)
-    legacy.pop("_index", None)
-    posts = legacy.pop("posts", [])
-    teams = [team for _, team in legacy.pop("reply_teams", [])]
-    resolves = legacy.pop("resolves", [])
-    redirections = legacy.pop("redirections", [])
-    sentiments = legacy.pop("mention_sentiments", [])
-    state = ConversationState(**{name: value for name, value in legacy.items()
-                                 if name in ConversationState.__dataclass_fields__})  # fmt: skip
-    state.surveys = [(kind, score) for kind, score in state.surveys]
-    for at, to_channel in redirections:
-        earliest = state.redirections.get(to_channel)
-        if earliest is None or at < earliest:
-            state.redirections[to_channel] = at
-    opened_at, state.opened_at = state.opened_at, None
-    for at, sentiment in sentiments:
-        _sentiment(state, at, sentiment)
-        if state.opened_at is None or at < state.opened_at:
-            state.opened_at = at
-    state.opened_at = opened_at
-    human_teams = iter(teams)
-    marks: list[Mark] = []
-    for at, kind in posts:
-        code = HUMAN + next(human_teams, "unassigned") if kind == HUMAN else kind
-        marks.append((at, code))
-    marks += [(at, RESOLVE) for at in resolves]
-    state.tail = sorted(marks, key=mark_key)
-    state.settled = ThreadWalk(state.opened_at, state.inactivity_seconds)
-    state.walk = _replay(state)[0]
-    return state
 
 
 def event_increments(

@@ -40,7 +40,7 @@ REPEAT_WINDOWS: tuple[tuple[str, float], ...] = (("7d", 7 * DAY_SECONDS), ("30d"
 LONGEST_REPEAT_WINDOW = max(length for _, length in REPEAT_WINDOWS)
 # A customer with many conversations keeps the latest ones: enough to pair a resolution
 # with the next contact, bounded whatever the customer does.
-MAX_REMEMBERED = 16
+MAX_REMEMBERED = 8
 
 # Entry flags: what was counted of a conversation.
 COUNTED = 1

@@ -137,7 +137,7 @@ def test_a_long_history_keeps_the_latest_conversations_and_counts_each_once() ->
     many = [facts(f"c{n:02d}", "twitter", n * DAY) for n in range(20)]
     totals, state = fold(many)
     assert len(state.conversations) == customers.MAX_REMEMBERED
-    assert state.conversations[0].conversation_id == "c04"
+    assert state.conversations[0].conversation_id == f"c{20 - customers.MAX_REMEMBERED:02d}"
     assert totals[("socialcare_customer_conversations", ("Acme", "twitter"))] == 20
     assert totals[("socialcare_returning_customer_conversations", ("Acme", "twitter"))] == 19
     # c00's resolution comes after c00 left the list: the resolution counts, the contact
