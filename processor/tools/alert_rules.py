@@ -145,21 +145,24 @@ def _ratio(numerator: str, denominator: str) -> str:
 BC = "brand, channel"
 
 
-def ratio_rules(window: str, job: str) -> list[dict[str, Any]]:
-    """The ratios and quantiles of docs/metrics.md, per brand and channel, over one window."""
+def ratio_rules(window: str, job: str, by: str = BC) -> list[dict[str, Any]]:
+    """The ratios and quantiles of docs/metrics.md, per brand and channel, over one window.
+
+    `by` other labels (the KPI report sums by brand alone; the names stay).
+    """
     w = window
     rate = functools.partial(_rate, job=job)
     rules = [
         _record(f"brand_channel:socialcare_mentions:rate{w}",
-                rate("socialcare_mentions_total", w, BC)),
+                rate("socialcare_mentions_total", w, by)),
         _record(f"brand_channel:socialcare_conversations_opened:rate{w}",
-                rate("socialcare_conversations_opened_total", w, BC)),
+                rate("socialcare_conversations_opened_total", w, by)),
     ]  # fmt: skip
     for sla in ("first_response", "next_response", "resolution"):
         metric = f"socialcare_{sla}_sla_total"
         rules.append(_record(
             f"brand_channel:socialcare_{sla}_sla_compliance:ratio_rate{w}",
-            _ratio(rate(metric, w, BC, '{outcome="met"}'), rate(metric, w, BC)),
+            _ratio(rate(metric, w, by, '{outcome="met"}'), rate(metric, w, by)),
         ))  # fmt: skip
     simple_ratios = {
         "response_rate": ("socialcare_mentions_answered_total", "", "socialcare_mentions_total"),
@@ -187,23 +190,38 @@ def ratio_rules(window: str, job: str) -> list[dict[str, Any]]:
         "negative_mention": ("socialcare_mentions_by_sentiment_total", '{sentiment="negative"}',
                              "socialcare_mentions_total"),
         "complaint": ("socialcare_complaints_total", "", "socialcare_mentions_total"),
+        "repeat_contact_7d": ("socialcare_repeat_contact_resolutions_total", '{within="7d"}',
+                              "socialcare_customer_resolutions_total"),
+        "repeat_contact_30d": ("socialcare_repeat_contact_resolutions_total", '{within="30d"}',
+                               "socialcare_customer_resolutions_total"),
+        "returning_customer": ("socialcare_returning_customer_conversations_total", "",
+                               "socialcare_customer_conversations_total"),
+        "negative_review_answered": ("socialcare_negative_reviews_answered_total", "",
+                                     "socialcare_negative_reviews_total"),
+        "review_recovery": ("socialcare_review_recoveries_total", "",
+                            "socialcare_negative_reviews_total"),
     }  # fmt: skip
     for name, (numerator, selector, denominator) in simple_ratios.items():
         rules.append(_record(
             f"brand_channel:socialcare_{name}:ratio_rate{w}",
-            _ratio(rate(numerator, w, BC, selector), rate(denominator, w, BC)),
+            _ratio(rate(numerator, w, by, selector), rate(denominator, w, by)),
         ))  # fmt: skip
     rules.append(_record(
         f"brand_channel:socialcare_csat_score:mean_rate{w}",
-        _ratio(rate("socialcare_csat_score_total", w, BC),
-               rate("socialcare_csat_responses_total", w, BC)),
+        _ratio(rate("socialcare_csat_score_total", w, by),
+               rate("socialcare_csat_responses_total", w, by)),
+    ))  # fmt: skip
+    rules.append(_record(
+        f"brand_channel:socialcare_review_rating:mean_rate{w}",
+        _ratio(rate("socialcare_review_stars_total", w, by),
+               rate("socialcare_reviews_total", w, by)),
     ))  # fmt: skip
     nps = "socialcare_nps_responses_total"
-    promoters = rate(nps, w, BC, '{category="promoter"}')
-    detractors = rate(nps, w, BC, '{category="detractor"}')
+    promoters = rate(nps, w, by, '{category="promoter"}')
+    detractors = rate(nps, w, by, '{category="detractor"}')
     rules.append(_record(
         f"brand_channel:socialcare_nps:score_rate{w}",
-        f"100 * (\n{promoters}\n-\n{detractors}\n)\n/\n{rate(nps, w, BC)}",
+        f"100 * (\n{promoters}\n-\n{detractors}\n)\n/\n{rate(nps, w, by)}",
     ))  # fmt: skip
     for histogram, quantiles in (
         ("first_response_seconds", (0.5, 0.9)),
@@ -216,14 +234,14 @@ def ratio_rules(window: str, job: str) -> list[dict[str, Any]]:
             rules.append(_record(
                 f"brand_channel:socialcare_{histogram}:p{round(quantile * 100)}_rate{w}",
                 f"histogram_quantile({quantile}, "
-                f"{rate(f'socialcare_{histogram}_bucket', w, 'le, ' + BC)})",
+                f"{rate(f'socialcare_{histogram}_bucket', w, 'le, ' + by)})",
             ))  # fmt: skip
         rules.append(_record(
             f"brand_channel:socialcare_{histogram}:mean_rate{w}",
-            _ratio(rate(f"socialcare_{histogram}_sum", w, BC),
-                   rate(f"socialcare_{histogram}_count", w, BC)),
+            _ratio(rate(f"socialcare_{histogram}_sum", w, by),
+                   rate(f"socialcare_{histogram}_count", w, by)),
         ))  # fmt: skip
-    team = "brand, channel, team"
+    team = f"{by}, team"
     for quantile in (0.5, 0.9):
         rules.append(_record(
             f"brand_channel_team:socialcare_team_first_response_seconds:p{round(quantile * 100)}"

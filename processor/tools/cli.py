@@ -24,6 +24,7 @@ from processor.tools.cli_values import (
     SourceChoice,
     parse_duration,
 )
+from processor.tools.report_cli import report
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
@@ -571,6 +572,9 @@ def deadletters_republish(
     console.print(f"{verb} {sum(report.sent.values())} of {len(letters)} dead letters")
     for letter, why in report.skipped:
         console.print(f"[yellow]skipped {letter.where}[/yellow] ({letter.reason}): {why}")
+
+
+app.command()(report)
 
 
 def main() -> None:

@@ -69,7 +69,7 @@ class Prometheus:
 
     def __init__(
         self, tmp_path: Path, rules: Path, targets: dict[str, int | list[int]],
-        interval: str = "2s",
+        interval: str = "2s", extra_args: tuple[str, ...] = (),
     ) -> None:  # fmt: skip
         self.port = free_port()
         config = {
@@ -88,7 +88,7 @@ class Prometheus:
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             ["prometheus", f"--config.file={path}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{self.port}"],
+             f"--web.listen-address=127.0.0.1:{self.port}", *extra_args],
             stdout=self._log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         wait_for_port(self.port, 30)
