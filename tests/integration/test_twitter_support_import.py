@@ -76,7 +76,14 @@ def test_import_twcs_sample_into_a_worker(
         120, "the import processed", worker.log_tail,
     )  # fmt: skip
     m = worker.scrape()
-    assert value(m, "socialcare_deadletters_total") == 0
+    lettered = value(m, "socialcare_deadletters_total")
+    if lettered:  # say which and why: a rare failure must leave its evidence
+        letters = deployment.dead_letters(expected=int(lettered))
+        raise AssertionError(
+            f"{lettered:g} dead letters: "
+            + "; ".join(f"{d['reason']} {d['event_id']}: {d['detail']}" for d in letters)
+            + f"\n{worker.log_tail(80)}"
+        )
     assert value(m, "socialcare_mentions_total") == report.mentions
     assert value(m, "socialcare_replies_total") == report.replies
     assert value(m, "socialcare_redirections_total", to_channel="dm") == report.redirections
