@@ -233,19 +233,6 @@ def expired(state: CustomerState, now: float, ttl: float) -> bool:
 # -- the conversation's side ------------------------------------------------------------------
 
 
-def resolved_at(state: ConversationState) -> float | None:
-    """When the conversation was first resolved, as its clock sees it (an inactivity
-    resolution once the clock passed it), without ending the walk."""
-    walk = state.walk
-    if walk.first_resolution_at is not None:
-        return walk.first_resolution_at
-    last_human = walk.last_human
-    inactivity = walk.inactivity
-    if last_human is not None and inactivity > 0 and state.swept - last_human >= inactivity:
-        return last_human
-    return None
-
-
 def facts_to_tell(state: ConversationState) -> ContactFacts | None:
     """The conversation's facts if its customer has not been told them yet (then they are
     recorded as told): at its opening, at its first resolution, when either moves."""
@@ -257,7 +244,7 @@ def facts_to_tell(state: ConversationState) -> ContactFacts | None:
     )
     if customer is None or opened_at is None or brand is None or channel is None:
         return None
-    resolved = resolved_at(state)
+    resolved = state.walk.first_resolution_by(state.swept)
     told = state.customer_told
     if told is not None and told[0] == opened_at and told[1] == resolved:
         return None

@@ -136,13 +136,29 @@ class ThreadWalk:
         end = self
         if self.last_human is not None and self.inactivity > 0:
             end = self.clone(share_pending=True)
-            if horizon - end.last_human >= end.inactivity:  # type: ignore[operator]
+            if self._inactive_by(horizon):
                 end._resolve(end.last_human, "inactivity", out)  # type: ignore[arg-type]
             else:
                 end.awaiting_customer_since = end.last_human
         if end.waiting_since is not None:
             out.append(("wait", end.waiting_since, None))
         return end
+
+    def _inactive_by(self, horizon: float) -> bool:
+        """The customer has been silent after a human reply for the inactivity period."""
+        last_human = self.last_human
+        return (
+            last_human is not None
+            and self.inactivity > 0
+            and (horizon - last_human >= self.inactivity)
+        )
+
+    def first_resolution_by(self, horizon: float) -> float | None:
+        """The first resolution as the clock at `horizon` sees it (an inactivity one once
+        due), without ending the walk."""
+        if self.first_resolution_at is not None:
+            return self.first_resolution_at
+        return self.last_human if self._inactive_by(horizon) else None
 
     def clone(self, share_pending: bool = False) -> ThreadWalk:
         # Attribute by attribute: a loop over __slots__ with getattr/setattr costs 3x.

@@ -105,8 +105,8 @@ class Pipeline:
         self.owned: set[int] | None = None
         self.view = StateView(self)
         self.topic_types = settings.input_topics
-        # Topic -> what the progress record counts: the input topics and the contacts.
-        self._progressed = {**self.topic_types, settings.topic_customer_contacts: "contact"}
+        # The topics whose offsets the progress record keeps: the inputs and the contacts.
+        self._progressed = frozenset((*self.topic_types, settings.topic_customer_contacts))
         self.rules = ConversationRules(
             sentiment=SentimentRules(
                 settings.negative_sentiment_below, settings.positive_sentiment_above
@@ -267,14 +267,14 @@ class Pipeline:
         fresh = []
         progress: dict[int, dict[str, int]] = {}
         for message in messages:
-            event_type = self._progressed.get(message.topic)
-            if event_type is not None:
+            if message.topic in self._progressed:
                 done = progress.get(message.partition)
                 if done is None:
                     done = dict(self.tables.progress.get(message.partition) or {})
                     progress[message.partition] = done
                 if message.offset < done.get(message.topic, 0):
-                    if event_type in self.topic_types.values():
+                    event_type = self.topic_types.get(message.topic)
+                    if event_type is not None:  # contact records are not input events
                         self.health.processed(event_type, "redelivered")
                     continue
                 done[message.topic] = message.offset + 1

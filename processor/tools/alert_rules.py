@@ -19,11 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, field_validator, model_validator
 
-from processor.tools.rule_parts import Duration, seconds
-from processor.tools.rule_parts import Model as _Model
-from processor.tools.rule_parts import alert as _alert
-from processor.tools.rule_parts import record as _record
-from processor.tools.rule_parts import select as _select
+from processor.tools.rule_parts import Duration, Model, alert, record, seconds, select
 from processor.tools.volume_rules import (
     ReviewBurstConfig,
     SpikeConfig,
@@ -40,7 +36,7 @@ HEADER = (
 )
 
 
-class BurnRate(_Model):
+class BurnRate(Model):
     """One multi-window burn-rate condition (SRE workbook, table 5-8)."""
 
     severity: Literal["page", "ticket"]
@@ -56,7 +52,7 @@ class BurnRate(_Model):
         return self
 
 
-class SlaConfig(_Model):
+class SlaConfig(Model):
     objective: float = Field(gt=0, lt=1)
     objectives: dict[str, float] = Field(default_factory=dict)
     min_outcomes: int = Field(ge=0)
@@ -85,13 +81,13 @@ class SlaConfig(_Model):
         return value
 
 
-class BacklogConfig(_Model):
+class BacklogConfig(Model):
     priorities: list[Literal["low", "normal", "high", "urgent"]] = Field(min_length=1)
     breached_for: Duration
     at_risk_for: Duration
 
 
-class HealthConfig(_Model):
+class HealthConfig(Model):
     job: str
     webhook_job: str
     partitions: int = Field(ge=1)
@@ -105,7 +101,7 @@ class HealthConfig(_Model):
     deadletter_for: Duration
 
 
-class RulesConfig(_Model):
+class RulesConfig(Model):
     """prometheus/slo.yaml."""
 
     interval: Duration
@@ -135,7 +131,7 @@ def load_config(path: Path) -> RulesConfig:
 
 
 def _rate(metric: str, window: str, by: str, selector: str = "", job: str = "") -> str:
-    return f"sum by ({by}) (rate({_select(metric, selector, job)}[{window}]))"
+    return f"sum by ({by}) (rate({select(metric, selector, job)}[{window}]))"
 
 
 def _ratio(numerator: str, denominator: str) -> str:
@@ -153,14 +149,14 @@ def ratio_rules(window: str, job: str, by: str = BC) -> list[dict[str, Any]]:
     w = window
     rate = functools.partial(_rate, job=job)
     rules = [
-        _record(f"brand_channel:socialcare_mentions:rate{w}",
+        record(f"brand_channel:socialcare_mentions:rate{w}",
                 rate("socialcare_mentions_total", w, by)),
-        _record(f"brand_channel:socialcare_conversations_opened:rate{w}",
+        record(f"brand_channel:socialcare_conversations_opened:rate{w}",
                 rate("socialcare_conversations_opened_total", w, by)),
     ]  # fmt: skip
     for sla in ("first_response", "next_response", "resolution"):
         metric = f"socialcare_{sla}_sla_total"
-        rules.append(_record(
+        rules.append(record(
             f"brand_channel:socialcare_{sla}_sla_compliance:ratio_rate{w}",
             _ratio(rate(metric, w, by, '{outcome="met"}'), rate(metric, w, by)),
         ))  # fmt: skip
@@ -202,16 +198,16 @@ def ratio_rules(window: str, job: str, by: str = BC) -> list[dict[str, Any]]:
                             "socialcare_negative_reviews_total"),
     }  # fmt: skip
     for name, (numerator, selector, denominator) in simple_ratios.items():
-        rules.append(_record(
+        rules.append(record(
             f"brand_channel:socialcare_{name}:ratio_rate{w}",
             _ratio(rate(numerator, w, by, selector), rate(denominator, w, by)),
         ))  # fmt: skip
-    rules.append(_record(
+    rules.append(record(
         f"brand_channel:socialcare_csat_score:mean_rate{w}",
         _ratio(rate("socialcare_csat_score_total", w, by),
                rate("socialcare_csat_responses_total", w, by)),
     ))  # fmt: skip
-    rules.append(_record(
+    rules.append(record(
         f"brand_channel:socialcare_review_rating:mean_rate{w}",
         _ratio(rate("socialcare_review_stars_total", w, by),
                rate("socialcare_reviews_total", w, by)),
@@ -219,7 +215,7 @@ def ratio_rules(window: str, job: str, by: str = BC) -> list[dict[str, Any]]:
     nps = "socialcare_nps_responses_total"
     promoters = rate(nps, w, by, '{category="promoter"}')
     detractors = rate(nps, w, by, '{category="detractor"}')
-    rules.append(_record(
+    rules.append(record(
         f"brand_channel:socialcare_nps:score_rate{w}",
         f"100 * (\n{promoters}\n-\n{detractors}\n)\n/\n{rate(nps, w, by)}",
     ))  # fmt: skip
@@ -231,36 +227,36 @@ def ratio_rules(window: str, job: str, by: str = BC) -> list[dict[str, Any]]:
         ("customer_effort_channels", (0.9,)),
     ):
         for quantile in quantiles:
-            rules.append(_record(
+            rules.append(record(
                 f"brand_channel:socialcare_{histogram}:p{round(quantile * 100)}_rate{w}",
                 f"histogram_quantile({quantile}, "
                 f"{rate(f'socialcare_{histogram}_bucket', w, 'le, ' + by)})",
             ))  # fmt: skip
-        rules.append(_record(
+        rules.append(record(
             f"brand_channel:socialcare_{histogram}:mean_rate{w}",
             _ratio(rate(f"socialcare_{histogram}_sum", w, by),
                    rate(f"socialcare_{histogram}_count", w, by)),
         ))  # fmt: skip
     team = f"{by}, team"
     for quantile in (0.5, 0.9):
-        rules.append(_record(
+        rules.append(record(
             f"brand_channel_team:socialcare_team_first_response_seconds:p{round(quantile * 100)}"
             f"_rate{w}",
             f"histogram_quantile({quantile}, "
             f"{rate('socialcare_team_first_response_seconds_bucket', w, 'le, ' + team)})",
         ))  # fmt: skip
-    rules.append(_record(
+    rules.append(record(
         f"team:socialcare_cost_per_response:ratio_rate{w}",
-        _ratio(f"sum by (team) ({_select('socialcare_team_staffing_cost_per_hour', job=job)})",
+        _ratio(f"sum by (team) ({select('socialcare_team_staffing_cost_per_hour', job=job)})",
                f"({rate('socialcare_team_replies_total', w, 'team')} * 3600)"),
     ))  # fmt: skip
     resolved = rate("socialcare_resolutions_total", w, "brand")
     contacts = rate("socialcare_other_channel_contacts_total", w, "brand")
-    rules.append(_record(
+    rules.append(record(
         f"brand:socialcare_deflection:ratio_rate{w}",
         _ratio(resolved, f"({resolved} + {contacts})"),
     ))  # fmt: skip
-    rules.append(_record(
+    rules.append(record(
         f"job:socialcare_deadletters:ratio_rate{w}",
         _ratio(f"sum by (job) (rate(socialcare_deadletters_total[{w}]))",
                f"sum by (job) (rate(socialcare_events_processed_total[{w}]))"),
@@ -273,15 +269,15 @@ def event_time_rules(job: str) -> list[dict[str, Any]]:
     rules = []
     for sla in ("first_response", "next_response", "resolution"):
         gauge = f"socialcare_window_{sla}_sla"
-        met = _select(gauge, '{outcome="met"}', job)
-        rules.append(_record(
+        met = select(gauge, '{outcome="met"}', job)
+        rules.append(record(
             f"brand_channel_window:socialcare_{sla}_sla_compliance:ratio",
             _ratio(f"sum by (brand, channel, window) ({met})",
-                   f"sum by (brand, channel, window) ({_select(gauge, job=job)})"),
+                   f"sum by (brand, channel, window) ({select(gauge, job=job)})"),
         ))  # fmt: skip
-    recovered = _select("socialcare_recovered_conversations_total", job=job)
-    negative = _select("socialcare_negative_conversations_total", job=job)
-    rules.append(_record(
+    recovered = select("socialcare_recovered_conversations_total", job=job)
+    negative = select("socialcare_negative_conversations_total", job=job)
+    rules.append(record(
         "brand:socialcare_recovery:ratio",
         _ratio(f"sum by (brand) ({recovered})", f"sum by (brand) ({negative})"),
     ))  # fmt: skip
@@ -295,30 +291,30 @@ OBJECTIVE = "brand:socialcare_first_response_sla_objective:ratio"
 def sla_rules(config: SlaConfig, job: str) -> list[dict[str, Any]]:
     """Objectives per brand, and error ratios and volumes over every burn-rate window."""
     rules = [
-        _record(OBJECTIVE, f"vector({objective})", brand=brand)
+        record(OBJECTIVE, f"vector({objective})", brand=brand)
         for brand, objective in sorted(config.objectives.items())
     ]
     # A raw (backtick) PromQL string: brand names may hold `.` and `-`, which the regex
     # escapes and a double-quoted string would refuse.
     configured = "|".join(re.escape(brand) for brand in sorted(config.objectives))
-    others = _select(SLA_METRIC, f"{{brand!~`{configured}`}}" if configured else "", job)
+    others = select(SLA_METRIC, f"{{brand!~`{configured}`}}" if configured else "", job)
     # The brands seen over the last hour, not at this instant: while workers rebalance the
     # counters are briefly absent, and the objective (so the burn alerts) must not blink.
-    rules.append(_record(
+    rules.append(record(
         OBJECTIVE,
         f"0 * group by (brand) (last_over_time({others}[1h])) + {config.objective}",
     ))  # fmt: skip
     windows = sorted({w for burn in config.burn_rates for w in (burn.long, burn.short)},
                      key=seconds)  # fmt: skip
     for window in windows:
-        rules.append(_record(
+        rules.append(record(
             f"brand:socialcare_first_response_sla_error:ratio_rate{window}",
             _ratio(_rate(SLA_METRIC, window, "brand", '{outcome="breached"}', job),
                    _rate(SLA_METRIC, window, "brand", job=job)),
         ))  # fmt: skip
-        rules.append(_record(
+        rules.append(record(
             f"brand:socialcare_first_response_sla_outcomes:increase{window}",
-            f"sum by (brand) (increase({_select(SLA_METRIC, job=job)}[{window}]))",
+            f"sum by (brand) (increase({select(SLA_METRIC, job=job)}[{window}]))",
         ))  # fmt: skip
     return rules
 
@@ -338,7 +334,7 @@ def sla_alerts(config: SlaConfig, runbook: str) -> list[dict[str, Any]]:
             f"{{{{ with printf \"{OBJECTIVE}{{brand='%s'}}\" $labels.brand | query }}}}"
             "{{ . | first | value | humanizePercentage }}{{ end }}"
         )
-        alerts.append(_alert(
+        alerts.append(alert(
             "SocialcareFirstResponseSLOBurn", expr, burn.for_, burn.severity,
             summary=f"{{{{ $labels.brand }}}}: first-response SLA error budget burning "
             f"{burn.factor:g}x too fast ({burn.long}/{burn.short})",
@@ -355,11 +351,11 @@ def sla_alerts(config: SlaConfig, runbook: str) -> list[dict[str, Any]]:
 def backlog_alerts(config: BacklogConfig, runbook: str, job: str) -> list[dict[str, Any]]:
     priorities = "|".join(config.priorities)
     gauge = "socialcare_open_conversations_by_priority"
-    breached = _select(gauge, f'{{priority=~"{priorities}",state="breached"}}', job)
-    at_risk = _select(gauge, f'{{priority=~"{priorities}",state="at_risk"}}', job)
+    breached = select(gauge, f'{{priority=~"{priorities}",state="breached"}}', job)
+    at_risk = select(gauge, f'{{priority=~"{priorities}",state="at_risk"}}', job)
     by = "brand, channel, priority"
     return [
-        _alert(
+        alert(
             "SocialcarePriorityConversationsBreached",
             f"sum by ({by}) ({breached}) > 0",
             config.breached_for, "page",
@@ -370,7 +366,7 @@ def backlog_alerts(config: BacklogConfig, runbook: str, job: str) -> list[dict[s
             f"deadline (for {config.breached_for} at least).",
             runbook=runbook, anchor="socialcarepriorityconversationsbreached",
         ),
-        _alert(
+        alert(
             "SocialcarePriorityConversationsAtRisk",
             f"sum by ({by}) ({at_risk}) > 0",
             config.at_risk_for, "ticket",
@@ -389,7 +385,7 @@ def health_alerts(config: HealthConfig, runbook: str) -> list[dict[str, Any]]:
     processed = f'socialcare_events_processed_total{{job="{job}"}}'
     counted = f'socialcare_events_processed_total{{job="{job}",outcome="counted"}}'
     return [
-        _alert(
+        alert(
             "SocialcareWorkerDown", f'up{{job="{job}"}} == 0', config.down_for, "page",
             summary="worker {{ $labels.instance }} is down",
             description=f"Prometheus cannot scrape {{{{ $labels.instance }}}} (job {job}) "
@@ -397,14 +393,14 @@ def health_alerts(config: HealthConfig, runbook: str) -> list[dict[str, Any]]:
             "rebalances them to the others.",
             runbook=runbook, anchor="socialcareworkerdown",
         ),
-        _alert(
+        alert(
             "SocialcareNoWorkers", f'absent(up{{job="{job}"}} == 1)', config.down_for, "page",
             summary="no socialcare worker is up",
             description=f"No target of job {job} has been up for {config.down_for}: "
             "nothing is processed and every board is frozen.",
             runbook=runbook, anchor="socialcarenoworkers",
         ),
-        _alert(
+        alert(
             "SocialcareNoEventsProcessed",
             f"sum(rate({counted}[{config.no_events_for}])) == 0\n"
             f'and on () sum(up{{job="{job}"}}) > 0',
@@ -414,7 +410,7 @@ def health_alerts(config: HealthConfig, runbook: str) -> list[dict[str, Any]]:
             "they are up: the sources stopped, or every event is dead-lettered or duplicate.",
             runbook=runbook, anchor="socialcarenoeventsprocessed",
         ),
-        _alert(
+        alert(
             "SocialcareConsumerLagHigh",
             f'sum(socialcare_consumer_lag_records{{job="{job}"}}) > {config.lag_records:g}',
             config.lag_for, "ticket",
@@ -423,7 +419,7 @@ def health_alerts(config: HealthConfig, runbook: str) -> list[dict[str, Any]]:
             f"(threshold {config.lag_records:g}) for {config.lag_for}: the boards lag behind.",
             runbook=runbook, anchor="socialcareconsumerlaghigh",
         ),
-        _alert(
+        alert(
             "SocialcareAlignmentEnforced",
             f'sum(increase(socialcare_alignment_enforced_records_total{{job="{job}"}}[10m])) > 0',
             "0m", "ticket",
@@ -434,7 +430,7 @@ def health_alerts(config: HealthConfig, runbook: str) -> list[dict[str, Any]]:
             "order, and later records may be dead-lettered too_late.",
             runbook=runbook, anchor="socialcarealignmentenforced",
         ),
-        _alert(
+        alert(
             "SocialcareEventTimeLagHigh",
             "histogram_quantile(0.9, sum by (le) (rate(socialcare_event_time_lag_seconds_bucket"
             f'{{job="{job}"}}[5m]))) > {config.event_time_lag_seconds:g}',
@@ -445,7 +441,7 @@ def health_alerts(config: HealthConfig, runbook: str) -> list[dict[str, Any]]:
             " the sources deliver late, or the workers are behind.",
             runbook=runbook, anchor="socialcareeventtimelaghigh",
         ),
-        _alert(
+        alert(
             "SocialcareDeadLetterRateHigh",
             f'sum(rate(socialcare_deadletters_total{{job="{job}"}}[{config.deadletter_for}]))\n'
             f"/\nsum(rate({processed}[{config.deadletter_for}])) > {config.deadletter_ratio:g}",
@@ -456,7 +452,7 @@ def health_alerts(config: HealthConfig, runbook: str) -> list[dict[str, Any]]:
             f"{config.deadletter_ratio:.1%}). `socialcare deadletters list` shows why.",
             runbook=runbook, anchor="socialcaredeadletterratehigh",
         ),
-        _alert(
+        alert(
             "SocialcareWebhookRejectsHigh",
             "sum(rate(socialcare_webhook_events_total"
             f'{{job="{config.webhook_job}",outcome="rejected"}}[{config.deadletter_for}]))\n'
@@ -470,7 +466,7 @@ def health_alerts(config: HealthConfig, runbook: str) -> list[dict[str, Any]]:
             f"{config.deadletter_ratio:.1%}): a platform sends a format we do not accept.",
             runbook=runbook, anchor="socialcarewebhookrejectshigh",
         ),
-        _alert(
+        alert(
             "SocialcareLabelOverflow",
             f'sum by (label) (increase(socialcare_label_overflow_total{{job="{job}"}}[15m])) > 0',
             "0m", "ticket",
@@ -481,7 +477,7 @@ def health_alerts(config: HealthConfig, runbook: str) -> list[dict[str, Any]]:
             "or raise SOCIALCARE_MAX_BRANDS/_CHANNELS/_TEAMS.",
             runbook=runbook, anchor="socialcarelabeloverflow",
         ),
-        _alert(
+        alert(
             "SocialcarePartitionsUnowned",
             f'sum(socialcare_owned_partitions{{job="{job}"}}) < {config.partitions}',
             config.down_for, "ticket",

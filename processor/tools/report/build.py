@@ -8,11 +8,13 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from processor.tools.report.kpis import KPIS, Change, Kpi, change, expressions, meets
-from processor.tools.report.prometheus import PrometheusApi, Sample
+from processor.tools.report.prometheus import PrometheusApi, Sample, Series
 
 DAY = 86400.0
+Labelled = TypeVar("Labelled", Sample, Series)
 
 
 @dataclass(frozen=True)
@@ -83,10 +85,11 @@ class ReportReader:
             wanted.append(f'brand="{self.brand}"')
         return "{" + ",".join(wanted) + "}"
 
-    def _mine(self, samples: list[Sample]) -> list[Sample]:
+    def _mine(self, results: list[Labelled]) -> list[Labelled]:
+        """The samples or series of the report's brand (all of them without one)."""
         if self.brand is None:
-            return samples
-        return [sample for sample in samples if sample.labels.get("brand") == self.brand]
+            return results
+        return [result for result in results if result.labels.get("brand") == self.brand]
 
     def _one(self, expr: str, at: datetime) -> float:
         samples = self._mine(self.api.instant(expr, at))
@@ -147,8 +150,7 @@ class ReportReader:
     def _by_day(self, expr: str, period: Period) -> list[tuple[int, float]]:
         """The expression over each day of the period: (day number from 1, value)."""
         first = period.start + timedelta(days=1)
-        series = [s for s in self.api.series(expr, first, period.end, DAY)
-                  if self.brand is None or s.labels.get("brand") == self.brand]  # fmt: skip
+        series = self._mine(self.api.series(expr, first, period.end, DAY))
         if not series:
             return []
         return [(round((at - period.start.timestamp()) / DAY), value)
