@@ -18,14 +18,12 @@ import argparse
 import asyncio
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from benchmarks.data import thread_events
-from processor.domain.identity import Sighting, sighting
 from processor.domain.sla import SlaPolicyCache
 from processor.ingest.synthetic import SyntheticTraffic, TrafficProfile
 from processor.settings import Settings
@@ -36,35 +34,7 @@ from processor.stream.interfaces import Message
 from processor.stream.pipeline import Pipeline
 from processor.stream.tables import ON_DISK, PARTITION_OF, Tables
 from processor.stream.worker import tune_garbage_collector
-
-
-class MemoryDedup:
-    """The Redis window's rule (`sighting`) over a dict: marks kept for good."""
-
-    def __init__(self) -> None:
-        self.marks: dict[str, str] = {}
-
-    async def sightings(self, event_ids: list[str], marks: list[str]) -> list[Sighting]:
-        verdicts = []
-        for event_id, mark in zip(event_ids, marks, strict=True):
-            earlier = self.marks.setdefault(event_id, mark)
-            verdicts.append(sighting(mark, None if earlier is mark else earlier))
-        return verdicts
-
-    async def forget(self, event_ids: list[str]) -> None:
-        for event_id in event_ids:
-            self.marks.pop(event_id, None)
-
-
-class NoHealth:
-    def processed(self, event_type: str, outcome: str) -> None: ...
-    def processed_counts(self, counts: Mapping[tuple[str, str], int]) -> None: ...
-    def dead_lettered(self, reason: str) -> None: ...
-    def overflowed(self, label: str, events: int) -> None: ...
-    def processing_error(self) -> None: ...
-    def observe_events(
-        self, event_times: Sequence[float], produced_at: Sequence[float | None]
-    ) -> None: ...
+from processor.tools.backtest.offline import MemoryDedup, NoHealth
 
 
 class LocalCheckpoint:

@@ -34,7 +34,7 @@ from processor.stream.pipeline import Pipeline
 from processor.stream.tables import Tables
 
 if __package__:
-    from benchmarks.pipeline import MemoryDedup, NoHealth
+    from processor.tools.backtest.offline import MemoryDedup, NoHealth
 else:  # `python benchmarks/scrape.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from pipeline import MemoryDedup, NoHealth  # type: ignore[no-redef]

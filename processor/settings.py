@@ -186,6 +186,11 @@ class Settings(BaseSettings):
     customer_ttl_seconds: float = Field(
         90 * 86400, validation_alias=_env("SOCIALCARE_CUSTOMER_TTL_SECONDS"), ge=30 * 86400
     )
+    # Conversations whose CSAT answers are kept out of the model's learning, to measure it on
+    # answers it never learns from (processor/predict/csat_scoring.py).
+    csat_holdout_share: float = Field(
+        0.0, validation_alias=_env("SOCIALCARE_CSAT_HOLDOUT_SHARE"), ge=0, le=0.5
+    )
     sweep_interval_seconds: float = Field(
         1.0, validation_alias=_env("SOCIALCARE_SWEEP_INTERVAL_SECONDS"), gt=0
     )

@@ -29,6 +29,7 @@ from grafana.boards.panels import (
     fixed_colors,
     steps,
 )
+from grafana.boards.predicted import predicted_rows
 from grafana.boards.promql import (
     BC,
     bc,
@@ -368,6 +369,7 @@ def board() -> Json:
         "tweets to resolution and redirections.",
         [
             *_satisfaction(),
+            *predicted_rows(),
             *_sentiment(),
             *customer_rows(),
             *_resolution(),

@@ -64,6 +64,14 @@ REVIEW_FIELDS = (
     "last_rating",
     "last_rating_at",
 )
+# Left out of a stored document while they hold their default (most conversations).
+SPARSE_FIELDS = (
+    ("inquiry_type", None),
+    ("predicted_csat", None),
+    ("scored_resolutions", 0),
+    ("csat_learned", 0),
+    ("clock_scored_at", None),
+)
 
 
 @dataclass(frozen=True)
@@ -129,6 +137,15 @@ class ConversationState:
     first_rating_at: float | None = None
     last_rating: int | None = None
     last_rating_at: float | None = None
+    # The opening post's inquiry type; the predicted CSAT of its latest scored resolution,
+    # how many resolutions were scored and how many CSAT answers the model learned from
+    # and the last reply of the resolution by inactivity the clock scored
+    # (`processor.predict.csat_scoring`).
+    inquiry_type: str | None = None
+    predicted_csat: float | None = None
+    scored_resolutions: int = 0
+    csat_learned: int = 0
+    clock_scored_at: float | None = None
     swept_until: float | None = None
     last_event_at: float | None = None
     # The walk: `settled` up to `settled_until` (nothing earlier can arrive), the marks
@@ -150,6 +167,9 @@ class ConversationState:
         del document["current_values"], document["chunk_store"]
         if self.first_rating is None:  # most conversations are no reviews: 100 bytes less
             for name in REVIEW_FIELDS:
+                del document[name]
+        for name, default in SPARSE_FIELDS:
+            if document[name] == default:
                 del document[name]
         document["chunks"] = [list(ref) for ref in self.chunks]
         document["surveys"] = [list(pair) for pair in self.surveys]
@@ -293,6 +313,7 @@ def _apply_header(
             # targets (the policy and rules in force when it is seen), whatever the order.
             state.brand, state.channel = event.brand, event.channel
             state.customer_id = event.author_id
+            state.inquiry_type = event.inquiry_type
             state.priority = event.effective_priority
             state.opened_at = at
             for target in ("first_response", "next_response", "resolution"):

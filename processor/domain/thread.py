@@ -40,8 +40,8 @@ class ThreadWalk:
     __slots__ = (
         "answered", "awaiting_customer_since", "brand", "customer", "first_resolution_at",
         "first_resolution_team", "first_response_at", "first_response_team", "humans",
-        "inactivity", "last", "last_human", "last_team", "open_now", "opened_at", "pending",
-        "reopens", "resolutions", "unanswered", "waiting_since",
+        "inactivity", "last", "last_human", "last_team", "longest_wait", "open_now", "opened_at",
+        "pending", "reopens", "resolutions", "unanswered", "waiting_since",
     )  # fmt: skip
 
     def __init__(self, opened_at: float | None = None, inactivity: float = 0.0) -> None:
@@ -63,6 +63,8 @@ class ThreadWalk:
         # Posts until the first resolution (frozen by it): customer, brand, human replies.
         self.customer = self.brand = self.humans = 0
         self.awaiting_customer_since: float | None = None  # set by `ending` only
+        # The longest wait for a next response so far, answered or stopped (seconds).
+        self.longest_wait = 0.0
         # Stopped waits whose SLA outcome the clock may still decide: [start, stopped at,
         # deadline]; kept by the conversation, which knows the deadlines.
         self.pending: list[list[float]] = []
@@ -108,7 +110,7 @@ class ThreadWalk:
                 self.first_response_team = self.last_team  # simultaneous replies: the last
             elif self.waiting_since is not None:
                 out.append(("wait", self.waiting_since, at))
-                self.waiting_since = None
+                self._waited(at)
             self.last_human = at if self.open_now else None
         elif kind == BOT:
             if not self.resolutions:
@@ -118,7 +120,13 @@ class ThreadWalk:
             self.last_human = None
             if self.waiting_since is not None:
                 out.append(("stopped", self.waiting_since, at))
-                self.waiting_since = None
+                self._waited(at)
+
+    def _waited(self, until: float) -> None:
+        """The customer's wait for a next response ends at `until`."""
+        assert self.waiting_since is not None
+        self.longest_wait = max(self.longest_wait, until - self.waiting_since)
+        self.waiting_since = None
 
     def _resolve(self, at: float, how: str, out: list[Item]) -> None:
         out.append(("resolution", at, how))
@@ -160,6 +168,10 @@ class ThreadWalk:
             return self.first_resolution_at
         return self.last_human if self._inactive_by(horizon) else None
 
+    def resolutions_by(self, horizon: float) -> int:
+        """Resolutions as the clock at `horizon` sees them (an inactivity one once due)."""
+        return self.resolutions + (1 if self._inactive_by(horizon) else 0)
+
     def clone(self, share_pending: bool = False) -> ThreadWalk:
         # Attribute by attribute: a loop over __slots__ with getattr/setattr costs 3x.
         copy = ThreadWalk.__new__(ThreadWalk)
@@ -182,6 +194,7 @@ class ThreadWalk:
         copy.brand = self.brand
         copy.humans = self.humans
         copy.awaiting_customer_since = self.awaiting_customer_since
+        copy.longest_wait = self.longest_wait
         copy.pending = self.pending if share_pending else [list(e) for e in self.pending]
         return copy
 
@@ -211,7 +224,7 @@ class ThreadWalk:
             self.first_response_at, self.first_response_team, self.first_resolution_at,
             self.first_resolution_team, self.resolutions, self.reopens, self.open_now,
             self.waiting_since, self.last_human, self.unanswered, self.answered,
-            self.customer, self.brand, self.humans, self.pending,
+            self.customer, self.brand, self.humans, self.pending, self.longest_wait,
         ]  # fmt: skip
 
     @classmethod
@@ -223,7 +236,9 @@ class ThreadWalk:
             walk.first_resolution_team, walk.resolutions, walk.reopens, walk.open_now,
             walk.waiting_since, walk.last_human, walk.unanswered, walk.answered,
             walk.customer, walk.brand, walk.humans, pending,
-        ) = values  # fmt: skip
+        ) = values[:19]  # fmt: skip
+        # Written before the longest wait was kept: 0 until a wait ends.
+        walk.longest_wait = values[19] if len(values) > 19 else 0.0
         walk.last = None if last is None else (last[0], last[1], last[2])
         walk.awaiting_customer_since = None
         walk.pending = [list(entry) for entry in pending]

@@ -23,6 +23,8 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from itertools import accumulate
 
+from processor.ingest.synthetic_csat import csat_answer, expected_csat
+
 __all__ = [
     "DEFAULT_PROFILE",
     "SyntheticTraffic",
@@ -177,10 +179,6 @@ _RESOLVE_TEXTS = (
     "Done: {topic} is fixed. Thanks for bearing with us!",
 )
 
-# Survey score weights, skewed to good scores; a bad experience shifts them down.
-_CSAT_SCORES = (1, 2, 3, 4, 5)
-_CSAT_GOOD = _cum((0.04, 0.05, 0.11, 0.30, 0.50))
-_CSAT_BAD = _cum((0.22, 0.20, 0.25, 0.20, 0.13))
 _NPS_SCORES = tuple(range(11))
 _NPS_GOOD = _cum((1, 1, 1, 1, 1, 2, 3, 6, 12, 22, 30))
 _NPS_BAD = _cum((7, 6, 6, 6, 6, 7, 7, 6, 5, 4, 3))
@@ -420,7 +418,7 @@ class SyntheticTraffic:
             cum_weights=_COMPLAINT_PRIORITY_CUM if inquiry == "complaint" else _PRIORITY_CUM,
         )[0]
         low, high = _SENTIMENT_RANGE[inquiry]
-        sentiment = round(rng.uniform(low, high), 3)
+        sentiment = sentiment_at_opening = round(rng.uniform(low, high), 3)
         topic = self._burst_topic[b] if crisis else rng.choice(_TOPICS)
         customer = rng.randrange(_CUSTOMER_POOL)
         if customer < _REGULAR_SHARE * _CUSTOMER_POOL:
@@ -565,17 +563,19 @@ class SyntheticTraffic:
         if survey:
             # Waiting long or writing again and again spoils the score; a crisis amplifies it.
             bad_experience = slow or follow_ups >= 2 or (crisis and follow_ups >= 1)
-            self._plan_survey(last_t, conversation, bad_experience)
+            expected = expected_csat(sentiment_at_opening, first_delay, follow_ups, redirect)
+            self._plan_survey(last_t, conversation, bad_experience, expected)
 
-    def _plan_survey(self, resolved_at: int, conversation: Event, bad_experience: bool) -> None:
+    def _plan_survey(
+        self, resolved_at: int, conversation: Event, bad_experience: bool, expected_csat: float
+    ) -> None:
         """A survey answer some minutes after resolution; a poor experience lowers the score."""
         rng = self._rng
         t = resolved_at + int(rng.uniform(2.0, 45.0) * _MINUTE_MS)
         kind = "csat" if rng.random() < 0.6 else "nps"
         if kind == "csat":
-            score = rng.choices(
-                _CSAT_SCORES, cum_weights=_CSAT_BAD if bad_experience else _CSAT_GOOD
-            )[0]
+            # One draw, as the NPS score takes: the other conversations' draws do not move.
+            score = csat_answer(expected_csat, rng.random())
         else:
             score = rng.choices(_NPS_SCORES, cum_weights=_NPS_BAD if bad_experience else _NPS_GOOD)[
                 0

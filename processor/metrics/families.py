@@ -18,6 +18,11 @@ from processor.metrics.customer_families import (
 from processor.metrics.family import Family as Family
 from processor.metrics.family import HistogramPart as HistogramPart
 from processor.metrics.family import Kind as Kind
+from processor.metrics.prediction_families import (
+    PREDICTED_CSAT,
+    PREDICTED_CSAT_BUCKETS,
+    PREDICTION_FAMILIES,
+)
 
 PREFIX = "socialcare_"
 
@@ -356,6 +361,7 @@ BUSINESS_FAMILIES: tuple[Family, ...] = (
     RECOVERED_CONVERSATIONS,
     OPEN_CONVERSATIONS,
     *CUSTOMER_FAMILIES,
+    *PREDICTION_FAMILIES,
 )
 
 WINDOW_MENTIONS = Family(
@@ -424,6 +430,7 @@ HISTOGRAM_BOUNDS: Mapping[str, tuple[float, ...]] = {
     TEAM_FIRST_RESPONSE_SECONDS.name: FIRST_RESPONSE_BUCKETS,
     TEAM_RESOLUTION_SECONDS.name: RESOLUTION_BUCKETS,
     REVIEW_RESPONSE_SECONDS.name: RESOLUTION_BUCKETS,
+    PREDICTED_CSAT.name: PREDICTED_CSAT_BUCKETS,
 }
 
 # Configuration, not data: exported by the owner of partition 0 only.

@@ -26,7 +26,15 @@ from processor.domain import conversation, customers
 from processor.domain.admission import order_rejection, settled_rejection
 from processor.domain.churn import DEFAULT_CHURN_PHRASES, ChurnPhrases
 from processor.domain.conversation import ConversationRules, ConversationState
-from processor.domain.events import AnyEvent, ContactCount, Mention, Rejection, decode_event
+from processor.domain.events import (
+    AnyEvent,
+    ContactCount,
+    Mention,
+    Rejection,
+    Reply,
+    Survey,
+    decode_event,
+)
 from processor.domain.identity import (
     CONFLICT,
     DUPLICATE,
@@ -40,11 +48,13 @@ from processor.domain.quality import SentimentRules
 from processor.domain.sentiment import load_scorer, with_sentiment
 from processor.domain.sla import SlaPolicyCache
 from processor.metrics.series import Contributions
+from processor.predict import csat_scoring
 from processor.settings import Settings, TeamStaffing
 from processor.state.records import Outgoing
 from processor.stream.aggregates import Aggregates, BucketRow, TotalsRow
 from processor.stream.clock import Clock
 from processor.stream.conversations import ConversationStore
+from processor.stream.csat_models import CsatModelStore
 from processor.stream.customers import ContactRouting, CustomerStore, decode_facts
 from processor.stream.interfaces import (
     Checkpoint,
@@ -92,6 +102,7 @@ class Pipeline:
             tables.totals, tables.windows, settings.allowed_lateness_seconds
         )
         self.seen = SeenEvents(tables.seen)
+        self.csat_models = CsatModelStore(tables.models)
         self.customers = CustomerStore(tables.customers, settings.customer_ttl_seconds)
         self.contacts = ContactRouting(settings.topic_customer_contacts, settings.partitions)
         # Facts for the customers' partitions: with the checkpoint (a worker), or looped
@@ -136,6 +147,7 @@ class Pipeline:
         self.aggregates.forget(lost)
         self.seen.forget(lost)
         self.customers.forget(lost)
+        self.csat_models.forget(lost)
 
     def _index(self, partitions: set[int]) -> None:
         if not partitions:
@@ -248,6 +260,7 @@ class Pipeline:
             looped, self._loopback = self._loopback, []
             self._fold_contacts(looped, letters)
         self.aggregates.flush()
+        self.csat_models.flush()
         self.health.processed_counts(outcomes)
         self.health.observe_events(counted_times, produced_at)
         if unmark:
@@ -332,8 +345,19 @@ class Pipeline:
         conversation.settle(state, self.clock.watermark(partition))
         is_new = state.last_event_at is None
         delta = conversation.apply_event(state, event, self.policies, self.rules)
-        for key, amount in conversation.event_increments(event, self.rules).items():
-            delta[key] = delta.get(key, 0.0) + amount
+        for increments in (
+            conversation.event_increments(event, self.rules),
+            csat_scoring.on_event(
+                state,
+                self.csat_models.of(partition),
+                event.occurred_ts,
+                isinstance(event, Reply) and bool(event.resolves),
+                int(event.score) if isinstance(event, Survey) and event.kind == "csat" else None,
+                self.settings.csat_holdout_share,
+            ),
+        ):
+            for key, amount in increments.items():
+                delta[key] = delta.get(key, 0.0) + amount
         self._tell_customer(partition, state)
         store.store(state)
         self._aggregate(partition, delta)
@@ -355,6 +379,9 @@ class Pipeline:
         for state in store.due(partition, now):
             delta = conversation.sweep(state, now)
             if delta is not None:
+                clock_scored = csat_scoring.on_clock(state, self.csat_models.of(partition))
+                for key, amount in clock_scored.items():
+                    delta[key] = delta.get(key, 0.0) + amount
                 self._tell_customer(partition, state)
                 store.store(state)
                 self._aggregate(partition, delta)

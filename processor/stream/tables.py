@@ -4,8 +4,9 @@
 `threads` (the closed chunks of a conversation's tail, `"<partition>|<conversation id>|<n>"`),
 `totals` and `windows` (the aggregates), `clocks` (stream time per partition), `progress`
 (per partition, the next offset of each input topic whose event is in the state), `seen`
-(ids counted within the allowed lateness) and `customers` (`"<partition>|<brand>|<author>"`,
-`processor.stream.customers`). Every key names its input partition, so
+(ids counted within the allowed lateness), `customers` (`"<partition>|<brand>|<author>"`,
+`processor.stream.customers`) and `models` (`"<partition>|csat|<brand>"`, the CSAT models of
+`processor.stream.csat_models`). Every key names its input partition, so
 a batch's changes go to the changelog partition of the input partition they came from, and
 a worker's local copy finds a key's row without an index.
 """
@@ -35,6 +36,7 @@ PARTITION_OF: dict[str, PartitionOf] = {
     "progress": int,
     "seen": partition_prefixed,
     "customers": partition_prefixed,
+    "models": partition_prefixed,
 }
 # On disk only in a worker: the bulk of the state, read one conversation at a time.
 ON_DISK = frozenset({"conversations", "threads", "customers"})
@@ -52,6 +54,7 @@ class Tables:
     progress: MutableMapping[Any, Any]
     seen: MutableMapping[Any, Any]
     customers: MutableMapping[Any, Any]
+    models: MutableMapping[Any, Any]
 
     @classmethod
     def in_memory(cls) -> Tables:
@@ -64,6 +67,7 @@ class Tables:
             progress={},
             seen={},
             customers={},
+            models={},
         )
 
     @classmethod

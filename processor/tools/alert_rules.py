@@ -196,6 +196,10 @@ def ratio_rules(window: str, job: str, by: str = BC) -> list[dict[str, Any]]:
                                      "socialcare_negative_reviews_total"),
         "review_recovery": ("socialcare_review_recoveries_total", "",
                             "socialcare_negative_reviews_total"),
+        "predicted_csat_mae": ("socialcare_predicted_csat_error_points_total", "",
+                               "socialcare_predicted_csat_checks_total"),
+        "predicted_csat_within_one_point": ("socialcare_predicted_csat_within_one_point_total",
+                                            "", "socialcare_predicted_csat_checks_total"),
     }  # fmt: skip
     for name, (numerator, selector, denominator) in simple_ratios.items():
         rules.append(record(
@@ -206,6 +210,15 @@ def ratio_rules(window: str, job: str, by: str = BC) -> list[dict[str, Any]]:
         f"brand_channel:socialcare_csat_score:mean_rate{w}",
         _ratio(rate("socialcare_csat_score_total", w, by),
                rate("socialcare_csat_responses_total", w, by)),
+    ))  # fmt: skip
+    errors = "socialcare_predicted_csat_error_points_total"
+    over = rate(errors, w, by, '{direction="over"}')
+    under = rate(errors, w, by, '{direction="under"}')
+    # Each side completed with 0 from the other: a model never over (or under) still has a bias.
+    rules.append(record(
+        f"brand_channel:socialcare_predicted_csat_bias:ratio_rate{w}",
+        _ratio(f"(\n({over} or {under} * 0)\n-\n({under} or {over} * 0)\n)",
+               rate("socialcare_predicted_csat_checks_total", w, by)),
     ))  # fmt: skip
     rules.append(record(
         f"brand_channel:socialcare_review_rating:mean_rate{w}",
@@ -225,6 +238,7 @@ def ratio_rules(window: str, job: str, by: str = BC) -> list[dict[str, Any]]:
         ("resolution_seconds", (0.5, 0.9)),
         ("posts_to_resolution", (0.5, 0.9)),
         ("customer_effort_channels", (0.9,)),
+        ("predicted_csat", ()),
     ):
         for quantile in quantiles:
             rules.append(record(

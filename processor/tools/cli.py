@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from processor.settings import ConfigurationError, Settings, load_settings
+from processor.tools.backtest_cli import backtest_app
 from processor.tools.cli_values import (
     DURATION_FORMS,
     PriorityChoice,
@@ -52,6 +53,7 @@ deadletters_app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(deadletters_app, name="deadletters")
+app.add_typer(backtest_app, name="backtest")
 console = Console(stderr=True)
 
 

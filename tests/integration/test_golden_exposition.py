@@ -31,6 +31,7 @@ from aiokafka.partitioner import murmur2
 from prometheus_client.parser import text_string_to_metric_families
 
 from processor.metrics import families as f
+from processor.metrics.prediction_families import PREDICTION_FAMILIES
 from tests.integration.conftest import (
     REPO,
     Deployment,
@@ -47,14 +48,17 @@ PARTITIONS = 4
 DAY = 86400.0
 LATENESS = 2 * DAY  # above the file's span: fetch order can make nothing late
 # The business families, and the processed and dead-letter counts; health families (lags,
-# latencies, the aligned input's gauges) depend on the process and the wall clock.
+# latencies, the aligned input's gauges) depend on the process and the wall clock, and the
+# predicted CSAT on the order a partition met answers and resolutions (an online model; the
+# fetch order here is free within the wide lateness): checked apart, below.
+PREDICTED = frozenset(family.name for family in PREDICTION_FAMILIES)
 COMPARED = frozenset(
     family.name
     for family in (
         *f.BUSINESS_FAMILIES, *f.WINDOW_FAMILIES.values(), f.TEAM_STAFFING_COST_PER_HOUR,
         f.EVENTS_PROCESSED, f.DEADLETTERS,
     )
-)  # fmt: skip
+) - PREDICTED  # fmt: skip
 
 
 def golden_events() -> list[dict[str, Any]]:
@@ -180,3 +184,10 @@ def test_a_fixed_file_gives_the_recorded_exposition(
     for name, lines in sections.items():
         assert len(lines) > 1000, f"{name}: only {len(lines)} lines: the file did not count"
         compare(name, lines, recorded)
+    # The model scored the brand's resolutions and was checked against answers: never more
+    # checks than CSAT answers, never more predictions than resolutions.
+    scored = value(m, "socialcare_predicted_csat_count", how="explicit")
+    checks = value(m, "socialcare_predicted_csat_checks_total")
+    assert 0 < scored <= value(m, "socialcare_resolutions_total", how="explicit")
+    assert 0 < checks <= value(m, "socialcare_csat_responses_total")
+    assert value(m, "socialcare_predicted_csat_within_one_point_total") <= checks

@@ -17,6 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "processor"
 DEFINITIONS = (
     "processor.metrics.family",
     "processor.metrics.customer_families",
+    "processor.metrics.prediction_families",
     "processor.metrics.families",
     "processor.metrics.series",
     "processor.metrics.windows",
@@ -25,16 +26,20 @@ BASE = ("processor.settings", "processor.errors")
 ALLOWED: dict[str, tuple[str, ...]] = {
     "processor.metrics.family": (),
     "processor.metrics.customer_families": ("processor.metrics.family",),
+    "processor.metrics.prediction_families": ("processor.metrics.family",),
     "processor.metrics.families": (
         "processor.metrics.family", "processor.metrics.customer_families",
+        "processor.metrics.prediction_families",
     ),
     "processor.metrics.windows": (),
     "processor.metrics.series": ("processor.metrics.families", "processor.errors"),
     "processor.domain": (*BASE, *DEFINITIONS, "processor.domain"),
     "processor.metrics": (*BASE, *DEFINITIONS, "processor.domain", "processor.metrics"),
+    "processor.predict": (*BASE, *DEFINITIONS, "processor.domain", "processor.predict"),
     "processor.state": ("processor.errors", "processor.state"),
     "processor.stream": (
-        *BASE, "processor.domain", "processor.metrics", "processor.state", "processor.stream",
+        *BASE, "processor.domain", "processor.metrics", "processor.predict", "processor.state",
+        "processor.stream",
     ),
     "processor.ingest": (
         *BASE, "processor.domain", "processor.metrics", "processor.ingest",

@@ -18,6 +18,8 @@ from processor.domain.sla import SlaPolicyCache
 from processor.ingest.synthetic import SyntheticTraffic, TrafficProfile
 from processor.metrics import families as f
 from processor.metrics.series import SeriesKey
+from processor.predict import csat_scoring
+from processor.predict.csat_model import CsatModels
 
 START = 1_700_000_000.0
 TYPES = {"mention": "mention", "reply": "reply", "redirection": "redirection",
@@ -51,6 +53,7 @@ def test_every_emitted_series_is_declared() -> None:
     states: dict[str, ConversationState] = {}
     customer_states: dict[str, customers.CustomerState] = {}
     seen: Counter[str] = Counter()
+    models = CsatModels()  # one partition's, learning as the day goes
 
     def tell_customer(state: ConversationState) -> None:
         facts = customers.facts_to_tell(state)
@@ -72,11 +75,19 @@ def test_every_emitted_series_is_declared() -> None:
             ConversationState(conversation_id=event.conversation_id, partition=0),
         )
         conversation.apply_event(state, event, policies, rules)
+        answer = int(event.score) if isinstance(event, Survey) and event.kind == "csat" else None
+        resolving = isinstance(event, Reply) and event.resolves
+        for key in csat_scoring.on_event(
+            state, models, event.occurred_ts, resolving, answer, holdout_share=0.2
+        ):
+            check(key, seen)
         tell_customer(state)
         for key in conversation.contributions(state):
             check(key, seen)
     for state in states.values():
         conversation.advance_clock(state, START + 10 * 86400)
+        for key in csat_scoring.on_clock(state, models):
+            check(key, seen)
         tell_customer(state)
         for key in (*conversation.contributions(state), *conversation.retirement(state)):
             check(key, seen)

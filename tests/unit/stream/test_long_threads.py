@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from benchmarks.data import thread_events
-from benchmarks.pipeline import LocalCheckpoint, MemoryDedup, NoHealth
+from benchmarks.pipeline import LocalCheckpoint
 from processor.domain.events import Rejection, decode_event
 from processor.domain.sla import SlaPolicyCache
 from processor.metrics.series import add_into, totals_key
@@ -28,6 +28,7 @@ from processor.stream.deadletters import TopicDeadLetters
 from processor.stream.interfaces import Message
 from processor.stream.pipeline import Pipeline
 from processor.stream.tables import ON_DISK, PARTITION_OF, Tables
+from processor.tools.backtest.offline import MemoryDedup, NoHealth
 from tests import conversation_reference as reference
 from tests.series_form import conversation_side
 

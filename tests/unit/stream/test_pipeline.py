@@ -134,7 +134,7 @@ class Harness:
     ) -> None:
         self.tables = tables or {
             "conversations": {}, "threads": {}, "totals": {}, "windows": {}, "clocks": {},
-            "progress": {}, "seen": {}, "customers": {},
+            "progress": {}, "seen": {}, "customers": {}, "models": {},
         }  # fmt: skip
         self.dedup = SetDedup()
         self.health = RecordingHealth()
@@ -650,6 +650,7 @@ async def test_processing_error_forgets_dedup_and_dead_letters() -> None:
         "progress": {},
         "seen": {},
         "customers": {},
+        "models": {},
     }
     h = Harness(tables)
     await h.send("mention", "c1", 0, event_id="m-1")
@@ -726,6 +727,7 @@ async def test_forget_partitions_and_reindex_from_tables() -> None:
         "progress": {},
         "seen": {},
         "customers": {},
+        "models": {},
     }
     first = Harness(tables)
     await first.send("mention", "a1", 0, partition=2)  # deadline 900
@@ -760,6 +762,7 @@ async def test_new_worker_indexes_window_buckets_from_tables() -> None:
         "progress": {},
         "seen": {},
         "customers": {},
+        "models": {},
     }
     first = Harness(tables)
     await first.send("mention", "a1", 0, partition=2)
