@@ -191,6 +191,8 @@ class Settings(BaseSettings):
     csat_holdout_share: float = Field(
         0.0, validation_alias=_env("SOCIALCARE_CSAT_HOLDOUT_SHARE"), ge=0, le=0.5
     )
+    # Answers a partition's pooled model learns before it predicts (a brand's own: 3x).
+    csat_min_answers: int = Field(10, validation_alias=_env("SOCIALCARE_CSAT_MIN_ANSWERS"), ge=1)
     sweep_interval_seconds: float = Field(
         1.0, validation_alias=_env("SOCIALCARE_SWEEP_INTERVAL_SECONDS"), gt=0
     )

@@ -9,8 +9,9 @@ and the precision-weighted mean): plain numbers for the changelog, not a pickle.
 
 The regression predicts the score less the middle of the scale (3), so a model that has seen
 few answers leans to the middle, not to 0. A brand's own model answers once it has learned
-from `MIN_BRAND_SURVEYS` answers; before that the pooled model of the partition (every
-brand's answers) does, once it has `MIN_POOLED_SURVEYS`; before that there is no prediction.
+from `BRAND_FACTOR` x `min_answers` answers; before that the pooled model of the partition
+(every brand's answers) does, once it has `min_answers` (SOCIALCARE_CSAT_MIN_ANSWERS, 10);
+before that there is no prediction.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from river.linear_model import BayesianLinearRegression
 from processor.predict.csat_features import Features
 
 CSAT_MIN, CSAT_MAX, CSAT_MIDDLE = 1.0, 5.0, 3.0
-MIN_BRAND_SURVEYS = 30
-MIN_POOLED_SURVEYS = 10
+MIN_POOLED_SURVEYS = 10  # SOCIALCARE_CSAT_MIN_ANSWERS
+BRAND_FACTOR = 3  # a brand's own model answers after three times as many
+MIN_BRAND_SURVEYS = BRAND_FACTOR * MIN_POOLED_SURVEYS
 # Prior precision of the weights (river's alpha is its inverse) and precision of the noise
 # (an answer scatters about 0.6 points around what the service explains).
 PRIOR_VARIANCE = 1.0
@@ -101,10 +103,13 @@ class CsatModel:
 class CsatModels:
     """The models of one partition: per brand and pooled; which changed since the last write."""
 
-    __slots__ = ("changed", "models")
+    __slots__ = ("changed", "min_answers", "models")
 
-    def __init__(self, models: dict[str, CsatModel] | None = None) -> None:
+    def __init__(
+        self, models: dict[str, CsatModel] | None = None, min_answers: int = MIN_POOLED_SURVEYS
+    ) -> None:
         self.models = models if models is not None else {}
+        self.min_answers = min_answers
         self.changed: set[str] = set()
 
     def _model(self, brand: str) -> CsatModel:
@@ -117,10 +122,10 @@ class CsatModels:
         """The brand's model once it learned enough, else the pooled one; None while both
         are warming up."""
         own = self.models.get(brand)
-        if own is not None and own.surveys >= MIN_BRAND_SURVEYS:
+        if own is not None and own.surveys >= BRAND_FACTOR * self.min_answers:
             return own.predict(features)
         pooled = self.models.get(POOLED)
-        if pooled is not None and pooled.surveys >= MIN_POOLED_SURVEYS:
+        if pooled is not None and pooled.surveys >= self.min_answers:
             return pooled.predict(features)
         return None
 

@@ -24,8 +24,9 @@ def model_key(partition: int, brand: str) -> str:
 class CsatModelStore:
     """Per partition, the models in memory; the table holds what the last batch left."""
 
-    def __init__(self, table: MutableMapping[Any, Any]) -> None:
+    def __init__(self, table: MutableMapping[Any, Any], min_answers: int) -> None:
         self.table = table
+        self.min_answers = min_answers
         self._partitions: dict[int, CsatModels] = {}
 
     def of(self, partition: int) -> CsatModels:
@@ -41,7 +42,7 @@ class CsatModelStore:
             for key, document in partition_items(self.table, partition)
             if key.startswith(prefix)
         }
-        return CsatModels(found)
+        return CsatModels(found, self.min_answers)
 
     def flush(self) -> None:
         """Write the models the batch changed (a new document each: the table keeps it)."""

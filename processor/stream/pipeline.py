@@ -102,7 +102,7 @@ class Pipeline:
             tables.totals, tables.windows, settings.allowed_lateness_seconds
         )
         self.seen = SeenEvents(tables.seen)
-        self.csat_models = CsatModelStore(tables.models)
+        self.csat_models = CsatModelStore(tables.models, settings.csat_min_answers)
         self.customers = CustomerStore(tables.customers, settings.customer_ttl_seconds)
         self.contacts = ContactRouting(settings.topic_customer_contacts, settings.partitions)
         # Facts for the customers' partitions: with the checkpoint (a worker), or looped

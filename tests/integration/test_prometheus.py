@@ -166,6 +166,7 @@ def test_dashboards_rules_and_the_sla_alert_on_a_real_prometheus(
         SOCIALCARE_AT_RISK_MARGIN_SECONDS="5", SOCIALCARE_INACTIVITY_RESOLUTION_SECONDS="120",
         SOCIALCARE_TEAM_STAFFING='{"tier1": {"hourly_cost": 40, "agents": 4}}',
         SOCIALCARE_AGENT_LABELS='["agent-AcmeSupport-1", "agent-NimbusHelp-4"]',
+        SOCIALCARE_CSAT_MIN_ANSWERS="1",  # predicted CSAT from the first answers on
     )  # fmt: skip
     worker = workers(deployment)
     webhook = webhooks(deployment)
