@@ -58,6 +58,11 @@ def csat(
             f"{name:>28} {figures.answers:>8,} {figures.mean_absolute_error:>6.3f} "
             f"{figures.within_one_point:>9.1%} {figures.bias:>+7.3f}"
         )
+    weekly = ", ".join(
+        f"week {number} {week.mean_absolute_error:.3f} ({week.answers:,})"
+        for number, week in enumerate(result.weeks, 1)
+    )
+    print(f"held-out MAE by week (answers checked): {weekly}")
     print(
         f"baseline: the learned answers' mean ({result.baseline_mean:.2f}) for each of the "
         f"{result.held_out_answers:,} held-out answers: MAE {result.baseline_error:.3f}"

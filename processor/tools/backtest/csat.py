@@ -10,9 +10,12 @@ mean of the learned answers given to every held-out one, is computed from the ev
 from __future__ import annotations
 
 import asyncio
+import bisect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from processor.ingest.producer import event_time
 from processor.ingest.synthetic import SyntheticTraffic, TrafficProfile
 from processor.metrics.prediction_families import (
     PREDICTED_CSAT,
@@ -20,11 +23,13 @@ from processor.metrics.prediction_families import (
     PREDICTED_CSAT_ERROR_POINTS,
     PREDICTED_CSAT_WITHIN_ONE_POINT,
 )
+from processor.metrics.series import SeriesKey
 from processor.predict.csat_scoring import held_out
 from processor.settings import Settings
 from processor.tools.backtest.offline import messages_of, offline_pipeline, run_batches, totals
 
 DAY = 86400.0
+WEEK = 7 * DAY
 
 
 @dataclass(frozen=True)
@@ -45,9 +50,17 @@ class CsatBacktest:
     mean_predicted: float
     held_out: Calibration
     learned: Calibration
+    weeks: list[Calibration]  # the held-out answers of each week: the model as it learns
     held_out_answers: int  # all of them, with or without a prediction (warm-up)
     baseline_mean: float  # the learned answers' mean
     baseline_error: float  # its mean absolute error on every held-out answer
+
+
+def calibration(checks: float, over: float, under: float, within: float) -> Calibration:
+    if not checks:
+        return Calibration(0, float("nan"), float("nan"), float("nan"))
+    return Calibration(int(checks), (over + under) / checks, within / checks,
+                       (over - under) / checks)  # fmt: skip
 
 
 def history(days: float, rate: float, seed: int, start: float) -> list[dict[str, object]]:
@@ -70,6 +83,7 @@ def run_csat_backtest(
     )
     documents = history(days, rate, seed, start)
     messages = messages_of(documents, settings)
+    times = [event_time(document) for document in documents]
     pipeline = offline_pipeline(settings)
     done = 0
 
@@ -78,8 +92,7 @@ def run_csat_backtest(
         done += count
         progress(done, len(messages))
 
-    asyncio.run(run_batches(pipeline, messages, progress=advanced))
-    series = totals(pipeline)
+    series: dict[SeriesKey, float] = {}
 
     def summed(family: str, part: str = "", **labels: str) -> float:
         names = {"sample": 2, "direction": 3}
@@ -89,15 +102,26 @@ def run_csat_backtest(
             and all(key.labels[names[name]] == value for name, value in labels.items())
         )  # fmt: skip
 
-    def calibration(sample: str) -> Calibration:
-        checks = summed(PREDICTED_CSAT_CHECKS.name, sample=sample)
-        over = summed(PREDICTED_CSAT_ERROR_POINTS.name, sample=sample, direction="over")
-        under = summed(PREDICTED_CSAT_ERROR_POINTS.name, sample=sample, direction="under")
-        within = summed(PREDICTED_CSAT_WITHIN_ONE_POINT.name, sample=sample)
-        if not checks:
-            return Calibration(0, float("nan"), float("nan"), float("nan"))
-        return Calibration(int(checks), (over + under) / checks, within / checks,
-                           (over - under) / checks)  # fmt: skip
+    def checked(sample: str) -> tuple[float, float, float, float]:
+        """Cumulative (checks, over, under, within one) of a sample, from the counters."""
+        return (
+            summed(PREDICTED_CSAT_CHECKS.name, sample=sample),
+            summed(PREDICTED_CSAT_ERROR_POINTS.name, sample=sample, direction="over"),
+            summed(PREDICTED_CSAT_ERROR_POINTS.name, sample=sample, direction="under"),
+            summed(PREDICTED_CSAT_WITHIN_ONE_POINT.name, sample=sample),
+        )
+
+    # Week by week, so that the held-out error shows the model as it learns.
+    weeks = []
+    before = (0.0, 0.0, 0.0, 0.0)
+    for week in range(math.ceil(days / 7)):
+        first = bisect.bisect_left(times, start + week * WEEK)
+        last = bisect.bisect_left(times, start + (week + 1) * WEEK)
+        asyncio.run(run_batches(pipeline, messages[first:last], progress=advanced))
+        series = totals(pipeline)
+        now = checked("held_out")
+        weeks.append(calibration(*(a - b for a, b in zip(now, before, strict=True))))
+        before = now
 
     answers = [
         (held_out(str(document["conversation_id"]), holdout), int(document["score"]))  # type: ignore[call-overload]
@@ -112,8 +136,9 @@ def run_csat_backtest(
         events=len(messages),
         resolutions_scored=int(scored),
         mean_predicted=summed(PREDICTED_CSAT.name, "sum") / scored if scored else float("nan"),
-        held_out=calibration("held_out"),
-        learned=calibration("learned"),
+        held_out=calibration(*checked("held_out")),
+        learned=calibration(*checked("learned")),
+        weeks=weeks,
         held_out_answers=len(held_answers),
         baseline_mean=baseline,
         baseline_error=(
