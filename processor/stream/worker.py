@@ -32,6 +32,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from threadpoolctl import threadpool_limits
 
 from processor.domain.sla import SlaPolicyCache
 from processor.errors import SocialcareError
@@ -433,6 +434,14 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def one_blas_thread() -> None:
+    """The CSAT models' algebra on one thread: their 20 x 20 matrices gain nothing from
+    OpenBLAS's pools (numpy's and scipy's, a thread per core each), whose threads otherwise
+    compete with the broker and the event loop for the cores (on two cores a month replay
+    under load found its partitions misaligned)."""
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def new_event_loop(kind: EventLoop) -> asyncio.AbstractEventLoop:
     """uvloop by default: the worker's consumer, producer, Redis and web server all wait
     on sockets, and libuv's loop costs less per callback than the standard one."""
@@ -474,6 +483,7 @@ def run_worker(settings: Settings) -> int:
         )  # fmt: skip
         return 2
     tune_garbage_collector()
+    one_blas_thread()
     faust_worker = faust.Worker(worker.app, loglevel=settings.log_level.upper(), loop=loop)
     # Faust's terminal spinner sets the root logger to DEBUG at level WARNING and above,
     # which makes every library debug call build a log record (about 10% of the CPU).

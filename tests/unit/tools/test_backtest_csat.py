@@ -8,7 +8,7 @@ from processor.tools.backtest.csat import run_csat_backtest
 
 
 def test_a_short_backtest_learns_and_beats_the_mean() -> None:
-    result = run_csat_backtest(days=9, rate=1.5, seed=3, holdout=0.25)
+    result = run_csat_backtest(days=8, rate=1.0, seed=3, holdout=0.25)
     assert [week.answers for week in result.weeks] and len(result.weeks) == 2
     # The weeks add up to the whole.
     assert sum(week.answers for week in result.weeks) == result.held_out.answers
