@@ -7,7 +7,7 @@ panels sit next to the surveyed CSAT, and nobody should take one for the other.
 from __future__ import annotations
 
 from grafana.boards.panels import SHARE, Format, Panel, Q, Row, Stat, Timeseries, steps
-from grafana.boards.promql import eq, filled_ratio, inc, le, m, ratio
+from grafana.boards.promql import eq, filled_ratio, inc, le, m, ratio, zero_fill
 
 CSAT_POINTS = Format("none", decimals=2, min=1, max=5)
 ERROR_POINTS = Format("none", decimals=2, min=0)
@@ -24,7 +24,7 @@ def _signed_error() -> str:
     errors = m("predicted_csat_error_points")
     over = inc(errors, "brand", "7d", eq("direction", "over"))
     under = inc(errors, "brand", "7d", eq("direction", "under"))
-    return f"(({over} or {under} * 0) - ({under} or {over} * 0))"
+    return f"({zero_fill(over, under)} - {zero_fill(under, over)})"
 
 
 def predicted_rows() -> list[Panel | Row]:
