@@ -77,7 +77,12 @@ class _Partition(Generic[Item]):
 
     # Per topic: (event time, arrival sequence, when it was fetched, the record).
     queues: dict[str, deque[tuple[float, int, float, Item]]]
-    blocked_since: float | None = None  # when it first had to wait for an empty topic
+    # Per empty topic, since when it holds the partition with records unread (or a lag not
+    # known), or since when it is found caught up: each wait counts from its own start and
+    # ends when the topic brings a record (as Kafka Streams' idle deadlines per partition),
+    # so short waits of a busy backlog never add up to the max wait.
+    unread_since: dict[str, float] = field(default_factory=dict)
+    idle_since: dict[str, float] = field(default_factory=dict)
     # A jump far ahead waiting for fetches: its event time, and since when it waits.
     far_hold: tuple[float, float] | None = None
     stream_time: float | None = None  # latest event time handed over
@@ -131,6 +136,8 @@ class Aligner(Generic[Item]):
         self._sequence += 1
         state = self._partition(partition)
         state.queues[topic].append((event_time, self._sequence, fetched_at, item))
+        state.unread_since.pop(topic, None)
+        state.idle_since.pop(topic, None)
         if event_time > state.latest.get(topic, float("-inf")):
             state.latest[topic] = event_time
 
@@ -153,13 +160,10 @@ class Aligner(Generic[Item]):
         while True:
             heads = [(queue[0], topic) for topic, queue in queues.items() if queue]
             if not heads:
-                state.blocked_since = None
                 return
             enforced = False
             (event_time, _, fetched_at, item), topic = min(heads)
-            if len(heads) == len(queues):
-                state.blocked_since = None
-            else:
+            if len(heads) < len(queues):
                 # How far ahead of the quiet topics this record is: of what each brought
                 # last, not of the stream time, which creeps ahead with the busy topics.
                 empty = [name for name, queue in queues.items() if not queue]
@@ -193,18 +197,22 @@ class Aligner(Generic[Item]):
         polled_of: PolledOf, far: bool, event_time: float, fetched_at: float,
     ) -> bool | None:  # fmt: skip
         """None to hold the partition; else go on (True: enforced past unread records)."""
-        unread = False
+        unread = idle_short = False
         for topic, queue in state.queues.items():
             if queue:
                 continue
             lag = lag_of(topic, number)
             if lag is None or lag > 0:
+                state.idle_since.pop(topic, None)
+                if now - state.unread_since.setdefault(topic, now) < self.max_wait:
+                    return None
                 unread = True
-        if state.blocked_since is None:
-            state.blocked_since = now
-        waited = now - state.blocked_since
+            else:
+                state.unread_since.pop(topic, None)
+                if now - state.idle_since.setdefault(topic, now) < self.idle_wait:
+                    idle_short = True
         if unread:
-            return True if waited >= self.max_wait else None
+            return True
         if far and all(lag_of(topic, number) == 0 for topic in state.queues):
             # Caught up everywhere: the jump may come with records an instant older on
             # another topic that the last fetch response did not show yet. It goes once
@@ -214,7 +222,7 @@ class Aligner(Generic[Item]):
                 state.far_hold = (event_time, now)
             if now - state.far_hold[1] >= self.max_wait:
                 return False
-            if waited < self.idle_wait:
+            if idle_short:
                 return None
             shown_by = fetched_at + self.far_ahead_wait
             for topic, queue in state.queues.items():
@@ -222,7 +230,7 @@ class Aligner(Generic[Item]):
                 if not queue and (polled is None or polled < shown_by):
                     return None
             return False
-        return False if waited >= self.idle_wait else None
+        return None if idle_short else False
 
     # -- partitions and back-pressure -----------------------------------------------------------
 

@@ -231,3 +231,48 @@ def test_a_topic_that_never_brought_a_record_is_anchored_where_it_was_found_empt
     assert aligner.release(0.3, lags(), polled(0.3)).items == []
     assert aligner.release(2.1, lags(), polled(2.1)).items == ["m31", "r"] + [
         f"m{minute}" for minute in range(32, 61)]  # fmt: skip
+
+
+def test_the_max_wait_counts_from_when_the_topic_ran_dry_not_from_an_earlier_wait() -> None:
+    # A backlog: each second, replies brings a record and runs dry again with more on the
+    # broker, while surveys and redirections, caught up, stay empty all along (never all
+    # four topics buffered at once). Each wait for replies starts when it ran dry: thirty
+    # seconds of such short waits do not add up to the max wait.
+    aligner: Aligner[str] = Aligner(TOPICS, max_wait=30.0)
+    aligner.add("mentions", 0, 0.0, "m0")
+    for second in range(40):
+        aligner.add("replies", 0, second + 0.5, f"r{second}")
+        aligner.add("mentions", 0, second + 1.0, f"m{second + 1}")
+        released = aligner.release(float(second), lags(replies=100))
+        assert (released.items, released.enforced) == ([f"m{second}", f"r{second}"], 0)
+    assert aligner.release(68.9, lags(replies=7)).items == []
+    released = aligner.release(69.0, lags(replies=7))
+    assert (released.items, released.enforced) == (["m40"], 1)
+
+
+def test_a_topic_that_brings_records_resets_its_wait() -> None:
+    aligner: Aligner[str] = Aligner(TOPICS, max_wait=30.0)
+    aligner.add("mentions", 0, 1.0, "m1")
+    assert aligner.release(0.0, lags(replies=2)).items == []
+    aligner.add("replies", 0, 2.0, "r2")
+    aligner.add("mentions", 0, 3.0, "m3")
+    # replies brought a record, then ran dry again at 20 s with one more unread: m3 is
+    # held until 50 s, not 30 s.
+    assert aligner.release(20.0, lags(replies=1)).items == ["m1", "r2"]
+    assert aligner.release(49.9, lags(replies=1)).items == []
+    released = aligner.release(50.0, lags(replies=1))
+    assert (released.items, released.enforced) == (["m3"], 1)
+
+
+def test_a_quiet_topic_with_new_records_waits_from_when_they_showed() -> None:
+    # surveys, caught up, was passed for a minute; then a survey is on the broker, unread:
+    # that is a new wait, held the whole max wait from then.
+    aligner: Aligner[str] = Aligner(TOPICS, max_wait=30.0)
+    for second in range(60):
+        aligner.add("mentions", 0, float(second), f"m{second}")
+        assert aligner.release(float(second), lags()).items == [f"m{second}"]
+    aligner.add("mentions", 0, 60.0, "m60")
+    assert aligner.release(60.0, lags(surveys=1)).items == []
+    assert aligner.release(89.9, lags(surveys=1)).items == []
+    released = aligner.release(90.0, lags(surveys=1))
+    assert (released.items, released.enforced) == (["m60"], 1)
