@@ -32,12 +32,16 @@ class EventLoop(StrEnum):
 
 
 class TeamStaffing(BaseModel):
-    """Cost of a team per agent hour and how many agents staff it (cost per response)."""
+    """Cost of a team per agent hour, how many agents staff it (cost per response) and how
+    long a first response takes them (the breach forecast's queue)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     hourly_cost: float = Field(ge=0)
     agents: float = Field(ge=0)
+    # Average minutes an agent spends on a first response (handle time): with it, the
+    # breach forecast puts the team's agents in an Erlang C queue for the arrivals ahead.
+    handle_minutes: float | None = Field(None, gt=0)
 
 
 def _env(name: str) -> AliasChoices:
@@ -176,7 +180,8 @@ class Settings(BaseSettings):
     team_staffing: dict[str, TeamStaffing] = Field(
         default_factory=dict,
         validation_alias=_env("SOCIALCARE_TEAM_STAFFING"),
-        description='JSON {"team": {"hourly_cost": 42.5, "agents": 6}} for cost per response',
+        description='JSON {"team": {"hourly_cost": 42.5, "agents": 6, "handle_minutes": 4}}: cost '
+        "per response; with handle_minutes, the breach forecast's staffed queue",
     )
     conversation_ttl_seconds: float = Field(
         30 * 86400, validation_alias=_env("SOCIALCARE_CONVERSATION_TTL_SECONDS"), gt=0

@@ -307,6 +307,46 @@ def _backlog() -> list[Panel | Row]:
     ]
 
 
+def _forecast() -> list[Panel | Row]:
+    forecast = m("forecast_first_response_breaches")
+    return [
+        Row("Breach forecast (a forecast, not breaches that happened)"),
+        Timeseries(
+            "First-response breaches: forecast for the next hour vs the last hour",
+            "FORECAST: first-response breaches expected with a deadline in the next 60 "
+            "minutes, from the waiting conversations, how long the queue's conversations "
+            "waited over the past week, the reply pace now and, with a staffing handle time, "
+            "the arrivals. HAPPENED: breaches counted in the last hour. A forecast line should "
+            "meet the happened line an hour later.",
+            COUNT,
+            [
+                Q(sum_by("brand", bc(forecast, eq("horizon", "60m"))), "forecast {{brand}}"),
+                Q(
+                    inc(m("first_response_sla"), "brand", "1h", eq("outcome", "breached")),
+                    "happened {{brand}}",
+                ),
+            ],
+            w=12,
+        ),
+        BarGauge(
+            "Breaches forecast by priority: next 15 minutes",
+            "FORECAST: first-response breaches expected with a deadline in the next 15 "
+            "minutes, by priority: the conversations to answer first.",
+            COUNT,
+            [Q(sum_by("priority", bc(forecast, eq("horizon", "15m"))), "{{priority}}")],
+            w=6,
+        ),
+        BarGauge(
+            "Breaches forecast by priority: next hour",
+            "FORECAST: first-response breaches expected with a deadline in the next 60 "
+            "minutes, by priority (SocialcareBreachForecast pages at 5 per brand and channel).",
+            COUNT,
+            [Q(sum_by("priority", bc(forecast, eq("horizon", "60m"))), "{{priority}}")],
+            w=6,
+        ),
+    ]
+
+
 def _response_times() -> list[Panel | Row]:
     buckets = bc(m(FRS, "bucket"))
     return [
@@ -386,8 +426,8 @@ def board() -> Json:
         "socialcare-operations",
         "Social care — operations",
         "Live social customer-care operations: inbound volume, first-response SLA compliance, "
-        "backlog and breaches, response times, by brand and channel.",
-        [*_volume(), *_sla(), *_backlog(), *_response_times()],
+        "backlog and breaches, the breach forecast, response times, by brand and channel.",
+        [*_volume(), *_sla(), *_backlog(), *_forecast(), *_response_times()],
         BUSINESS_VARIABLES,
         "now-6h",
         "30s",

@@ -159,12 +159,14 @@ class ConversationState:
     walk: ThreadWalk = field(default_factory=ThreadWalk)
     # Where the closed chunks are read and written (the store's table in a worker).
     chunk_store: ChunkStore = field(default_factory=MemoryChunks, compare=False, repr=False)
-    # `current` of the state as it is (derived, never stored; None: to be computed).
+    # `current` of the state as it is (derived, never stored; None: to be computed); the
+    # index entries of its document as loaded (the store's, never stored with it).
     current_values: Contributions | None = field(default=None, compare=False, repr=False)
+    stored_index: list[Any] | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         document = dict(self.__dict__)
-        del document["current_values"], document["chunk_store"]
+        del document["current_values"], document["chunk_store"], document["stored_index"]
         if self.first_rating is None:  # most conversations are no reviews: 100 bytes less
             for name in REVIEW_FIELDS:
                 del document[name]
@@ -530,14 +532,15 @@ def _next_check(state: ConversationState, end: ThreadWalk) -> float | None:
     return min(future) if future else None
 
 
-def index_entries(state: ConversationState) -> tuple[float | None, str | None]:
-    """The next clock check and the open backlog state (None when not open), together."""
+def index_entries(state: ConversationState) -> tuple[float | None, str | None, float | None]:
+    """The next clock check, the open backlog state (None when not open) and the first
+    response time, together."""
     if state.opened_at is None:
-        return None, None
+        return None, None, None
     swept = state.swept
     end = state.walk.ending(swept, [])
     backlog = open_state(state, end, swept) if state.brand and state.channel else None
-    return _next_check(state, end), backlog
+    return _next_check(state, end), backlog, end.first_response_at
 
 
 # Series that describe the present (a backlog), not a history: they go when the state goes.

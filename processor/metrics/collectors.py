@@ -24,6 +24,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from processor.metrics import families as f
+from processor.metrics.prediction_families import FORECAST_FIRST_RESPONSE_BREACHES
 from processor.metrics.series import SeriesKey, parse_field
 from processor.metrics.windows import WINDOWS, covering_windows
 from processor.settings import TeamStaffing
@@ -46,6 +47,9 @@ class BusinessState(Protocol):
     ) -> Iterable[tuple[int, str, str, float, float, dict[str, float]]]: ...
     def open_ages(self, partitions: set[int]) -> Mapping[tuple[str, str, str], int]: ...
     def open_by_priority(self, partitions: set[int]) -> Mapping[tuple[str, str, str, str], int]: ...
+    def breach_forecast(
+        self, partitions: set[int]
+    ) -> Mapping[tuple[str, str, str, str], float]: ...
 
 
 class BusinessCollector(Collector):
@@ -111,6 +115,9 @@ def build_families(state: BusinessState, partitions: set[int]) -> list[Metric]:
     for labels, count in sorted(state.open_by_priority(partitions).items()):
         by_priority.add_metric(list(labels), count)  # type: ignore[attr-defined]
     _add_windows(families, state, partitions)
+    forecast = families[FORECAST_FIRST_RESPONSE_BREACHES.name]
+    for labels, expected in sorted(state.breach_forecast(partitions).items()):
+        forecast.add_metric(list(labels), round(expected, 6))  # type: ignore[attr-defined]
     # Configuration, not data: exported once in the cluster, by the owner of partition 0,
     # so that a sum over workers is the configured figure.
     if 0 in partitions and state.team_staffing:

@@ -1,8 +1,10 @@
-"""Families of what the processor predicts: the CSAT of the conversations nobody surveyed.
+"""Families of what the processor predicts: the CSAT of the conversations nobody surveyed,
+the first-response breaches of the next minutes.
 
 Declared as in `families`, part of its `BUSINESS_FAMILIES`; counted by
-`processor.predict.csat_scoring`. Their names say "predicted": a prediction is never exported
-under a survey's name, and the board panels that show them say so.
+`processor.predict.csat_scoring` and `processor.predict.breach_forecast`. Their names say
+"predicted" or "forecast": a prediction is never exported under a survey's or an outcome's
+name, and the board panels that show them say so.
 """
 
 from __future__ import annotations
@@ -43,9 +45,19 @@ PREDICTED_CSAT_WITHIN_ONE_POINT = Family(
     ("brand", "channel", "sample"),
 )
 
+FORECAST_FIRST_RESPONSE_BREACHES = Family(
+    "socialcare_forecast_first_response_breaches",
+    "gauge",
+    "Expected first-response SLA breaches within the horizon (15m or 60m of event time from "
+    "now): the waiting conversations due in it that the current reply rate will not reach "
+    "in time, plus arrivals that will wait past their target with the staffed agents.",
+    ("brand", "channel", "priority", "horizon"),
+)
+
 PREDICTION_FAMILIES: tuple[Family, ...] = (
     PREDICTED_CSAT,
     PREDICTED_CSAT_CHECKS,
     PREDICTED_CSAT_ERROR_POINTS,
     PREDICTED_CSAT_WITHIN_ONE_POINT,
+    FORECAST_FIRST_RESPONSE_BREACHES,
 )

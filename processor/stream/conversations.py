@@ -6,8 +6,9 @@ age and priority, read at scrape time). They are derived data: rebuilt from the 
 a partition is assigned, dropped when it is revoked, never built during a scrape.
 
 A stored state carries its own index entries (`_index`: the next clock check and the open
-backlog entry, computed when it was written), so rebuilding a partition's indexes reads the
-documents without following each conversation again: a million states in seconds.
+backlog entry, computed when it was written, and what it tells the breach forecast's history,
+`QueueFacts`), so rebuilding a partition's indexes reads the documents without following each
+conversation again: a million states in seconds.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import heapq
 import logging
 from collections import defaultdict
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from processor.domain import conversation, thread_tail
 from processor.domain.conversation import ConversationState
@@ -25,13 +26,16 @@ from processor.domain.thread_tail import ChunkStore
 from processor.metrics.series import Contributions
 from processor.stream.backlog import OpenBacklog, OpenConversation
 from processor.stream.interfaces import Table
+from processor.stream.queue_history import QueueFacts, QueueHistory
 
 log = logging.getLogger(__name__)
 
 # Current values of recently written states (`conversation.current`), by table key: an
 # event of a recent conversation then computes them once (after) instead of twice.
 _VALUES_KEPT = 50_000
-# The index entries a stored document carries: [next check, open entry or None].
+# The index entries a stored document carries: [next check, open entry or None, first
+# response time or None] (the third since the breach forecast: with the document's own
+# fields, its `QueueFacts`; a document without it is followed again).
 INDEX_FIELD = "_index"
 
 
@@ -66,11 +70,51 @@ def state_of(document: dict[str, Any], chunks: ChunkStore | None = None) -> Conv
     return ConversationState.from_json(document, chunks)
 
 
-def _open_entry(state: ConversationState, backlog: str | None) -> OpenConversation | None:
-    """The backlog entry of a state in backlog state `backlog`, None when not open."""
-    if backlog is None or not state.brand or not state.channel or state.opened_at is None:
+Entries = tuple[float | None, OpenConversation | None, QueueFacts | None]
+
+
+def _entries(state: ConversationState) -> Entries:
+    """The index entries of a state: next check, backlog entry, queue facts."""
+    due, backlog, first_response_at = conversation.index_entries(state)
+    brand, channel, opened_at = state.brand, state.channel, state.opened_at
+    if not brand or not channel or opened_at is None:
+        return due, None, None
+    facts = QueueFacts(
+        brand, channel, state.priority, opened_at, first_response_at, state.first_response_target
+    )
+    if backlog is None:
+        return due, None, facts
+    awaiting = state.first_response_deadline if first_response_at is None else None
+    entry = OpenConversation(brand, channel, opened_at, state.priority, backlog, awaiting)
+    return due, entry, facts
+
+
+def _hint(due: float | None, entry: OpenConversation | None, facts: QueueFacts | None) -> list[Any]:
+    """What a stored document carries of its index entries."""
+    answered = None if facts is None else facts.first_response_at
+    return [due, None if entry is None else list(entry), answered]
+
+
+def facts_of(document: dict[str, Any], first_response_at: float | None) -> QueueFacts | None:
+    """The queue facts of a stored document, its first response time given."""
+    brand, channel = document.get("brand"), document.get("channel")
+    opened_at = document.get("opened_at")
+    if not brand or not channel or opened_at is None:
         return None
-    return OpenConversation(state.brand, state.channel, state.opened_at, state.priority, backlog)
+    return QueueFacts(brand, channel, document.get("priority", "normal"), opened_at,
+                      first_response_at, document.get("first_response_target"))  # fmt: skip
+
+
+def _with_stored_index(state: ConversationState, document: dict[str, Any]) -> ConversationState:
+    """The state with the index entries of its document as loaded, [next check, entry,
+    queue facts] (found again, from the state as loaded, for a document written before
+    them)."""
+    hint = document.get(INDEX_FIELD)
+    if hint is None or len(hint) < 3:
+        state.stored_index = list(_entries(state))
+    else:
+        state.stored_index = [hint[0], hint[1], facts_of(document, hint[2])]
+    return state
 
 
 def partition_items(table: Table, partition: int) -> Iterator[tuple[Any, Any]]:
@@ -97,6 +141,7 @@ class ConversationStore:
         # Conversations by last event time, to forget idle ones (one entry per conversation).
         self._idle: dict[int, list[tuple[float, str]]] = defaultdict(list)
         self._open: dict[int, OpenBacklog] = defaultdict(OpenBacklog)
+        self._history: dict[int, QueueHistory] = defaultdict(QueueHistory)
         self._values: dict[str, Contributions] = {}
         self.indexed: set[int] = set()
 
@@ -115,7 +160,7 @@ class ConversationStore:
         state = state_of(document, chunks)
         # Written with this document: valid until the state changes (which resets it).
         state.current_values = self._values.get(key)
-        return state
+        return _with_stored_index(state, document)
 
     def discard(self, conversation_id: str, partition: int) -> None:
         """A change of the state failed half way: forget what was remembered of it."""
@@ -127,11 +172,12 @@ class ConversationStore:
 
     def store(self, state: ConversationState) -> None:
         """Write a state (with its index entries) and bring the indexes up to date."""
-        due, backlog = conversation.index_entries(state)
-        entry = _open_entry(state, backlog)
+        due, entry, facts = _entries(state)
         self._open[state.partition].put(state.conversation_id, entry)
+        self._history[state.partition].change(self._facts_before(state), facts)
         document = state.to_json()
-        document[INDEX_FIELD] = [due, None if entry is None else list(entry)]
+        document[INDEX_FIELD] = _hint(due, entry, facts)
+        state.stored_index = [due, entry, facts]
         key = table_key(state.partition, state.conversation_id)
         self.table[key] = document
         values = self._values
@@ -168,7 +214,9 @@ class ConversationStore:
             document = self.table.get(table_key(partition, conversation_id))
             if document is None:
                 continue
-            state = state_of(document, self.chunks(partition, conversation_id))
+            state = _with_stored_index(
+                state_of(document, self.chunks(partition, conversation_id)), document
+            )
             last = state.last_event_at
             if last is not None and last >= idle_before:
                 heapq.heappush(idle, (last, conversation_id))  # active since: look again later
@@ -181,6 +229,12 @@ class ConversationStore:
         del self.table[key]
         self._values.pop(key, None)
         self._open[state.partition].put(state.conversation_id, None)
+        self._history[state.partition].change(self._facts_before(state), None)
+
+    def _facts_before(self, state: ConversationState) -> QueueFacts | None:
+        """The queue facts its stored document carried (none for a new conversation)."""
+        loaded = state.stored_index
+        return None if loaded is None else cast(QueueFacts | None, loaded[2])
 
     # -- indexes ------------------------------------------------------------------------------
 
@@ -195,17 +249,20 @@ class ConversationStore:
             checks: list[tuple[float, str]] = []
             idle: list[tuple[float, str]] = []
             open_now = OpenBacklog()
+            history = QueueHistory()
             for key, document in partition_items(self.table, partition):
                 conversation_id = key.split("|", 1)[1]
                 last_event_at = document.get("last_event_at")
                 if last_event_at is not None:
                     idle.append((last_event_at, conversation_id))
                 hint = document.get(INDEX_FIELD)
-                if hint is None:
-                    due, entry = self._follow(state_of(document))
+                if hint is None or len(hint) < 3:
+                    due, entry, facts = _entries(state_of(document))
                 else:
-                    due, stored = hint
+                    due, stored, answered = hint
                     entry = None if stored is None else OpenConversation(*stored)
+                    facts = facts_of(document, answered)
+                history.change(None, facts)
                 if entry is not None:
                     open_now.put(conversation_id, entry)
                 if due is not None:
@@ -215,14 +272,10 @@ class ConversationStore:
             self._checks[partition] = checks
             self._idle[partition] = idle
             self._open[partition] = open_now
+            self._history[partition] = history
             checked += len(checks)
         self.indexed |= partitions
         return checked
-
-    def _follow(self, state: ConversationState) -> tuple[float | None, OpenConversation | None]:
-        """The index entries of a state, from its summary (what `store` records)."""
-        due, backlog = conversation.index_entries(state)
-        return due, _open_entry(state, backlog)
 
     def forget(self, partitions: set[int]) -> None:
         """Drop the derived data of revoked partitions."""
@@ -232,6 +285,7 @@ class ConversationStore:
             self._checks.pop(partition, None)
             self._idle.pop(partition, None)
             self._open.pop(partition, None)
+            self._history.pop(partition, None)
 
     # -- reading (the scrape) -------------------------------------------------------------------
 
@@ -244,6 +298,10 @@ class ConversationStore:
         """Open conversations of a partition by (brand, channel, priority, backlog state)."""
         backlog = self._open.get(partition)
         return {} if backlog is None else backlog.by_priority()
+
+    def history(self, partition: int) -> QueueHistory:
+        """The partition's openings and first responses, counted (the breach forecast's)."""
+        return self._history[partition]
 
     def backlog(self, partition: int) -> OpenBacklog:
         """The partition's open conversations (tests seed it directly)."""

@@ -56,6 +56,7 @@ from processor.stream.clock import Clock
 from processor.stream.conversations import ConversationStore
 from processor.stream.csat_models import CsatModelStore
 from processor.stream.customers import ContactRouting, CustomerStore, decode_facts
+from processor.stream.forecasting import ForecastKey, breach_forecast, staffed_pool
 from processor.stream.interfaces import (
     Checkpoint,
     DeadLetterSink,
@@ -467,3 +468,13 @@ class StateView:
             for key, count in self._pipeline.conversations.open_by_priority(partition).items():
                 counts[key] += count
         return counts
+
+    def breach_forecast(self, partitions: set[int]) -> dict[ForecastKey, float]:
+        """Expected first-response breaches of the partitions, by (brand, channel, priority,
+        horizon)."""
+        pipeline = self._pipeline
+        store = pipeline.conversations
+        return breach_forecast(
+            partitions, store.backlog, store.history, self.window_now,
+            staffed_pool(pipeline.settings.team_staffing), pipeline.settings.partitions,
+        )  # fmt: skip

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, field_validator, model_validator
 
+from processor.tools.forecast_rules import BreachForecastConfig, breach_forecast_alerts
 from processor.tools.rule_parts import Duration, Model, alert, record, seconds, select
 from processor.tools.volume_rules import (
     ReviewBurstConfig,
@@ -108,6 +109,7 @@ class RulesConfig(Model):
     windows: list[str] = Field(min_length=1)
     sla: SlaConfig
     backlog: BacklogConfig
+    breach_forecast: BreachForecastConfig
     spike: SpikeConfig
     review_burst: ReviewBurstConfig
     health: HealthConfig
@@ -515,7 +517,8 @@ def build_rules(config: RulesConfig) -> dict[str, Any]:
             {"name": "socialcare_sla", "interval": config.interval,
              "rules": sla_rules(config.sla, job) + sla_alerts(config.sla, config.runbook)},
             {"name": "socialcare_backlog", "interval": config.interval,
-             "rules": backlog_alerts(config.backlog, config.runbook, job)},
+             "rules": backlog_alerts(config.backlog, config.runbook, job)
+             + breach_forecast_alerts(config.breach_forecast, config.runbook, job)},
             {"name": "socialcare_volume", "interval": config.interval,
              "rules": spike_rules(config.spike, job) + spike_alerts(config.spike, config.runbook)
              + review_burst_rules(config.review_burst, job)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,6 +18,11 @@ backtest_app = typer.Typer(
     rich_markup_mode=None,
 )
 console = Console(stderr=True)
+
+
+class History(StrEnum):
+    SYNTHETIC = "synthetic"
+    TWITTER = "twitter"
 
 
 @backtest_app.command("csat")
@@ -67,3 +75,73 @@ def csat(
         f"baseline: the learned answers' mean ({result.baseline_mean:.2f}) for each of the "
         f"{result.held_out_answers:,} held-out answers: MAE {result.baseline_error:.3f}"
     )
+
+
+@backtest_app.command("breaches")
+def breaches(
+    source: Annotated[
+        History,
+        typer.Option(help="synthetic: the month generator; twitter: a TWCS export (--path)."),
+    ] = History.SYNTHETIC,
+    days: Annotated[float, typer.Option(min=2, help="Days of synthetic history.")] = 30.0,
+    rate: Annotated[float, typer.Option(min=0.1, help="Synthetic conversations per minute.")] = 2.0,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic history.")] = 7,
+    path: Annotated[
+        Path,
+        typer.Option(dir_okay=False, help="The TWCS CSV export read with --source twitter."),
+    ] = Path("../shared/data/twcs_sample.csv"),
+    hourly: Annotated[bool, typer.Option(help="Print every hour's figures.")] = False,
+) -> None:
+    """The 60-minute breach forecast against the breaches that followed, hour by hour.
+
+    Each hour's forecast (socialcare_forecast_first_response_breaches{horizon="60m"}) is set
+    against the first-response breaches counted in the hour that follows, and beside the
+    naive forecast "as many as in the last hour". SOCIALCARE_TEAM_STAFFING applies as in a
+    worker (with handle_minutes, the arrivals' Erlang C queue).
+    """
+    from processor.settings import Settings
+    from processor.tools.backtest.breaches import run_breach_backtest
+    from processor.tools.backtest.csat import history
+
+    if source is History.TWITTER:
+        if not path.is_file():
+            console.print(f"[red]no TWCS export at {path}: give one with --path[/red]")
+            raise typer.Exit(2)
+        from processor.ingest.twitter_support import read_twcs
+
+        documents, _ = read_twcs(path)
+        described = f"the Twitter support sample {path}"
+    else:
+        documents = history(days, rate, seed, start=1_767_225_600.0)
+        described = (f"{days:g} days of synthetic history at {rate:g} conversations/min "
+                     f"(seed {seed})")  # fmt: skip
+    staffing = Settings().team_staffing
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), console=console,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("replaying events", total=None)
+        result = run_breach_backtest(
+            list(documents), staffing,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )  # fmt: skip
+    print(f"breach forecast backtest: {described}, {result.events:,} events")
+    if hourly:
+        print(f"{'hour (UTC)':>17} {'forecast':>9} {'naive':>6} {'actual':>7}")
+        for hour in result.hours:
+            stamp = datetime.fromtimestamp(hour.start, UTC).strftime("%Y-%m-%d %H:%M")
+            print(f"{stamp:>17} {hour.forecast:>9.2f} {hour.naive:>6.0f} {hour.actual:>7.0f}")
+    actual = sum(hour.actual for hour in result.hours)
+    print(
+        f"{len(result.hours):,} hours scored after a day of warm-up, {actual:,.0f} "
+        f"first-response breaches in them, {result.series} (brand, channel, priority) series"
+    )
+    print(f"{'60-minute forecast':>28} {'MAE':>7} {'bias':>8} {'MAE/series':>11} {'bias':>8}")
+    for name, total, series in (
+        ("forecast", result.forecast_hourly, result.forecast),
+        ("naive (same as last hour)", result.naive_hourly, result.naive),
+    ):
+        print(
+            f"{name:>28} {total.mean_absolute_error:>7.3f} {total.bias:>+8.3f} "
+            f"{series.mean_absolute_error:>11.3f} {series.bias:>+8.3f}"
+        )

@@ -17,6 +17,7 @@ from processor.domain.events import Mention, Redirection, Reply, Survey, decode_
 from processor.domain.sla import SlaPolicyCache
 from processor.ingest.synthetic import SyntheticTraffic, TrafficProfile
 from processor.metrics import families as f
+from processor.metrics.prediction_families import FORECAST_FIRST_RESPONSE_BREACHES
 from processor.metrics.series import SeriesKey
 from processor.predict import csat_scoring
 from processor.predict.csat_model import CsatModels
@@ -92,10 +93,11 @@ def test_every_emitted_series_is_declared() -> None:
         for key in (*conversation.contributions(state), *conversation.retirement(state)):
             check(key, seen)
     # Not vacuous: nearly the whole catalogue shows up. Contacts come from another topic,
-    # the backlog by age and priority is built at scrape time, and the generator's
-    # customers never write again after a resolution (no reopens).
+    # the backlog by age and priority and the breach forecast are built at scrape time, and
+    # the generator's customers never write again after a resolution (no reopens).
     missing = {family.name for family in f.BUSINESS_FAMILIES} - set(seen)
     assert missing <= {
         f.OTHER_CHANNEL_CONTACTS.name, f.OPEN_CONVERSATIONS_BY_AGE.name,
         f.OPEN_CONVERSATIONS_BY_PRIORITY.name, f.REOPENS.name,
+        FORECAST_FIRST_RESPONSE_BREACHES.name,
     }, missing  # fmt: skip

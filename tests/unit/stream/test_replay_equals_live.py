@@ -92,6 +92,7 @@ async def _run_both() -> tuple[dict[str, dict[str, object]], dict[str, dict[str,
                                   replay_wall)  # fmt: skip
     for start in range(0, len(messages), 500):
         await replay.handle_batch(messages[start : start + 500])
+    _RUNS["pipelines"] = (live, replay)
     return live_tables, replay_tables
 
 
