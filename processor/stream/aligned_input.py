@@ -24,9 +24,9 @@ from processor.stream.interfaces import Message
 
 log = logging.getLogger(__name__)
 
-# Longer than a fetch's long poll (Faust asks the broker to answer within 1.5 s): a fetch
-# response this long after a record was fetched comes from a request sent after it.
-FAR_AHEAD_WAIT_SECONDS = 2.0
+# How far the producers' clocks may be behind this worker's: a record's producer timestamp
+# plus this is taken as a time it was on the broker by (`Aligner`, a jump far ahead).
+PRODUCER_CLOCK_MARGIN_SECONDS = 2.0
 
 
 class AlignedInput:
@@ -56,9 +56,13 @@ class AlignedInput:
             # A jump of stream time past half the lateness waits for the other topics'
             # fetches (see `Aligner`): past the whole lateness, their records would be late.
             far_ahead=settings.allowed_lateness_seconds / 2,
-            far_ahead_wait=FAR_AHEAD_WAIT_SECONDS,
+            clock_margin=PRODUCER_CLOCK_MARGIN_SECONDS,
         )
         self._received: dict[tuple[str, int], int] = {}  # last offset taken, per tp
+        # Per tp, the times (wall clock) of the last two fetch responses seen: a request
+        # is sent once the previous response for its broker was handled (one at a time),
+        # so the latest answered a request sent after the one before it.
+        self._polls: dict[tuple[str, int], tuple[float | None, float]] = {}
 
     def waiting(self) -> bool:
         """Records are held back: a fetch with nothing new may still release some."""
@@ -71,12 +75,16 @@ class AlignedInput:
         received = self._received
         add = self.aligner.add
         now = time.monotonic()
+        to_now = now - time.time()  # wall clock -> monotonic
         for message in messages:
             if message.topic not in input_topics:
                 ticks.append(message)
                 continue
             received[(message.topic, message.partition)] = message.offset
-            add(message.topic, message.partition, event_time_of(message.value), message, now)
+            created = None if message.timestamp is None else message.timestamp + to_now
+            add(message.topic, message.partition, event_time_of(message.value), message, now,
+                created)  # fmt: skip
+        self._sample_polls()
         released = self.aligner.release(now, self.lag_of, self.polled_of)
         lost: set[int] = set()
         if released.items or ticks:
@@ -125,10 +133,28 @@ class AlignedInput:
             return 0 if highwater == 0 else None
         return max(0, highwater - start)
 
+    def _sample_polls(self) -> None:
+        """Note each input topic-partition's latest fetch response time, if new."""
+        polls = self._polls
+        for number in self.aligner.partitions():
+            for topic in self.topics:
+                polled = self.polled_at(TP(topic, number))
+                if polled is None:
+                    continue
+                place = (topic, number)
+                known = polls.get(place)
+                if known is None:
+                    polls[place] = (None, polled)
+                elif polled != known[1]:
+                    polls[place] = (known[1], polled)
+
     def polled_of(self, topic: str, partition: int) -> float | None:
-        """When the last fetch response for the topic-partition came, on the monotonic clock."""
-        polled = self.polled_at(TP(topic, partition))
-        return None if polled is None else polled - time.time() + time.monotonic()
+        """A time after which a fetch request for the topic-partition was sent and answered
+        (the response before the latest one seen), on the monotonic clock."""
+        known = self._polls.get((topic, partition))
+        if known is None or known[0] is None:
+            return None
+        return known[0] - time.time() + time.monotonic()
 
     def catching_up(self, partition: int) -> bool:
         """Records of the partition not processed yet: buffered here or still on the broker."""
@@ -142,6 +168,9 @@ class AlignedInput:
         for topic, number in list(self._received):
             if number in partitions:
                 del self._received[(topic, number)]
+        for topic, number in list(self._polls):
+            if number in partitions:
+                del self._polls[(topic, number)]
         if dropped:
             log.info("dropped %d buffered records of partitions gone", len(dropped))
 

@@ -13,16 +13,19 @@ buffered record or is known to have nothing more to give:
   the partition goes on and the records passed are counted as *enforced*);
 - a caught-up empty one (lag 0) is idle: it holds nothing back after `idle_wait` seconds
   (0 by default, as Kafka Streams' `max.task.idle.ms`), so a quiet topic never stalls;
-  except that, on a caught-up partition, a record which would move the partition's stream
-  time ahead by more than `far_ahead` seconds waits for the quiet topic-partitions' next
-  fetch responses: lags are known from fetch responses, so records produced to another
-  topic an instant earlier may not show yet, and releasing the jump too early would make
-  them late. It waits until every quiet topic-partition had a fetch response
-  `far_ahead_wait` seconds or more after the record itself was fetched (longer than a
-  fetch's long poll, so that fetch was sent after the record was on the broker, whichever
-  broker leads it): a wall-clock wait alone passes without any fetch on a starved CPU, and
-  a record fetched long ago (a backlog read ahead into the buffers) does not wait at all.
-  Live latency pays nothing for it: live events move stream time by seconds;
+  except that a record which would move the partition's stream time more than
+  `far_ahead` seconds past what a quiet topic brought waits for evidence that the quiet
+  topic-partition is really caught up: lags are known from fetch responses, so records
+  on the broker since the last response do not show yet, and releasing the jump too early
+  would make them late. The evidence is a fetch response to a request sent after the
+  record was on the broker (`polled_of`: the worker knows a request was sent after the
+  previous response for that topic-partition was handled, one fetch at a time per
+  broker): after the record was fetched, or after its producer's timestamp plus
+  `clock_margin` (producers' clocks may be off by that much) when that is earlier. A
+  record produced before the jump and acknowledged by then (a replay flushes as it goes)
+  is then in the response. A wall-clock wait alone would pass without any fetch on a
+  starved CPU; a backlog produced long ago pays nothing (its timestamps are old); live
+  latency pays nothing (live events move stream time by seconds);
 - a topic-partition with more than `max_buffered` records waiting is reported as one to
   pause, so memory stays bounded while a slow topic catches up.
 
@@ -44,8 +47,8 @@ from typing import Generic, TypeVar
 Item = TypeVar("Item")
 # Lag of a topic-partition: records on the broker not yet read; None when not known yet.
 LagOf = Callable[[str, int], int | None]
-# When the last fetch response for a topic-partition was received, on the clock of `now`;
-# None when not known yet.
+# A time after which a fetch request for a topic-partition was sent (and answered), on the
+# clock of `now`; None when not known yet.
 PolledOf = Callable[[str, int], float | None]
 
 
@@ -75,7 +78,8 @@ def event_time_of(value: bytes | None) -> float:
 class _Partition(Generic[Item]):
     """The buffers of one partition number: one FIFO per input topic."""
 
-    # Per topic: (event time, arrival sequence, when it was fetched, the record).
+    # Per topic: (event time, arrival sequence, the time a fetch request must follow to show
+    # the quiet topics caught up behind it, the record).
     queues: dict[str, deque[tuple[float, int, float, Item]]]
     # Per empty topic, since when it holds the partition with records unread (or a lag not
     # known), or since when it is found caught up: each wait counts from its own start and
@@ -109,12 +113,12 @@ class Aligner(Generic[Item]):
         max_wait: float = 30.0,
         max_buffered: int = 10_000,
         far_ahead: float = float("inf"),
-        far_ahead_wait: float = 2.0,
+        clock_margin: float = 2.0,
     ) -> None:
         self.topics = tuple(topics)
         self.idle_wait = idle_wait
         self.far_ahead = far_ahead
-        self.far_ahead_wait = far_ahead_wait
+        self.clock_margin = clock_margin
         self.max_wait = max_wait
         self.max_buffered = max_buffered
         self._partitions: dict[int, _Partition[Item]] = {}
@@ -129,13 +133,18 @@ class Aligner(Generic[Item]):
         return state
 
     def add(
-        self, topic: str, partition: int, event_time: float, item: Item, fetched_at: float = 0.0
-    ) -> None:
+        self, topic: str, partition: int, event_time: float, item: Item,
+        fetched_at: float = 0.0, created_at: float | None = None,
+    ) -> None:  # fmt: skip
         """Buffer one record of an input topic (in its topic-partition's offset order),
-        fetched at `fetched_at` (on the clock of `release`'s `now` and of `polled_of`)."""
+        fetched at `fetched_at`, produced at `created_at` by its producer's clock (both on
+        the clock of `release`'s `now` and of `polled_of`; None: not known)."""
         self._sequence += 1
         state = self._partition(partition)
-        state.queues[topic].append((event_time, self._sequence, fetched_at, item))
+        shown_by = (
+            fetched_at if created_at is None else min(fetched_at, created_at + self.clock_margin)
+        )
+        state.queues[topic].append((event_time, self._sequence, shown_by, item))
         state.unread_since.pop(topic, None)
         state.idle_since.pop(topic, None)
         if event_time > state.latest.get(topic, float("-inf")):
@@ -162,7 +171,7 @@ class Aligner(Generic[Item]):
             if not heads:
                 return
             enforced = False
-            (event_time, _, fetched_at, item), topic = min(heads)
+            (event_time, _, shown_by, item), topic = min(heads)
             if len(heads) < len(queues):
                 # How far ahead of the quiet topics this record is: of what each brought
                 # last, not of the stream time, which creeps ahead with the busy topics.
@@ -175,7 +184,7 @@ class Aligner(Generic[Item]):
                 behind = min(state.latest.setdefault(name, base) for name in empty)
                 far = event_time - behind > self.far_ahead
                 waiting = self._waiting_on(
-                    number, state, now, lag_of, polled_of, far, event_time, fetched_at
+                    number, state, now, lag_of, polled_of, far, event_time, shown_by
                 )
                 if waiting is None:
                     return  # hold: a topic may still bring earlier records
@@ -194,7 +203,7 @@ class Aligner(Generic[Item]):
 
     def _waiting_on(
         self, number: int, state: _Partition[Item], now: float, lag_of: LagOf,
-        polled_of: PolledOf, far: bool, event_time: float, fetched_at: float,
+        polled_of: PolledOf, far: bool, event_time: float, shown_by: float,
     ) -> bool | None:  # fmt: skip
         """None to hold the partition; else go on (True: enforced past unread records)."""
         unread = idle_short = False
@@ -213,10 +222,10 @@ class Aligner(Generic[Item]):
                     idle_short = True
         if unread:
             return True
-        if far and all(lag_of(topic, number) == 0 for topic in state.queues):
-            # Caught up everywhere: the jump may come with records an instant older on
-            # another topic that the last fetch response did not show yet. It goes once
-            # each quiet topic-partition was fetched `far_ahead_wait` after it, or after
+        if far:
+            # The quiet topics look caught up, but their lags come from fetch responses:
+            # records on the broker since may not show yet. The jump goes once each quiet
+            # topic-partition was answered a fetch sent after `shown_by`, or after
             # `max_wait` if no fetch ever says so.
             if state.far_hold is None:
                 state.far_hold = (event_time, now)
@@ -224,7 +233,6 @@ class Aligner(Generic[Item]):
                 return False
             if idle_short:
                 return None
-            shown_by = fetched_at + self.far_ahead_wait
             for topic, queue in state.queues.items():
                 polled = polled_of(topic, number)
                 if not queue and (polled is None or polled < shown_by):

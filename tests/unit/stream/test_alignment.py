@@ -134,36 +134,36 @@ def test_revoked_partitions_are_dropped() -> None:
 def test_a_jump_far_ahead_waits_for_fetches_not_yet_seen() -> None:
     # Lags are known from fetch responses: records produced to the replies topic an instant
     # ago may still look like lag 0. A mention that would move stream time an hour ahead
-    # waits for the quiet topics' fetch responses `far_ahead_wait` after it was fetched
-    # (from requests sent after it was on the broker); an ordinary step does not wait.
-    aligner: Aligner[str] = Aligner(TOPICS, far_ahead=1800.0, far_ahead_wait=2.0)
+    # waits until the quiet topics were answered a fetch sent after it was fetched
+    # (`polled`: a time a request was sent after); an ordinary step does not wait.
+    aligner: Aligner[str] = Aligner(TOPICS, far_ahead=1800.0)
     aligner.add("mentions", 0, 1000.0, "m1", fetched_at=0.0)
     assert aligner.release(0.0, lags(), polled(0.0)).items == ["m1"]
     aligner.add("mentions", 0, 1060.0, "m2", fetched_at=0.1)  # one minute later: at once
-    assert aligner.release(0.1, lags(), polled(0.1)).items == ["m2"]
+    assert aligner.release(0.1, lags(), polled(0.0)).items == ["m2"]
     aligner.add("mentions", 0, 1060.0 + 7200, "m3", fetched_at=0.2)  # two hours ahead: waits
-    assert aligner.release(0.2, lags(), polled(0.2)).items == []
+    assert aligner.release(0.2, lags(), polled(0.1)).items == []
     aligner.add("replies", 0, 1100.0, "r1", fetched_at=1.0)  # the reply arrives meanwhile
-    assert aligner.release(1.0, lags(), polled(1.0)).items == ["r1"]
-    assert aligner.release(2.1, lags(), polled(2.1)).items == []  # the clock alone: no
-    assert aligner.release(2.3, lags(), polled(2.25)).items == ["m3"]
+    assert aligner.release(1.0, lags(), polled(0.15)).items == ["r1"]
+    assert aligner.release(2.1, lags(), polled(0.15)).items == []  # the clock alone: no
+    assert aligner.release(2.3, lags(), polled(0.25)).items == ["m3"]
 
 
 def test_a_jump_far_ahead_waits_for_a_fetch_not_only_for_the_clock() -> None:
     # A starved CPU: seconds pass with no fetch response handled. The jump waits for one
     # answering a request sent after it was fetched; with none known at all, `max_wait`
     # after its hold began lets it go.
-    aligner: Aligner[str] = Aligner(TOPICS, far_ahead=1800.0, far_ahead_wait=2.0, max_wait=30.0)
+    aligner: Aligner[str] = Aligner(TOPICS, far_ahead=1800.0, max_wait=30.0)
     aligner.add("mentions", 0, 1000.0, "m1", fetched_at=0.0)
     assert aligner.release(0.0, lags(), polled(0.0)).items == ["m1"]
     aligner.add("mentions", 0, 9000.0, "m2", fetched_at=1.0)
     assert aligner.release(1.0, lags(), polled(0.5)).items == []
     assert aligner.release(5.0, lags(), polled(0.5)).items == []  # no fetch since
-    assert aligner.release(5.1, lags(), polled(2.9)).items == []  # a request sent too early
+    assert aligner.release(5.1, lags(), polled(0.9)).items == []  # a request sent too early
     # The next fetch brings a reply and shows the other topics quiet: the reply goes
     # first, then the jump.
     aligner.add("replies", 0, 1500.0, "r1", fetched_at=5.3)
-    assert aligner.release(5.3, lags(), polled(5.2)).items == ["r1", "m2"]
+    assert aligner.release(5.3, lags(), polled(1.2)).items == ["r1", "m2"]
     aligner.add("mentions", 0, 20000.0, "m3", fetched_at=6.0)
     assert aligner.release(6.0, lags()).items == []  # no fetch time known at all
     assert aligner.release(35.0, lags()).items == []
@@ -174,10 +174,37 @@ def test_a_jump_read_ahead_long_ago_does_not_wait() -> None:
     # A backlog fetched into the buffers (lag 0 everywhere, the broker has nothing more):
     # the quiet topics were fetched again well after these records, so nothing can be in
     # flight and a jump far ahead goes at once.
-    aligner: Aligner[str] = Aligner(TOPICS, far_ahead=1800.0, far_ahead_wait=2.0)
+    aligner: Aligner[str] = Aligner(TOPICS, far_ahead=1800.0)
     for hour in range(10):
         aligner.add("mentions", 0, 3600.0 * hour, f"m{hour}", fetched_at=0.0)
     assert aligner.release(30.0, lags(), polled(29.0)).items == [f"m{h}" for h in range(10)]
+
+
+def test_a_jump_produced_long_ago_does_not_wait_for_a_new_fetch() -> None:
+    # A backlog after an outage: records produced an hour ago, fetched just now. What was
+    # produced before them was on the broker long before any recent fetch: no wait. A
+    # record produced an instant ago waits for a fetch sent after it was fetched.
+    aligner: Aligner[str] = Aligner(TOPICS, far_ahead=1800.0, clock_margin=2.0)
+    aligner.add("mentions", 0, 1000.0, "m1", fetched_at=0.0)
+    assert aligner.release(0.0, lags(), polled(0.0)).items == ["m1"]
+    aligner.add("mentions", 0, 9000.0, "m2", fetched_at=3600.0, created_at=10.0)
+    assert aligner.release(3600.0, lags(), polled(12.0)).items == ["m2"]
+    aligner.add("mentions", 0, 20000.0, "m3", fetched_at=3601.0, created_at=3600.5)
+    assert aligner.release(3601.0, lags(), polled(3600.9)).items == []
+    assert aligner.release(3602.0, lags(), polled(3601.0)).items == ["m3"]
+
+
+def test_a_jump_waits_for_a_quiet_topic_while_a_busy_one_still_has_records_to_read() -> None:
+    # An import in progress: mentions have records on the broker not read yet (lag 50) and
+    # buffered ones two hours ahead; redirections looks caught up (lag 0) by a fetch
+    # response older than them. The jump waits for a fresher one.
+    aligner: Aligner[str] = Aligner(TOPICS, far_ahead=1800.0)
+    aligner.add("redirections", 0, 1000.0, "d1", fetched_at=0.0)
+    assert aligner.release(0.0, lags(), polled(0.0)).items == ["d1"]
+    aligner.add("mentions", 0, 1000.0 + 7200, "m1", fetched_at=1.0)
+    assert aligner.release(1.0, lags(mentions=50), polled(0.5)).items == []
+    aligner.add("redirections", 0, 1100.0, "d2", fetched_at=1.5)  # it had one more
+    assert aligner.release(1.5, lags(mentions=50), polled(1.1)).items == ["d2", "m1"]
 
 
 def test_a_busy_topic_creeping_ahead_of_a_caught_up_one_waits_for_it() -> None:
@@ -185,34 +212,34 @@ def test_a_busy_topic_creeping_ahead_of_a_caught_up_one_waits_for_it() -> None:
     # order is not visibility order across topic-partitions). Each survey is a small step
     # from the last, but together they move an hour and more past the mentions' last
     # record: past half the lateness they wait, once, for fetches not yet seen.
-    aligner: Aligner[str] = Aligner(TOPICS, far_ahead=1800.0, far_ahead_wait=2.0)
+    aligner: Aligner[str] = Aligner(TOPICS, far_ahead=1800.0)
     aligner.add("mentions", 0, 1000.0, "m1", fetched_at=0.0)
     aligner.add("surveys", 0, 1000.0, "s0", fetched_at=0.0)
     assert aligner.release(0.0, lags(), polled(0.0)).items == ["m1", "s0"]
     for minute in range(1, 61):
         aligner.add("surveys", 0, 1000.0 + 60 * minute, f"s{minute}", fetched_at=0.1)
-    released = aligner.release(0.1, lags(), polled(0.1)).items
+    released = aligner.release(0.1, lags(), polled(0.0)).items
     assert released == [f"s{minute}" for minute in range(1, 31)]  # up to 1800 s ahead
     aligner.add("mentions", 0, 2900.0, "m2", fetched_at=0.5)  # the mentions' fetch meanwhile
     # The replies and redirections topics never brought a record: quiet since 1000, they
-    # are waited for too, once (a fetch 2 s after the survey's, at 0.1).
-    assert aligner.release(0.5, lags(), polled(0.5)).items == []
-    assert aligner.release(2.2, lags(), polled(2.2)).items == ["s31", "m2"] + [
+    # are waited for too, once (a fetch sent after the survey's, at 0.1).
+    assert aligner.release(0.5, lags(), polled(0.05)).items == []
+    assert aligner.release(0.6, lags(), polled(0.2)).items == ["s31", "m2"] + [
         f"s{m}" for m in range(32, 61)
     ]
 
 
 def test_a_quiet_topic_costs_one_wait_per_half_lateness_when_caught_up() -> None:
-    aligner: Aligner[str] = Aligner(TOPICS, far_ahead=1800.0, far_ahead_wait=2.0)
+    aligner: Aligner[str] = Aligner(TOPICS, far_ahead=1800.0)
     aligner.add("surveys", 0, 0.0, "s", fetched_at=0.0)
     assert aligner.release(0.0, lags(), polled(0.0)).items == ["s"]
     for minute in range(1, 61):
-        aligner.add("mentions", 0, 60.0 * minute, f"m{minute}", fetched_at=0.0)
-    released = aligner.release(0.0, lags(), polled(0.0)).items
+        aligner.add("mentions", 0, 60.0 * minute, f"m{minute}", fetched_at=1.0)
+    released = aligner.release(1.0, lags(), polled(0.5)).items
     assert len(released) == 30  # up to 1800 s past the survey
-    assert aligner.release(1.0, lags(), polled(1.0)).items == []
-    # A fetch 2 s after theirs: then the next half hour goes at once.
-    assert aligner.release(2.1, lags(), polled(2.1)).items == [f"m{m}" for m in range(31, 61)]
+    assert aligner.release(1.2, lags(), polled(0.9)).items == []
+    # A fetch sent after theirs: then the next half hour goes at once.
+    assert aligner.release(2.1, lags(), polled(1.1)).items == [f"m{m}" for m in range(31, 61)]
 
 
 def test_a_topic_that_never_brought_a_record_is_anchored_where_it_was_found_empty() -> None:
@@ -221,15 +248,15 @@ def test_a_topic_that_never_brought_a_record_is_anchored_where_it_was_found_empt
     # stream time, so the mentions ran hours ahead and the replies came too late (the
     # SIGKILL test's reference run dead-lettered surveys so). Now it is anchored where it
     # was first found empty: half the lateness past it, the mentions wait for its fetch.
-    aligner: Aligner[str] = Aligner(TOPICS, far_ahead=1800.0, far_ahead_wait=2.0)
+    aligner: Aligner[str] = Aligner(TOPICS, far_ahead=1800.0)
     for minute in range(0, 61):
         aligner.add("mentions", 0, 1000.0 + 60 * minute, f"m{minute}", fetched_at=0.0)
-    released = aligner.release(0.0, lags(), polled(0.0)).items
+    released = aligner.release(0.0, lags(), polled(-0.1)).items
     assert released == [f"m{minute}" for minute in range(0, 31)]
     aligner.add("replies", 0, 1000.0 + 60 * 31 + 1, "r", fetched_at=0.3)  # shows up meanwhile
     # The other two topics: still waited for.
-    assert aligner.release(0.3, lags(), polled(0.3)).items == []
-    assert aligner.release(2.1, lags(), polled(2.1)).items == ["m31", "r"] + [
+    assert aligner.release(0.3, lags(), polled(-0.1)).items == []
+    assert aligner.release(2.1, lags(), polled(0.1)).items == ["m31", "r"] + [
         f"m{minute}" for minute in range(32, 61)]  # fmt: skip
 
 
