@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -177,11 +178,19 @@ def test_one_of_two_workers_killed_the_survivor_takes_over(
     print(f"survivor exports all partitions {takeover:.1f}s after the kill")
     # The group notices the death after the session timeout (6 s here) and a heartbeat,
     # rebalances within the rebalance timeout (4 s), the survivor takes the partitions up
-    # from its standby copies: seconds, not the minutes a changelog replay would take.
-    # (A bound of 10 s was missed by 0.1 s on a loaded CI machine: detection alone took 8 s.)
-    assert takeover <= 6.0 + 4.0 + 2.0, first.log_tail()
-    # From its standby copies: the dead worker's two partitions were on its disk already.
-    assert "2 from the local copy" in first.log_path.read_text(), first.log_tail()
+    # from its standby copies: seconds, not the minutes a changelog replay would take. The
+    # group's part stretches on a loaded machine (12 s bounds were missed by 2-3 s with
+    # three such tests at once on 2 cores); the survivor's own part is bounded on its own.
+    assert takeover <= 6.0 + 4.0 + 10.0, first.log_tail()
+    # From its standby copies: the dead worker's two partitions were on its disk already,
+    # taken up in well under the time a replay of the changelog would take.
+    taken_up = re.search(
+        r"partitions \[0, 1, 2, 3\] ready: \d+ changelog records read in ([\d.]+)s "
+        r"\(2 new, 2 from the local copy",
+        first.log_path.read_text(),
+    )
+    assert taken_up is not None, first.log_tail()
+    assert float(taken_up.group(1)) <= 2.0, first.log_tail()
     # The killed worker comes back with its local copy: the changelog after it is read.
     restarted = workers(
         deployment, name="second-again", SOCIALCARE_DATA_DIR=str(tmp_path / "second-data")
