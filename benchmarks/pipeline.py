@@ -30,7 +30,7 @@ from processor.settings import Settings
 from processor.state.local import LocalState
 from processor.state.store import StateStore
 from processor.stream.deadletters import TopicDeadLetters
-from processor.stream.interfaces import Message
+from processor.stream.interfaces import Committing, Message, committed
 from processor.stream.pipeline import Pipeline
 from processor.stream.tables import ON_DISK, PARTITION_OF, Tables
 from processor.stream.worker import tune_garbage_collector
@@ -56,6 +56,9 @@ class LocalCheckpoint:
             written[partition] = self.offset
         self.store.persist(written)
         return set()
+
+    async def begin(self) -> Committing:
+        return committed(await self.commit())
 
 
 async def run(

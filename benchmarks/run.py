@@ -159,7 +159,8 @@ async def measure_worker_backlog(
         f"worker: {results.worker_eps:,.0f} events/s (first event processed "
         f"{results.worker_startup:.1f}s after start; outcomes "
         + ", ".join(f"{k} {v:,.0f}" for k, v in sorted(results.worker_outcomes.items()))
-        + ")"
+        + f"; waited {caught_up.write_wait_seconds:.1f}s of {results.worker_seconds:.0f}s "
+        "for changelog writes)"
     )
     return caught_up
 

@@ -20,6 +20,7 @@ PROCESSED = "socialcare_events_processed"
 LATENCY = "socialcare_pipeline_latency_seconds"
 CHANGELOG_BYTES = "socialcare_state_changelog_bytes"
 CHANGELOG_RECORDS = "socialcare_state_changelog_records"
+WRITE_WAIT = "socialcare_state_write_wait_seconds"
 OWNED = "socialcare_owned_partitions"
 
 
@@ -28,6 +29,7 @@ _SAMPLES = (
     f"{PROCESSED}_total",
     f"{CHANGELOG_BYTES}_total",
     f"{CHANGELOG_RECORDS}_total",
+    f"{WRITE_WAIT}_total",
     OWNED,
     *(f"{LATENCY}{suffix}" for suffix in ("_bucket", "_sum", "_count")),
 )
@@ -43,6 +45,7 @@ class Snapshot:
     latency_count: float = 0.0
     changelog_bytes: float = 0.0
     changelog_records: float = 0.0
+    write_wait_seconds: float = 0.0
     owned_partitions: float = 0.0
 
     @property
@@ -57,9 +60,10 @@ class Snapshot:
 
 
 def parse_metrics(text: str) -> Snapshot:
-    """The processed counters, the pipeline latency histogram, the changelog counters and
-    the partitions owned, from an exposition text."""
-    wanted = (PROCESSED, LATENCY, CHANGELOG_BYTES, CHANGELOG_RECORDS, OWNED)
+    """The processed counters, the pipeline latency histogram, the changelog counters (and
+    the time spent waiting for its writes) and the partitions owned, from an exposition
+    text."""
+    wanted = (PROCESSED, LATENCY, CHANGELOG_BYTES, CHANGELOG_RECORDS, WRITE_WAIT, OWNED)
     lines = [
         line
         for line in text.splitlines()
@@ -84,6 +88,8 @@ def parse_metrics(text: str) -> Snapshot:
             snapshot.changelog_bytes = _total(family)
         elif family.name == CHANGELOG_RECORDS:
             snapshot.changelog_records = _total(family)
+        elif family.name == WRITE_WAIT:
+            snapshot.write_wait_seconds = _total(family)
         elif family.name == OWNED:
             snapshot.owned_partitions = sum(s.value for s in family.samples)
     return snapshot

@@ -528,6 +528,8 @@ STATE_CHANGELOG_RECORDS = Family(_S + "changelog_records", "counter", "Records w
                                  "state changelog (changed keys, batch by batch).", ())  # fmt: skip
 STATE_CHANGELOG_BYTES = Family(_S + "changelog_bytes", "counter", "Key and value bytes of the "
                                "records written to the state changelog.", ())  # fmt: skip
+STATE_WRITE_WAIT = Family(_S + "write_wait_seconds", "counter", "Seconds batches waited for "
+                          "the previous batch's changelog write to complete.", ())  # fmt: skip
 HEALTH_FAMILIES: tuple[Family, ...] = (
     EVENTS_PROCESSED, DEADLETTERS, PROCESSING_ERRORS, EVENT_TIME_LAG_SECONDS,
     PIPELINE_LATENCY_SECONDS, LAST_EVENT_TIMESTAMP_SECONDS, OWNED_PARTITIONS,
@@ -536,7 +538,7 @@ HEALTH_FAMILIES: tuple[Family, ...] = (
     CATCHING_UP_PARTITIONS, LABEL_OVERFLOW, REDIS_REACHABLE, STATE_RECOVERY_SECONDS,
     STATE_RECOVERY_RECORDS,
     STATE_STANDBY_PARTITIONS, STATE_STANDBY_LAG_RECORDS, STATE_CHANGELOG_RECORDS,
-    STATE_CHANGELOG_BYTES,
+    STATE_CHANGELOG_BYTES, STATE_WRITE_WAIT,
 )  # fmt: skip
 # -- the ingest webhook's own registry ---------------------------------------------------------
 

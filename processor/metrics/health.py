@@ -115,6 +115,7 @@ class HealthMetrics:
         self.standby_lag = gauge(f.STATE_STANDBY_LAG_RECORDS, registry)
         self.changelog_records = counter(f.STATE_CHANGELOG_RECORDS, registry)
         self.changelog_bytes = counter(f.STATE_CHANGELOG_BYTES, registry)
+        self.write_wait = counter(f.STATE_WRITE_WAIT, registry)
         for event_type in (*EVENT_TYPES, "unknown"):
             for outcome in OUTCOMES:
                 self.events_processed.labels(event_type, outcome)

@@ -11,9 +11,11 @@ in event-time order per conversation, and their counts do not depend on the orde
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
 
 from faust.types import TP, AppT
 
@@ -36,7 +38,9 @@ class AlignedInput:
         self,
         app: AppT,
         settings: Settings,
-        handle_batch: Callable[[list[Message]], Awaitable[set[int]]],
+        handle_batch: Callable[
+            [list[Message]], Awaitable[tuple[frozenset[int], asyncio.Future[set[int]]]]
+        ],
         acknowledge: Callable[[Iterable[Message]], None],
         health: HealthMetrics,
         polled_at: Callable[[TP], float | None],
@@ -86,13 +90,10 @@ class AlignedInput:
                 created)  # fmt: skip
         self._sample_polls()
         released = self.aligner.release(now, self.lag_of, self.polled_of)
-        lost: set[int] = set()
         if released.items or ticks:
-            lost = await self.handle_batch(released.items + ticks)
-        # Not acknowledged if the batch of its partition was not written: its offset must
-        # not be committed, the partition's next owner processes it.
-        done = released.items + ticks
-        self.acknowledge(done if not lost else [m for m in done if m.partition not in lost])
+            done = released.items + ticks
+            not_ours, written = await self.handle_batch(done)
+            written.add_done_callback(partial(self._written, done, not_ours))
         if released.enforced:
             self.health.alignment_enforced.inc(released.enforced)
             log.warning(
@@ -101,6 +102,17 @@ class AlignedInput:
                 released.enforced, self.settings.alignment_max_wait_seconds,
             )  # fmt: skip
         self._apply_backpressure()
+
+    def _written(
+        self, done: list[Message], not_ours: frozenset[int], written: asyncio.Future[set[int]]
+    ) -> None:
+        """A batch's write completed: acknowledge its records. Not those of a partition
+        whose batch was not written (its offset must not be committed, the partition's
+        next owner processes it), nor any of a failed write (the next batch raises it)."""
+        if written.cancelled() or written.exception() is not None:
+            return
+        lost = not_ours | written.result()
+        self.acknowledge(done if not lost else [m for m in done if m.partition not in lost])
 
     def _apply_backpressure(self) -> None:
         pause, resume = self.aligner.backpressure()

@@ -6,6 +6,7 @@ a worker and over dicts and sets in unit tests and the micro-benchmark.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -60,11 +61,35 @@ class DeadLetterSink(Protocol):
     async def put(self, message: Message, rejection: Rejection, event_type: str) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Committing:
+    """A batch whose write has started.
+
+    `fenced_earlier`: partitions the batch before it could not write (another worker owns
+    them now); nothing of them was taken into this write and the worker gives them up.
+    `written` completes with the partitions this write could not write, once the rest is
+    durable: only then may the batch's records be acknowledged."""
+
+    fenced_earlier: frozenset[int]
+    written: asyncio.Future[set[int]]
+
+
+def committed(fenced: set[int] | None = None) -> Committing:
+    """A write already complete (nothing in flight)."""
+    done: asyncio.Future[set[int]] = asyncio.get_running_loop().create_future()
+    done.set_result(set() if fenced is None else fenced)
+    return Committing(frozenset(), done)
+
+
 class Checkpoint(Protocol):
     """The end of a batch: the state's changes, progress and dead letters made durable."""
 
     async def commit(self) -> set[int]:
         """Write them; returns the partitions whose batch another worker fenced off."""
+        ...
+
+    async def begin(self) -> Committing:
+        """Start writing them (the next batch may be processed meanwhile)."""
         ...
 
 
@@ -73,3 +98,6 @@ class NoCheckpoint:
 
     async def commit(self) -> set[int]:
         return set()
+
+    async def begin(self) -> Committing:
+        return committed()

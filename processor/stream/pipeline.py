@@ -59,6 +59,7 @@ from processor.stream.customers import ContactRouting, CustomerStore, decode_fac
 from processor.stream.forecasting import ForecastKey, breach_forecast, staffed_pool
 from processor.stream.interfaces import (
     Checkpoint,
+    Committing,
     DeadLetterSink,
     Dedup,
     Health,
@@ -170,11 +171,18 @@ class Pipeline:
     # -- a batch ------------------------------------------------------------------------------
 
     async def handle_batch(self, messages: list[Message]) -> set[int]:
-        """Process messages in order; never raises for bad input.
-
-        One Redis round trip and one checkpoint per batch; returns the partitions whose
+        """Process messages in order and write the batch; returns the partitions whose
         batch could not be written because another worker owns them now (nothing of them
-        may be acknowledged).
+        may be acknowledged). See `process`."""
+        committing = await self.process(messages)
+        return set(committing.fenced_earlier) | await committing.written
+
+    async def process(self, messages: list[Message]) -> Committing:
+        """Process messages in order and start writing the batch; never raises for bad
+        input.
+
+        One Redis round trip and one checkpoint per batch. The worker processes the next
+        batch while this one is written (`StateCheckpoint.begin`).
 
         The aggregates are the same as handling them one by one: events are folded in order,
         so the lateness check of each sees the event time left by the ones before it; the
@@ -268,7 +276,7 @@ class Pipeline:
             await self.dedup.forget(unmark)
         for message, rejection, event_type in letters:
             await self.dead_letters.put(message, rejection, event_type)
-        return await self.checkpoint.commit()
+        return await self.checkpoint.begin()
 
     def _unapplied(
         self, messages: list[Message]
