@@ -27,7 +27,7 @@ from aiohttp import web
 from aiokafka.errors import KafkaError
 from faust.types import TP
 from faust.web import Request, Response, View
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -38,6 +38,7 @@ from threadpoolctl import threadpool_limits
 from processor.domain.sla import SlaPolicyCache
 from processor.errors import SocialcareError
 from processor.metrics.collectors import BusinessCollector
+from processor.metrics.exposition import TextWriter
 from processor.metrics.health import (
     AlignmentCollector,
     AlignmentSnapshot,
@@ -196,7 +197,12 @@ class Worker:
             ),
             self._deliver,
         )
-        self.registry.register(BusinessCollector(self.pipeline.view))
+        # The business families have a registry of their own: the whole page writes them
+        # with the exposition's `TextWriter` (a third of prometheus-client's time).
+        self.business = BusinessCollector(self.pipeline.view)
+        self.business_registry = CollectorRegistry(auto_describe=False)
+        self.business_registry.register(self.business)
+        self.page_writer = TextWriter()
         self.registry.register(ConsumerLagCollector(self.consumer_lag))
         self.registry.register(AlignmentCollector(self.alignment))
         # The partitions exported: assigned, recovered and indexed (not merely assigned).
@@ -385,7 +391,8 @@ class Worker:
         app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]
         app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]
 
-        registry = self.registry
+        registry, business_registry = self.registry, self.business_registry
+        business, page_writer = self.business, self.page_writer
 
         @app.page("/metrics")
         class Metrics(View):
@@ -393,10 +400,15 @@ class Worker:
                 # `?name[]=family` restricts the page to those families, as prometheus
                 # client's own handlers do: a cheap probe skips the business collector.
                 names = request.query.getall("name[]", [])  # type: ignore[attr-defined]
-                source = registry.restricted_registry(names) if names else registry
+                if names:
+                    body = generate_latest(registry.restricted_registry(names)) + (
+                        generate_latest(business_registry.restricted_registry(names))
+                    )
+                else:
+                    body = generate_latest(registry) + page_writer.text(business.collect())
                 # aiohttp refuses a charset inside content_type=, so set the header whole.
                 return web.Response(  # type: ignore[return-value]
-                    body=generate_latest(source), headers={"Content-Type": CONTENT_TYPE_LATEST}
+                    body=body, headers={"Content-Type": CONTENT_TYPE_LATEST}
                 )
 
         redis_state = self.redis_state
