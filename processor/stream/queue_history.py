@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import NamedTuple, TypeVar
 
+from processor.metrics.windows import bucket_start
 from processor.predict.breach_queue import WAIT_BOUNDS, wait_bucket
 
 Key = TypeVar("Key", tuple[str, str], tuple[str, str, str])
@@ -37,10 +38,6 @@ class QueueFacts(NamedTuple):
     opened_at: float
     first_response_at: float | None
     first_response_target: float | None
-
-
-def _bucket(at: float, size: float) -> float:
-    return at - at % size
 
 
 class QueueHistory:
@@ -76,7 +73,7 @@ class QueueHistory:
 
     def _count(self, facts: QueueFacts, step: int) -> None:
         queue = (facts.brand, facts.channel, facts.priority)
-        _add(self.arrivals, queue, _bucket(facts.opened_at, ARRIVAL_BUCKET_SECONDS), step)
+        _add(self.arrivals, queue, bucket_start(facts.opened_at, ARRIVAL_BUCKET_SECONDS), step)
         self._answer(facts, step)
 
     def _answer(self, facts: QueueFacts, step: int) -> None:
@@ -85,12 +82,12 @@ class QueueHistory:
         answered_at = facts.first_response_at
         wait = None if answered_at is None else answered_at - opened_at
         queue = (facts.brand, facts.channel, facts.priority)
-        self._count_wait(queue, _bucket(opened_at, DAY), wait_bucket(wait), step)
+        self._count_wait(queue, bucket_start(opened_at, DAY), wait_bucket(wait), step)
         if answered_at is None:
             return
         pair = (facts.brand, facts.channel)
-        _add(self.hourly_answers, pair, _bucket(answered_at, ARRIVAL_BUCKET_SECONDS), step)
-        minute = _bucket(answered_at, ANSWER_BUCKET_SECONDS)
+        _add(self.hourly_answers, pair, bucket_start(answered_at, ARRIVAL_BUCKET_SECONDS), step)
+        minute = bucket_start(answered_at, ANSWER_BUCKET_SECONDS)
         _add(self.answers, pair, minute, step)
         recent = self.answers.get(pair)
         if recent is not None and len(recent) > 2 * RECENT_ANSWERS_SECONDS / 60:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -18,6 +20,17 @@ backtest_app = typer.Typer(
     rich_markup_mode=None,
 )
 console = Console(stderr=True)
+
+
+@contextmanager
+def replaying() -> Iterator[Callable[[int, int], None]]:
+    """A progress bar of the events replayed; yields the backtests' progress callback."""
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), console=console,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("replaying events", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 class History(StrEnum):
@@ -42,15 +55,8 @@ def csat(
     """
     from processor.tools.backtest.csat import run_csat_backtest
 
-    with Progress(
-        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-        TimeRemainingColumn(), console=console,
-    ) as progress:  # fmt: skip
-        task = progress.add_task("replaying events", total=None)
-        result = run_csat_backtest(
-            days, rate, seed, holdout,
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
-        )  # fmt: skip
+    with replaying() as progress:
+        result = run_csat_backtest(days, rate, seed, holdout, progress=progress)
     print(
         f"predicted CSAT backtest: {days:g} days of synthetic history at {rate:g} conversations"
         f"/min (seed {seed}), {result.events:,} events, {holdout:.0%} of conversations held out"
@@ -116,15 +122,8 @@ def breaches(
         described = (f"{days:g} days of synthetic history at {rate:g} conversations/min "
                      f"(seed {seed})")  # fmt: skip
     staffing = Settings().team_staffing
-    with Progress(
-        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-        TimeRemainingColumn(), console=console,
-    ) as progress:  # fmt: skip
-        task = progress.add_task("replaying events", total=None)
-        result = run_breach_backtest(
-            list(documents), staffing,
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
-        )  # fmt: skip
+    with replaying() as progress:
+        result = run_breach_backtest(list(documents), staffing, progress=progress)
     print(f"breach forecast backtest: {described}, {result.events:,} events")
     if hourly:
         print(f"{'hour (UTC)':>17} {'forecast':>9} {'naive':>6} {'actual':>7}")
