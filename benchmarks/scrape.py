@@ -39,11 +39,9 @@ from processor.stream.pipeline import Pipeline
 from processor.stream.tables import Tables
 from processor.tools.backtest.offline import MemoryDedup, NoHealth
 
-if __package__:
-    from benchmarks.data import backlog_events
-else:  # `python benchmarks/scrape.py`
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from data import backlog_events  # type: ignore[no-redef]
+if not __package__:  # `python benchmarks/scrape.py`: the repository's root on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.data import backlog_events
 
 PARTITIONS = 4
 
