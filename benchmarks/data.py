@@ -6,18 +6,38 @@ Every consumer in a run reads the same backlog, so their events/s compare like w
 from __future__ import annotations
 
 import time
+import zlib
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from benchmarks.harness import Advance
 from processor.ingest.producer import EventProducer
 from processor.ingest.synthetic import SyntheticTraffic, TrafficProfile
 from processor.settings import Settings
+from processor.stream.interfaces import Message
 
 # The backlog is dense (20x the default profile): ~50,000 events span ~25 minutes of event
 # time and end a few minutes before now, a realistic burst for one worker to work through.
 BACKLOG_CONVERSATIONS_PER_MINUTE = 600.0
 EVENTS_PER_CONVERSATION = 3.2  # measured mean of the synthetic profile
+
+
+def messages_of(
+    documents: list[dict[str, Any]], settings: Settings, partitions: int
+) -> list[Message]:
+    """The documents, in their order, as records of their topics, keyed and partitioned by
+    conversation (in-process benchmarks: the pipeline without a broker)."""
+    topics = {kind: topic for topic, kind in settings.input_topics.items()}
+    messages = []
+    for offset, document in enumerate(documents):
+        key = str(document["conversation_id"]).encode()
+        topic = topics[str(document["type"])]
+        messages.append(
+            Message(topic, zlib.crc32(key) % partitions, offset, key, orjson.dumps(document))
+        )
+    return messages
 
 
 def _generate(count: int, seed: int, start: float) -> list[dict[str, Any]]:

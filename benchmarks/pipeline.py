@@ -21,16 +21,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from benchmarks.data import thread_events
+from benchmarks.data import messages_of, thread_events
 from processor.domain.sla import SlaPolicyCache
 from processor.ingest.synthetic import SyntheticTraffic, TrafficProfile
 from processor.settings import Settings
 from processor.state.local import LocalState
 from processor.state.store import StateStore
 from processor.stream.deadletters import TopicDeadLetters
-from processor.stream.interfaces import Committing, Message, committed
+from processor.stream.interfaces import Committing, committed
 from processor.stream.pipeline import Pipeline
 from processor.stream.tables import ON_DISK, PARTITION_OF, Tables
 from processor.stream.worker import tune_garbage_collector
@@ -58,7 +56,7 @@ class LocalCheckpoint:
         return set()
 
     async def begin(self) -> Committing:
-        return committed(await self.commit())
+        return committed(await self.commit())  # the fenced: none, without a broker
 
 
 async def run(
@@ -76,12 +74,7 @@ async def run(
         start = time.time() - 86400
         profile = TrafficProfile(conversations_per_minute=events_per_minute)
         documents = SyntheticTraffic(start, seed=1, profile=profile).advance(start + minutes * 60)
-    topics = {event_type: topic for topic, event_type in settings.input_topics.items()}
-    messages = [
-        Message(topics[str(doc["type"])], hash(doc["conversation_id"]) % 4, offset,
-                str(doc["conversation_id"]).encode(), orjson.dumps(doc), None)
-        for offset, doc in enumerate(documents)
-    ]  # fmt: skip
+    messages = messages_of(documents, settings, 4)
 
     async def nowhere(partition: int, key: bytes | None, value: bytes) -> None: ...
 

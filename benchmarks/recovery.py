@@ -45,12 +45,12 @@ async def sample_states(count: int = 2000) -> list[dict[str, Any]]:
     from processor.ingest.synthetic import SyntheticTraffic, TrafficProfile
     from processor.settings import Settings
     from processor.stream.deadletters import TopicDeadLetters
-    from processor.stream.interfaces import Message
     from processor.stream.pipeline import Pipeline
     from processor.stream.tables import Tables
+    from processor.tools.backtest.offline import MemoryDedup, NoHealth
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from pipeline import MemoryDedup, NoHealth
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
+    from benchmarks.data import messages_of
 
     async def nowhere(partition: int, key: bytes | None, value: bytes) -> None: ...
 
@@ -62,15 +62,7 @@ async def sample_states(count: int = 2000) -> list[dict[str, Any]]:
     )  # fmt: skip
     start = time.time() - 86400
     traffic = SyntheticTraffic(start, seed=3, profile=TrafficProfile(conversations_per_minute=4))
-    topics = {kind: topic for topic, kind in settings.input_topics.items()}
-    import orjson
-
-    documents = traffic.advance(start + 86400)
-    messages = [
-        Message(topics[str(doc["type"])], 0, offset, str(doc["conversation_id"]).encode(),
-                orjson.dumps(doc), None)
-        for offset, doc in enumerate(documents)
-    ]  # fmt: skip
+    messages = messages_of(traffic.advance(start + 86400), settings, partitions=1)
 
     for first in range(0, len(messages), 500):
         await pipeline.handle_batch(messages[first : first + 500])

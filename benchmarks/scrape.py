@@ -21,11 +21,10 @@ import random
 import statistics
 import sys
 import time
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import orjson
 from rich.console import Console
 from rich.progress import Progress
 
@@ -34,22 +33,21 @@ from processor.metrics.collectors import BusinessCollector
 from processor.metrics.exposition import TextWriter
 from processor.settings import Settings
 from processor.stream.deadletters import TopicDeadLetters
-from processor.stream.interfaces import Message
 from processor.stream.pipeline import Pipeline
 from processor.stream.tables import Tables
 from processor.tools.backtest.offline import MemoryDedup, NoHealth
 
 if not __package__:  # `python benchmarks/scrape.py`: the repository's root on the path
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.data import backlog_events
+from benchmarks.data import backlog_events, messages_of
 
 PARTITIONS = 4
 
 
-def mentions(count: int, hours: float) -> list[dict[str, object]]:
+def mentions(count: int, hours: float) -> list[dict[str, Any]]:
     rng = random.Random(1)
     now = time.time()
-    documents: list[dict[str, object]] = []
+    documents: list[dict[str, Any]] = []
     for n in range(count):
         at = now - hours * 3600 * (1 - n / count)
         documents.append({
@@ -61,18 +59,6 @@ def mentions(count: int, hours: float) -> list[dict[str, object]]:
             "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + ".000Z",
         })  # fmt: skip
     return documents
-
-
-def messages_of(documents: list[dict[str, object]], settings: Settings) -> list[Message]:
-    """The documents in event-time order as records of their topics, keyed by conversation."""
-    topics = {kind: topic for topic, kind in settings.input_topics.items()}
-    ordered = sorted(documents, key=lambda document: str(document["occurred_at"]))
-    return [
-        Message(topics[str(document["type"])], partition, offset, key, orjson.dumps(document))
-        for offset, document in enumerate(ordered)
-        for key in [str(document["conversation_id"]).encode()]
-        for partition in [zlib.crc32(key) % PARTITIONS]
-    ]
 
 
 @dataclass
@@ -102,7 +88,9 @@ async def scrape_cost(
         health=NoHealth(), dead_letters=TopicDeadLetters(nowhere, NoHealth()),
     )  # fmt: skip
     pipeline.assign(set(range(PARTITIONS)))
-    messages = messages_of(mentions(open_count, hours) + backlog_events(mix, seed=7), settings)
+    documents = mentions(open_count, hours) + backlog_events(mix, seed=7)
+    documents.sort(key=lambda document: str(document["occurred_at"]))  # event-time order
+    messages = messages_of(documents, settings, PARTITIONS)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("processing the backlog", total=len(messages))
         for first in range(0, len(messages), 2000):

@@ -21,7 +21,7 @@ from prometheus_client.utils import floatToGoString
 # values) has made this many, so memory stays bounded.
 MAX_LABEL_STRINGS = 500_000
 
-_PROMETHEUS_TYPES = {"counter": "counter", "gauge": "gauge", "histogram": "histogram"}
+_KINDS = frozenset({"counter", "gauge", "histogram"})
 
 
 def go_float(value: float) -> str:
@@ -56,9 +56,9 @@ class TextWriter:
         out: list[str] = []
         label_string = self._label_string
         for metric in families:
-            kind = _PROMETHEUS_TYPES.get(metric.type)
-            if kind is None:
-                raise ValueError(f"{metric.name}: {metric.type} families are not written here")
+            kind = metric.type
+            if kind not in _KINDS:
+                raise ValueError(f"{metric.name}: {kind} families are not written here")
             name = metric.name + "_total" if kind == "counter" else metric.name
             documentation = metric.documentation.replace("\\", r"\\").replace("\n", r"\n")
             out.append(f"# HELP {name} {documentation}\n# TYPE {name} {kind}\n")

@@ -21,7 +21,7 @@ from processor.metrics.health import HealthMetrics
 from processor.state.records import Outgoing
 from processor.state.store import StateStore
 from processor.state.writer import ChangelogWriter
-from processor.stream.interfaces import Committing
+from processor.stream.interfaces import Committing, committed
 
 
 class StateCheckpoint:
@@ -51,8 +51,7 @@ class StateCheckpoint:
 
     async def commit(self) -> set[int]:
         """Write the batch; returns the partitions fenced off by their new owner."""
-        committing = await self.begin()
-        return set(committing.fenced_earlier) | await committing.written
+        return await (await self.begin()).lost()
 
     async def begin(self) -> Committing:
         """Start writing the batch, once the batch before it is written.
@@ -73,12 +72,9 @@ class StateCheckpoint:
             partition: self._outbox.pop(partition, []) + self.store.take_changes(partition)
             for partition in sorted(partitions)
         }
-        loop = asyncio.get_running_loop()
         if not batches:
-            done: asyncio.Future[set[int]] = loop.create_future()
-            done.set_result(set())
-            return Committing(frozenset(fenced_earlier), done)
-        writing = loop.create_task(self._write(batches))
+            return committed(fenced_earlier)
+        writing = asyncio.get_running_loop().create_task(self._write(batches))
         self._writing = writing
         return Committing(frozenset(fenced_earlier), writing)
 

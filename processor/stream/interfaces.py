@@ -7,7 +7,7 @@ a worker and over dicts and sets in unit tests and the micro-benchmark.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -73,12 +73,16 @@ class Committing:
     fenced_earlier: frozenset[int]
     written: asyncio.Future[set[int]]
 
+    async def lost(self) -> set[int]:
+        """Once written: every partition whose records must not be acknowledged."""
+        return set(self.fenced_earlier) | await self.written
 
-def committed(fenced: set[int] | None = None) -> Committing:
-    """A write already complete (nothing in flight)."""
+
+def committed(fenced_earlier: Iterable[int] = ()) -> Committing:
+    """Nothing (more) to write: a write already complete."""
     done: asyncio.Future[set[int]] = asyncio.get_running_loop().create_future()
-    done.set_result(set() if fenced is None else fenced)
-    return Committing(frozenset(), done)
+    done.set_result(set())
+    return Committing(frozenset(fenced_earlier), done)
 
 
 class Checkpoint(Protocol):

@@ -174,8 +174,7 @@ class Pipeline:
         """Process messages in order and write the batch; returns the partitions whose
         batch could not be written because another worker owns them now (nothing of them
         may be acknowledged). See `process`."""
-        committing = await self.process(messages)
-        return set(committing.fenced_earlier) | await committing.written
+        return await (await self.process(messages)).lost()
 
     async def process(self, messages: list[Message]) -> Committing:
         """Process messages in order and start writing the batch; never raises for bad

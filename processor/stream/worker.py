@@ -308,6 +308,8 @@ class Worker:
         self.taken.set()
 
     async def _take_partitions(self, owned: set[int]) -> None:
+        # Also here, not only at the revocation: a batch that had passed `taken` before it
+        # was cleared may have run (and started a write) since.
         await self.settle_writes()
         gone = {p for p in self.store.offsets if p not in owned}
         if gone:

@@ -11,8 +11,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from benchmarks.data import backlog_events
-from benchmarks.scrape import mentions, messages_of
+from benchmarks.data import backlog_events, messages_of
+from benchmarks.scrape import mentions
 from processor.domain.sla import SlaPolicyCache
 from processor.metrics import exposition
 from processor.metrics.collectors import BusinessCollector
@@ -77,7 +77,9 @@ def test_the_page_of_a_worker_after_a_backlog_is_the_same() -> None:
             health=NoHealth(), dead_letters=TopicDeadLetters(nowhere, NoHealth()),
         )  # fmt: skip
         pipeline.assign(set(range(4)))
-        messages = messages_of(mentions(500, 1.0) + backlog_events(4000, seed=3), settings)
+        documents = mentions(500, 1.0) + backlog_events(4000, seed=3)
+        documents.sort(key=lambda document: str(document["occurred_at"]))
+        messages = messages_of(documents, settings, 4)
         for first in range(0, len(messages), 500):
             await pipeline.handle_batch(messages[first : first + 500])
         return pipeline
