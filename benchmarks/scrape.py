@@ -35,6 +35,7 @@ from processor.settings import Settings
 from processor.stream.deadletters import TopicDeadLetters
 from processor.stream.pipeline import Pipeline
 from processor.stream.tables import Tables
+from processor.stream.worker import tune_garbage_collector
 from processor.tools.backtest.offline import MemoryDedup, NoHealth
 
 if not __package__:  # `python benchmarks/scrape.py`: the repository's root on the path
@@ -79,6 +80,7 @@ async def scrape_cost(
 ) -> ScrapeCost:  # fmt: skip
     """Open `open_count` conversations and process `mix` events of synthetic traffic
     through the real pipeline, then time whole pages."""
+    tune_garbage_collector()  # as the worker does at start
     settings = Settings.model_validate({"clock": "event", "partitions": PARTITIONS})
 
     async def nowhere(partition: int, key: bytes | None, value: bytes) -> None: ...
@@ -98,12 +100,12 @@ async def scrape_cost(
             progress.update(task, completed=first + 2000)
     # As the worker's whole page writes the business families.
     collector, writer = BusinessCollector(pipeline.view), TextWriter()
-    page = writer.text(collector.collect())
+    page = writer.text(collector.page())
     held = sum(len(pipeline.conversations.backlog(p)) for p in range(PARTITIONS))
     seconds = []
     for _ in range(scrapes):
         began = time.perf_counter()
-        writer.text(collector.collect())
+        writer.text(collector.page())
         seconds.append(time.perf_counter() - began)
     return ScrapeCost(held, page.count(b"\n"), len(page), statistics.median(seconds),
                       max(seconds), len(seconds))  # fmt: skip

@@ -11,21 +11,19 @@ one worker to another at a rebalance (a new series there, gone here), so `rate()
 
 from __future__ import annotations
 
+import functools
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Protocol
 
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
+from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from processor.metrics import families as f
+from processor.metrics.exposition import Bucket, PageFamily
 from processor.metrics.prediction_families import FORECAST_FIRST_RESPONSE_BREACHES
-from processor.metrics.series import SeriesKey, parse_field
+from processor.metrics.series import parse_stored
 from processor.metrics.windows import WINDOWS, covering_windows
 from processor.settings import TeamStaffing
 
@@ -66,24 +64,27 @@ class BusinessCollector(Collector):
         ]
 
     def collect(self) -> Iterator[Metric]:
+        for family in self.page():
+            yield family.to_metric()
+
+    def page(self) -> list[PageFamily]:
+        """The families as the worker's page writes them (`exposition.TextWriter`)."""
         partitions = self._state.exported_partitions()
         if partitions is None:
-            return  # rebalancing or recovering: no partial numbers
-        yield from build_families(self._state, partitions)
+            return []  # rebalancing or recovering: no partial numbers
+        return build_families(self._state, partitions)
 
 
-def cumulative_buckets(
-    counts: Mapping[int, float], bounds: tuple[float, ...]
-) -> list[tuple[str, float]]:
+def cumulative_buckets(counts: Mapping[int, float], bounds: tuple[float, ...]) -> list[Bucket]:
     """Prometheus `le` buckets (cumulative, +Inf last) from per-bucket counts."""
-    running = 0.0
-    out = []
-    for index, bound in enumerate(bounds):
-        running += counts.get(index, 0.0)
-        out.append((repr(float(bound)), running))
-    running += counts.get(len(bounds), 0.0)
-    out.append(("+Inf", running))
-    return out
+    texts = _bound_texts(bounds)
+    per_bucket = [counts.get(index, 0.0) for index in range(len(texts))]
+    return list(zip(texts, itertools.accumulate(per_bucket), strict=True))
+
+
+@functools.lru_cache(maxsize=256)
+def _bound_texts(bounds: tuple[float, ...]) -> tuple[str, ...]:
+    return (*(repr(float(bound)) for bound in bounds), "+Inf")
 
 
 def exported_labels(family: f.Family) -> tuple[str, ...]:
@@ -93,85 +94,102 @@ def exported_labels(family: f.Family) -> tuple[str, ...]:
     return family.labels
 
 
-def _empty(family: f.Family) -> Metric:
-    kinds = {"counter": CounterMetricFamily, "gauge": GaugeMetricFamily,
-             "histogram": HistogramMetricFamily}  # fmt: skip
-    metric: Metric = kinds[family.kind](
-        family.name, family.documentation, labels=exported_labels(family)
-    )
-    return metric
+def _empty(family: f.Family) -> PageFamily:
+    return PageFamily(family.name, family.documentation, family.kind, exported_labels(family))
 
 
-def build_families(state: BusinessState, partitions: set[int]) -> list[Metric]:
+def build_families(state: BusinessState, partitions: set[int]) -> list[PageFamily]:
     """Metric families summed over the given partitions."""
-    families: dict[str, Metric] = {
+    families: dict[str, PageFamily] = {
         family.name: _empty(family)
         for family in (*f.BUSINESS_FAMILIES, *f.WINDOW_FAMILIES.values())
     }
     _add_totals(families, state, partitions)
     for (brand, channel, age), count in sorted(state.open_ages(partitions).items()):
-        families[f.OPEN_CONVERSATIONS_BY_AGE.name].add_metric([brand, channel, age], count)  # type: ignore[attr-defined]
+        families[f.OPEN_CONVERSATIONS_BY_AGE.name].add((brand, channel, age), count)
     by_priority = families[f.OPEN_CONVERSATIONS_BY_PRIORITY.name]
     for labels, count in sorted(state.open_by_priority(partitions).items()):
-        by_priority.add_metric(list(labels), count)  # type: ignore[attr-defined]
+        by_priority.add(labels, count)
     _add_windows(families, state, partitions)
     forecast = families[FORECAST_FIRST_RESPONSE_BREACHES.name]
     for labels, expected in sorted(state.breach_forecast(partitions).items()):
-        forecast.add_metric(list(labels), round(expected, 6))  # type: ignore[attr-defined]
+        forecast.add(labels, round(expected, 6))
     # Configuration, not data: exported once in the cluster, by the owner of partition 0,
     # so that a sum over workers is the configured figure.
     if 0 in partitions and state.team_staffing:
         staffing = _empty(f.TEAM_STAFFING_COST_PER_HOUR)
         for team, plan in sorted(state.team_staffing.items()):
-            staffing.add_metric([team], plan.hourly_cost * plan.agents)  # type: ignore[attr-defined]
+            staffing.add((team,), plan.hourly_cost * plan.agents)
         families[f.TEAM_STAFFING_COST_PER_HOUR.name] = staffing
     return list(families.values())
 
 
-def _add_totals(families: dict[str, Metric], state: BusinessState, partitions: set[int]) -> None:
-    # Histogram series: (family, label values without `le`) -> bucket index -> count.
-    histograms: dict[tuple[str, tuple[str, ...]], dict[int, float]] = defaultdict(dict)
-    sums: dict[tuple[str, tuple[str, ...]], float] = defaultdict(float)
+def _add_totals(
+    families: dict[str, PageFamily], state: BusinessState, partitions: set[int]
+) -> None:
     gauges: dict[tuple[str, tuple[str, ...]], float] = defaultdict(float)
-    rows = sorted(state.owned_totals(partitions), key=lambda row: row[:3])
-    for partition, brand, channel, values in rows:
-        for field, value in sorted(values.items()):
-            key: SeriesKey = parse_field(brand, channel, field)
-            labels = (*key.labels, str(partition))
-            if key.part == "bucket":
-                histograms[(key.family, labels)][key.bucket] = value
-            elif key.part == "sum":
-                sums[(key.family, labels)] = value
-            elif key.part == "":
-                if families[key.family].type == "gauge":  # summed over the partitions
-                    place = (key.family, key.labels)
+    # Rows in (partition, brand, channel) order; a row's series in its fields' order.
+    for partition, brand, channel, values in sorted(
+        state.owned_totals(partitions), key=lambda row: row[:3]
+    ):
+        partition_label = str(partition)
+        # A histogram's parts by (family, label values after brand and channel).
+        counts: dict[tuple[str, tuple[str, ...]], dict[int, float]] = {}
+        sums: dict[tuple[str, tuple[str, ...]], float] = {}
+        for field, value in values.items():
+            family, extra, part, bucket = parse_stored(field)
+            if part == "bucket":
+                series = counts.get((family, extra))
+                if series is None:
+                    series = counts[(family, extra)] = {}
+                series[bucket] = value
+            elif part == "sum":
+                sums[(family, extra)] = value
+            elif part == "":
+                into = families[family]
+                if into.kind == "gauge":  # summed over the partitions
+                    place = (family, (brand, channel, *extra))
                     gauges[place] = round(gauges[place] + value, 6)  # same in any order
                 else:
-                    families[key.family].add_metric(list(labels), value)  # type: ignore[attr-defined]
+                    into.add((brand, channel, *extra, partition_label), value)
             # `count` is the +Inf bucket
-    for (name, labels), counts in sorted(histograms.items()):
-        families[name].add_metric(  # type: ignore[attr-defined]
-            list(labels),
-            buckets=cumulative_buckets(counts, f.HISTOGRAM_BOUNDS[name]),
-            sum_value=sums.get((name, labels), 0.0),
-        )
+        for (family, extra), series in counts.items():
+            families[family].add_histogram(
+                (brand, channel, *extra, partition_label),
+                cumulative_buckets(series, f.HISTOGRAM_BOUNDS[family]),
+                sums.get((family, extra), 0.0),
+            )
     for (name, labels), value in sorted(gauges.items()):
-        families[name].add_metric(list(labels), value)  # type: ignore[attr-defined]
+        families[name].add(labels, value)
 
 
-def _add_windows(families: dict[str, Metric], state: BusinessState, partitions: set[int]) -> None:
+def _add_windows(
+    families: dict[str, PageFamily], state: BusinessState, partitions: set[int]
+) -> None:
     """Windows end at each partition's own "now", then add up over partitions."""
-    totals: dict[tuple[str, str, str, str], float] = defaultdict(float)
+    # (brand, channel, window) -> series field -> sum of the buckets it covers.
+    totals: dict[tuple[str, str, str], dict[str, float]] = defaultdict(dict)
     now = {partition: state.window_now(partition) for partition in partitions}
+    # Buckets of every brand and channel share their starts: the windows of each once.
+    covering: dict[tuple[int, float, float], list[str]] = {}
     for partition, brand, channel, size, start, values in state.owned_buckets(partitions):
-        for window in covering_windows(start, size, now[partition]):
+        windows = covering.get((partition, size, start))
+        if windows is None:
+            windows = covering[(partition, size, start)] = covering_windows(
+                start, size, now[partition]
+            )
+        for window in windows:
+            into = totals[(brand, channel, window)]
             for field, value in values.items():
-                totals[(brand, channel, field, window)] += value
+                into[field] = into.get(field, 0.0) + value
     # Every window of a known series is exported, zero when empty, so that alerts on
     # "no breaches in the last 5m" see a 0 instead of an absent series.
-    for brand, channel, field in sorted({key[:3] for key in totals}):
-        series = parse_field(brand, channel, field)
-        window_family = families[f.WINDOW_FAMILIES[series.family].name]
+    series = {
+        (brand, channel, field) for (brand, channel, _), into in totals.items() for field in into
+    }
+    for brand, channel, field in sorted(series):
+        family, extra, _, _ = parse_stored(field)
+        window_family = families[f.WINDOW_FAMILIES[family].name]
         for window in WINDOWS:
-            value = totals.get((brand, channel, field, window), 0.0)
-            window_family.add_metric([*series.labels, window], value)  # type: ignore[attr-defined]
+            value = totals.get((brand, channel, window), {}).get(field, 0.0)
+            window_family.add((brand, channel, *extra, window), value)

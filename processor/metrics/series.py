@@ -123,14 +123,25 @@ def _field(family: str, labels: tuple[str, ...], part: Part, bucket: int) -> str
 
 def parse_field(brand: str, channel: str, field: str) -> SeriesKey:
     """The key of a stored field (no event time: records are per time bucket already)."""
+    family, extra, part, bucket = parse_stored(field)
+    return SeriesKey(family, (brand, channel, *extra), None, part, bucket)
+
+
+@functools.lru_cache(maxsize=65536)
+def parse_stored(field: str) -> tuple[str, tuple[str, ...], Part, int]:
+    """(family, label values after brand and channel, part, bucket index) of a stored field.
+
+    Cached: every scrape reads every field of every record again, and the fields are few
+    (the catalogue's series of a brand and channel).
+    """
     stored, *extra = field.split("|")
     parsed = _PARSED.get(stored)
     if parsed is None:
         raise UnknownSeries(f"stored series {stored!r} is not a declared business family")
     family, part = parsed
     if part == "bucket":
-        return SeriesKey(family, (brand, channel, *extra[:-1]), None, part, int(extra[-1]))
-    return SeriesKey(family, (brand, channel, *extra), None, part)
+        return family, tuple(extra[:-1]), part, int(extra[-1])
+    return family, tuple(extra), part, -1
 
 
 def add_into(record: dict[str, float], key: SeriesKey, amount: float) -> None:

@@ -100,13 +100,17 @@ class _PartitionInputs:
         self.covered_since = min(starts) if starts else now
         self._survivals: dict[tuple[str, str, str], WaitSurvival | None] = {}
         self._pooled: dict[tuple[str, float], WaitSurvival] = {}
+        # The same for every horizon: made at the first.
+        self._queues: dict[tuple[str, str], set[str]] | None = None
+        self._paces: dict[tuple[str, str], float] = {}
 
     def queues(self) -> dict[tuple[str, str], set[str]]:
         """(brand, channel) -> the priorities it has openings or waiting conversations of."""
-        queues: dict[tuple[str, str], set[str]] = {}
-        for brand, channel, priority in (*self.history.arrivals, *self.awaiting):
-            queues.setdefault((brand, channel), set()).add(priority)
-        return queues
+        if self._queues is None:
+            self._queues = {}
+            for brand, channel, priority in (*self.history.arrivals, *self.awaiting):
+                self._queues.setdefault((brand, channel), set()).add(priority)
+        return self._queues
 
     def due(self, queue: tuple[str, str, str], horizon: float) -> list[tuple[float, float]]:
         """The queue's waiting conversations with a deadline in (now, now + horizon]."""
@@ -157,6 +161,12 @@ class _PartitionInputs:
     def pace(self, brand: str, channel: str) -> float:
         """θ: first responses in the last whole minutes against the same minutes of the
         past days covered."""
+        pace = self._paces.get((brand, channel))
+        if pace is None:
+            pace = self._paces[(brand, channel)] = self._pace(brand, channel)
+        return pace
+
+    def _pace(self, brand: str, channel: str) -> float:
         minute = math.floor(self.now / ANSWER_BUCKET_SECONDS) * ANSWER_BUCKET_SECONDS
         since = minute - REPLY_RATE_SECONDS
         answered = self.history.answered(brand, channel, since, minute)

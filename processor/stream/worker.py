@@ -407,7 +407,7 @@ class Worker:
                         generate_latest(business_registry.restricted_registry(names))
                     )
                 else:
-                    body = generate_latest(registry) + page_writer.text(business.collect())
+                    body = generate_latest(registry) + page_writer.text(business.page())
                 # aiohttp refuses a charset inside content_type=, so set the header whole.
                 return web.Response(  # type: ignore[return-value]
                     body=body, headers={"Content-Type": CONTENT_TYPE_LATEST}

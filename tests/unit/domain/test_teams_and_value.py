@@ -335,7 +335,7 @@ def samples(families: list[Any], name: str) -> dict[tuple[tuple[str, str], ...],
     return {
         tuple(sorted(sample.labels.items())): sample.value
         for family in families
-        for sample in family.samples
+        for sample in family.to_metric().samples
         if sample.name == name
     }
 

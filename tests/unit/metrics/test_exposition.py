@@ -1,5 +1,6 @@
-"""The business page's writer against prometheus-client's: the same bytes, for a page of a
-worker after a backlog and for label values that need escaping."""
+"""The business page's writer against prometheus-client's: the same bytes as
+`generate_latest` writes for the same families as prometheus-client's (`to_metric`), for a
+page of a worker after a backlog and for label and sample values that need care."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import asyncio
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
@@ -16,7 +16,7 @@ from benchmarks.scrape import mentions
 from processor.domain.sla import SlaPolicyCache
 from processor.metrics import exposition
 from processor.metrics.collectors import BusinessCollector
-from processor.metrics.exposition import TextWriter
+from processor.metrics.exposition import PageFamily, TextWriter
 from processor.settings import Settings
 from processor.stream.deadletters import TopicDeadLetters
 from processor.stream.pipeline import Pipeline
@@ -32,24 +32,32 @@ class Fixed(Collector):
         return self.families
 
 
-def reference(families: list[Metric]) -> bytes:
+def reference(families: list[PageFamily]) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(Fixed(families))
+    registry.register(Fixed([family.to_metric() for family in families]))
     return generate_latest(registry)
 
 
-def odd_families() -> list[Metric]:
-    counter = CounterMetricFamily("socialcare_x", 'Help with \\ and\nnewline "quoted".',
-                                  labels=("brand", "channel"))  # fmt: skip
-    counter.add_metric(['Acme "Care"', "back\\slash"], 3.0)
-    counter.add_metric(["multi\nline", "twitter"], 1e-7)
-    counter.add_metric(["big", "twitter"], 123456789.0)
-    gauge = GaugeMetricFamily("socialcare_y", "A gauge.", labels=())
-    gauge.add_metric([], float("nan"))
-    bare = GaugeMetricFamily("socialcare_z", "No labels, a value.", value=-2.5)
-    histogram = HistogramMetricFamily("socialcare_h", "A histogram.", labels=("brand",))
-    histogram.add_metric(["é"], [("0.5", 1.0), ("1.0", 3.0), ("+Inf", 4.0)], 7.25)
-    return [counter, gauge, bare, histogram]
+def odd_families() -> list[PageFamily]:
+    counter = PageFamily("socialcare_x", 'Help with \\ and\nnewline "quoted".', "counter",
+                         ("brand", "channel"))  # fmt: skip
+    counter.add(('Acme "Care"', "back\\slash"), 3.0)
+    counter.add(("multi\nline", "twitter"), 1e-7)
+    counter.add(("big", "twitter"), 123456789.0)
+    counter.add(("zero", "twitter"), 0.0)
+    counter.add(("minus zero", "twitter"), -0.0)  # its own text, not 0.0's
+    counter.add(("an int", "twitter"), 3)
+    gauge = PageFamily("socialcare_y", "A gauge.", "gauge", ())
+    gauge.add((), float("nan"))
+    gauge.add((), float("inf"))
+    bare = PageFamily("socialcare_z", "No labels, a value.", "gauge", ())
+    bare.add((), -2.5)
+    histogram = PageFamily("socialcare_h", "A histogram.", "histogram", ("brand", "zone"))
+    histogram.add_histogram(("é", "a"), [("0.5", 1.0), ("1.0", 3.0), ("+Inf", 4.0)], 7.25)
+    histogram.add_histogram(("é", "b"), [("0.5", 0.0), ("1.0", 0.0), ("+Inf", 0.0)], 0.0)
+    below_zero = PageFamily("socialcare_n", "Negative bounds.", "histogram", ())
+    below_zero.add_histogram((), [("-1.0", 2.0), ("+Inf", 5.0)], -3.0)  # no _count, _sum
+    return [counter, gauge, bare, histogram, below_zero]
 
 
 def test_odd_label_values_and_values_are_written_as_prometheus_client_writes_them() -> None:
@@ -61,9 +69,11 @@ def test_odd_label_values_and_values_are_written_as_prometheus_client_writes_the
 
 def test_a_full_label_cache_starts_again(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(exposition, "MAX_LABEL_STRINGS", 2)
+    monkeypatch.setattr(exposition, "MAX_VALUE_STRINGS", 2)
     writer = TextWriter()
     assert writer.text(odd_families()) == reference(odd_families())
-    assert len(writer._labels) <= 2
+    assert writer.text(odd_families()) == reference(odd_families())
+    assert writer._kept <= 3 and len(writer._values) <= 2
 
 
 def test_the_page_of_a_worker_after_a_backlog_is_the_same() -> None:
@@ -85,7 +95,13 @@ def test_the_page_of_a_worker_after_a_backlog_is_the_same() -> None:
         return pipeline
 
     collector = BusinessCollector(asyncio.run(processed()).view)
-    families = list(collector.collect())
+    families = collector.page()
     expected = reference(families)
     assert expected.count(b"\n") > 2000  # histograms, windows, backlog and forecast series
-    assert TextWriter().text(families) == expected
+    writer = TextWriter()
+    assert writer.text(families) == expected
+    assert writer.text(collector.page()) == expected  # from the kept prefixes and values
+    # What a registry reads (`?name[]=`) is the same families.
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    assert generate_latest(registry) == expected
