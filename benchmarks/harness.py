@@ -43,10 +43,12 @@ class BenchError(SocialcareError):
     """A phase could not complete; the message says which and why."""
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a live process (Linux /proc); NaN elsewhere."""
+def cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """User + system CPU seconds of a live process, or of one of its threads (Linux /proc);
+    NaN elsewhere."""
+    stat = Path(f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat")
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = stat.read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return math.nan
@@ -57,14 +59,22 @@ CpuReading = tuple[float, dict[str, float]]
 
 
 class CpuMeter:
-    """CPU seconds of the benchmark's processes, to see where a phase's wall time went."""
+    """CPU seconds of the benchmark's processes, to see where a phase's wall time went.
+
+    For the processes in `main_threads` (the workers) their main thread too, as
+    "<name> main": the rest of a worker's CPU is its other threads' (the changelog writer's,
+    mostly; Faust's consumer thread and RocksDB's take a few hundredths of a core).
+    """
 
     def __init__(self) -> None:
         self.pids: dict[str, int] = {}
+        self.main_threads: set[str] = set()
 
     def read(self) -> CpuReading:
         """Now, for every process registered; `bench` is this process."""
         seconds = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        for name in self.main_threads & self.pids.keys():
+            seconds[f"{name} main"] = cpu_seconds(self.pids[name], self.pids[name])
         seconds["bench"] = time.process_time()
         return time.perf_counter(), seconds
 

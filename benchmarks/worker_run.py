@@ -57,6 +57,7 @@ def start_worker(bench: BenchRun, settings: Settings, name: str = "worker") -> C
     }
     worker = bench.start(name, [sys.executable, "-m", "processor", "worker"], env)
     bench.meter.pids[name] = worker.pid
+    bench.meter.main_threads.add(name)
     return worker
 
 
