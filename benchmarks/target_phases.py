@@ -31,6 +31,7 @@ from processor.tools.local_services import ChildProcess, free_port
 
 LONG_THREAD_POSTS = 2_000
 SCALE_PARTITIONS = 8
+SCALE_NAME = "scale"  # the workers of the scale-out runs: scale1-0, then scale2-0 and -1
 TARGET_RATE = 5_000.0  # events/s of target 4
 TARGET_SECONDS = 10.0
 SCRAPE_OPEN = 100_000
@@ -134,8 +135,8 @@ async def _scale_run(
 async def measure_scale_out(bench: BenchRun, settings: Settings, results: Results) -> None:
     """Step 7: one worker, then two, on 8 partitions (target 3)."""
     bench.console.rule(f"[bold]7. Scale-out on {SCALE_PARTITIONS} partitions")
-    results.scale_one_eps = await _scale_run(bench, settings, results, 1, "scale1")
-    results.scale_two_eps = await _scale_run(bench, settings, results, 2, "scale2")
+    results.scale_one_eps = await _scale_run(bench, settings, results, 1, f"{SCALE_NAME}1")
+    results.scale_two_eps = await _scale_run(bench, settings, results, 2, f"{SCALE_NAME}2")
     bench.console.print(
         f"one worker {results.scale_one_eps:,.0f} events/s, two workers "
         f"{results.scale_two_eps:,.0f} events/s "

@@ -7,6 +7,8 @@ broker); `socialcare bench` exits non-zero when one is missed and says which.
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rich.console import Console
@@ -15,6 +17,7 @@ from rich.table import Table
 from benchmarks.report import Results
 from benchmarks.target_phases import (
     LONG_THREAD_POSTS,
+    SCALE_NAME,
     SCALE_PARTITIONS,
     SCRAPE_OPEN,
     TARGET_RATE,
@@ -41,6 +44,27 @@ def _ratio(part: float, whole: float) -> float:
     return part / whole if whole and not math.isnan(whole) else math.nan
 
 
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def scale_out_ceiling(cpu: Mapping[str, Mapping[str, float]], cores: int) -> float:
+    """The most two workers could do against one on this machine, by CPU: the cores the
+    other processes of the two-worker run (broker, Redis, the bench) left, over the one
+    worker's cores, as if each worker's CPU per event stayed the one worker's. On two cores
+    it is below 1.8 whenever those others take more than 0.29 of a core beside a worker
+    using 0.95. NaN without both runs' figures."""
+    one = cpu.get(f"1 worker(s), {SCALE_PARTITIONS} partitions", {})
+    two = cpu.get(f"2 worker(s), {SCALE_PARTITIONS} partitions", {})
+    worker = one.get(f"{SCALE_NAME}1-0", math.nan)
+    others = sum(
+        cores_used for name, cores_used in two.items() if not name.startswith(f"{SCALE_NAME}2-")
+    )
+    if not two or math.isnan(worker) or worker <= 0:
+        return math.nan
+    return (cores - others) / worker
+
+
 def verdicts(results: Results, broker: str) -> list[Verdict]:
     """The five targets against this run's figures (NaN figures: not judged)."""
     out = []
@@ -64,10 +88,16 @@ def verdicts(results: Results, broker: str) -> list[Verdict]:
         else speed >= LONG_VS_SHORT and volume <= LONG_BYTES_VS_SHORT,
     ))  # fmt: skip
     scale = _ratio(results.scale_two_eps, results.scale_one_eps)
+    ceiling = scale_out_ceiling(results.cpu, usable_cores())
+    bound = (
+        f"; this machine's ceiling {ceiling:.2f}x (the cores left to two workers beside the "
+        "broker, Redis and the bench, over one worker's)"
+        if not math.isnan(ceiling) else ""
+    )  # fmt: skip
     out.append(Verdict(
         3, f"two workers on {SCALE_PARTITIONS} partitions >= {SCALE_OUT}x one worker",
         f"{results.scale_two_eps:,.0f} events/s = {scale:.2f}x",
-        f"one worker {results.scale_one_eps:,.0f} events/s (CPU per process below)",
+        f"one worker {results.scale_one_eps:,.0f} events/s (CPU per process below){bound}",
         None if math.isnan(scale) else scale >= SCALE_OUT,
     ))  # fmt: skip
     latency = results.target_latency
