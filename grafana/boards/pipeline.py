@@ -11,6 +11,7 @@ from grafana.boards.panels import (
     NUMBER,
     OPS,
     SECONDS,
+    SHARE,
     Format,
     Json,
     Panel,
@@ -236,6 +237,39 @@ def _alignment() -> list[Panel | Row]:
     ]
 
 
+def _state() -> list[Panel | Row]:
+    return [
+        Row("State changelog"),
+        Timeseries(
+            "Waiting for changelog writes",
+            "Share of each worker's time spent waiting, before writing a batch, for the "
+            "previous batch's changelog write (each batch is written while the next is "
+            "processed). Near 100 % the broker, not the processing, bounds the worker: check "
+            "the broker's disk and load.",
+            SHARE,
+            [Q(sum_rate("instance", m("state_write_wait_seconds"), "5m"), "{{instance}}")],
+            w=12,
+        ),
+        Timeseries(
+            "Changelog bytes per event",
+            "Key and value bytes written to the state changelog per event processed, over 5 "
+            "minutes, all workers: how much state an event rewrites (about 1.2-1.4 kB on "
+            "short conversations in the benchmark); a rise means larger states per event.",
+            Format("bytes"),
+            [
+                Q(
+                    ratio(
+                        sum_rate("", m("state_changelog_bytes"), "5m"),
+                        sum_rate("", m("events_processed"), "5m"),
+                    ),
+                    "bytes per event",
+                )
+            ],
+            w=12,
+        ),
+    ]
+
+
 def _webhook() -> list[Panel | Row]:
     return [
         Row("Webhook"),
@@ -305,9 +339,17 @@ def board() -> Json:
         "socialcare-pipeline",
         "Social care — pipeline health",
         "Health of the processing pipeline: workers and partitions, throughput, dead letters "
-        "and duplicates, latency and lag, the aligned input, the ingest webhook and process "
-        "resources.",
-        [*_workers(), *_throughput(), *_latency(), *_alignment(), *_webhook(), *_processes()],
+        "and duplicates, latency and lag, the aligned input, the state changelog, the ingest "
+        "webhook and process resources.",
+        [
+            *_workers(),
+            *_throughput(),
+            *_latency(),
+            *_alignment(),
+            *_state(),
+            *_webhook(),
+            *_processes(),
+        ],
         [],
         "now-1h",
         "10s",
