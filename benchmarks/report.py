@@ -63,6 +63,11 @@ def _seconds(value: float) -> str:
     return f"{value * 1000:,.1f} ms" if value < 1 else f"{value:,.2f} s"
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity), as `nproc` counts them."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def machine() -> dict[str, str]:
     """What the figures depend on besides the code: cores, CPU, versions, the command."""
     cpu = platform.processor() or platform.machine()
@@ -71,13 +76,12 @@ def machine() -> dict[str, str]:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     versions = []
     for package in ("faust-streaming", "aiokafka", "prometheus-client"):
         with contextlib.suppress(Exception):
             versions.append(f"{package} {version(package)}")
     return {
-        "nproc": str(usable),
+        "nproc": str(usable_cores()),
         "cpu": cpu,
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "os": f"{platform.system()} {platform.release()}",

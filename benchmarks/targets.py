@@ -7,14 +7,13 @@ broker); `socialcare bench` exits non-zero when one is missed and says which.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.report import Results
+from benchmarks.report import Results, usable_cores
 from benchmarks.target_phases import (
     LONG_THREAD_POSTS,
     SCALE_NAME,
@@ -42,10 +41,6 @@ class Verdict:
 
 def _ratio(part: float, whole: float) -> float:
     return part / whole if whole and not math.isnan(whole) else math.nan
-
-
-def usable_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def scale_out_ceiling(cpu: Mapping[str, Mapping[str, float]], cores: int) -> float:

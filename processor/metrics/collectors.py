@@ -139,10 +139,7 @@ def _add_totals(
         for field, value in values.items():
             family, extra, part, bucket = parse_stored(field)
             if part == "bucket":
-                series = counts.get((family, extra))
-                if series is None:
-                    series = counts[(family, extra)] = {}
-                series[bucket] = value
+                counts.setdefault((family, extra), {})[bucket] = value
             elif part == "sum":
                 sums[(family, extra)] = value
             elif part == "":

@@ -84,6 +84,13 @@ def _escape(value: str) -> str:
     return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
 
+def _line_prefix(sample: str, names: tuple[str, ...], values: tuple[str, ...]) -> str:
+    """`name{label="value",...} `, the labels sorted by name as prometheus-client writes them."""
+    pairs = sorted(zip(names, values, strict=True))
+    inner = ",".join(f'{name}="{_escape(value)}"' for name, value in pairs)
+    return f"{sample}{{{inner}}} " if inner else sample + " "
+
+
 class TextWriter:
     """Writes page families in the text format 0.0.4."""
 
@@ -104,10 +111,7 @@ class TextWriter:
 
     def _prefix(self, sample: str, names: tuple[str, ...], values: tuple[str, ...]) -> str:
         self._room(1)
-        pairs = sorted(zip(names, values, strict=True))
-        inner = ",".join(f'{name}="{_escape(value)}"' for name, value in pairs)
-        text = f"{sample}{{{inner}}} " if inner else sample + " "
-        self._prefixes.setdefault(sample, {})[values] = text
+        text = self._prefixes.setdefault(sample, {})[values] = _line_prefix(sample, names, values)
         return text
 
     def _bucket_prefixes(
@@ -115,11 +119,7 @@ class TextWriter:
     ) -> list[str]:
         self._room(len(bounds))
         with_le = (*names, "le")
-        prefixes = []
-        for bound in bounds:
-            pairs = sorted(zip(with_le, (*values, bound), strict=True))
-            inner = ",".join(f'{name}="{_escape(value)}"' for name, value in pairs)
-            prefixes.append(f"{sample}{{{inner}}} ")
+        prefixes = [_line_prefix(sample, with_le, (*values, bound)) for bound in bounds]
         self._buckets.setdefault(sample, {})[values] = (bounds, prefixes)
         return prefixes
 

@@ -100,10 +100,7 @@ async def _send(
             record.topic or changelog,
             partition if record.partition is None else record.partition,
         )
-        group = groups.get(target)
-        if group is None:
-            group = groups[target] = []
-        group.append((record, headers))
+        groups.setdefault(target, []).append((record, headers))
     sent: list[_Sent] = []
     for (topic, to_partition), records in groups.items():
         builder: Any = producer.create_batch()
