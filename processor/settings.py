@@ -186,6 +186,11 @@ class Settings(BaseSettings):
     conversation_ttl_seconds: float = Field(
         30 * 86400, validation_alias=_env("SOCIALCARE_CONVERSATION_TTL_SECONDS"), gt=0
     )
+    # Conversation states kept as objects between events (processor/stream/conversations.py):
+    # memory for speed, about 3 KB each; 0 reads every state from its document.
+    state_cache_conversations: int = Field(
+        20_000, validation_alias=_env("SOCIALCARE_STATE_CACHE_CONVERSATIONS"), ge=0
+    )
     # A customer is remembered this long after their latest conversation (repeat contacts
     # within 30 days need at least that; processor/domain/customers.py).
     customer_ttl_seconds: float = Field(

@@ -224,7 +224,7 @@ class ThreadWalk:
             self.first_response_at, self.first_response_team, self.first_resolution_at,
             self.first_resolution_team, self.resolutions, self.reopens, self.open_now,
             self.waiting_since, self.last_human, self.unanswered, self.answered,
-            self.customer, self.brand, self.humans, self.pending, self.longest_wait,
+            self.customer, self.brand, self.humans, list(self.pending), self.longest_wait,
         ]  # fmt: skip
 
     @classmethod

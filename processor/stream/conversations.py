@@ -23,16 +23,16 @@ from processor.domain import conversation, thread_tail
 from processor.domain.conversation import ConversationState
 from processor.domain.thread import Mark
 from processor.domain.thread_tail import ChunkStore
-from processor.metrics.series import Contributions
 from processor.stream.backlog import OpenBacklog, OpenConversation
 from processor.stream.interfaces import Table
 from processor.stream.queue_history import QueueFacts, QueueHistory
 
 log = logging.getLogger(__name__)
 
-# Current values of recently written states (`conversation.current`), by table key: an
-# event of a recent conversation then computes them once (after) instead of twice.
-_VALUES_KEPT = 50_000
+# Recently written states kept as objects, by table key (least recently used dropped
+# first): an event of a live conversation then neither reads RocksDB nor decodes its
+# document, and its current values (`conversation.current`) are computed once, not twice.
+STATES_KEPT = 20_000
 # The index entries a stored document carries: [next check, open entry or None, first
 # response time or None] (the third since the breach forecast: with the document's own
 # fields, its `QueueFacts`; a document without it is followed again).
@@ -132,7 +132,9 @@ def partition_items(table: Table, partition: int) -> Iterator[tuple[Any, Any]]:
 class ConversationStore:
     """Load and store states; keep the clock-check, idle and open indexes in step."""
 
-    def __init__(self, table: Table, threads: Table | None = None) -> None:
+    def __init__(
+        self, table: Table, threads: Table | None = None, states_kept: int = STATES_KEPT
+    ) -> None:
         self.table = table
         self.threads: Table = {} if threads is None else threads  # closed tail chunks
         # (next time the clock alone changes a conversation, its id); entries may be
@@ -142,29 +144,40 @@ class ConversationStore:
         self._idle: dict[int, list[tuple[float, str]]] = defaultdict(list)
         self._open: dict[int, OpenBacklog] = defaultdict(OpenBacklog)
         self._history: dict[int, QueueHistory] = defaultdict(QueueHistory)
-        self._values: dict[str, Contributions] = {}
+        # The states as last stored, most recently stored last. A state here is the one its
+        # table document was written from: changed only by a caller that stores it after
+        # (or discards it when the change fails half way).
+        self._live: dict[str, ConversationState] = {}
+        self._states_kept = states_kept
         self.indexed: set[int] = set()
 
     def load(self, conversation_id: str, partition: int) -> ConversationState:
-        """The stored state, or a new empty one on this partition."""
+        """The stored state, or a new empty one on this partition (to be stored by the
+        caller if it changes it)."""
         key = table_key(partition, conversation_id)
+        live = self._live.get(key)
+        if live is not None:
+            return live
         document = self.table.get(key)
         chunks = self.chunks(partition, conversation_id)
         if document is None:
             return ConversationState(
                 conversation_id=conversation_id, partition=partition, chunk_store=chunks
             )
-        return self._state(key, document, chunks)
-
-    def _state(self, key: str, document: dict[str, Any], chunks: TableChunks) -> ConversationState:
-        state = state_of(document, chunks)
-        # Written with this document: valid until the state changes (which resets it).
-        state.current_values = self._values.get(key)
-        return _with_stored_index(state, document)
+        return _with_stored_index(state_of(document, chunks), document)
 
     def discard(self, conversation_id: str, partition: int) -> None:
-        """A change of the state failed half way: forget what was remembered of it."""
-        self._values.pop(table_key(partition, conversation_id), None)
+        """A change of the state failed half way: read it from its document again."""
+        self._live.pop(table_key(partition, conversation_id), None)
+
+    def discard_partition(self, partition: int) -> None:
+        """A change of some state of the partition failed half way (a sweep's)."""
+        self._drop_live({partition})
+
+    def _drop_live(self, partitions: set[int]) -> None:
+        prefixes = tuple(f"{partition}|" for partition in partitions)
+        for key in [key for key in self._live if key.startswith(prefixes)]:
+            del self._live[key]
 
     def chunks(self, partition: int, conversation_id: str) -> TableChunks:
         """The conversation's closed tail chunks."""
@@ -180,12 +193,11 @@ class ConversationStore:
         state.stored_index = [due, entry, facts]
         key = table_key(state.partition, state.conversation_id)
         self.table[key] = document
-        values = self._values
-        values.pop(key, None)  # re-inserted last: the oldest entries go first
-        if state.current_values is not None:
-            values[key] = state.current_values
-            if len(values) > _VALUES_KEPT:
-                del values[next(iter(values))]
+        live = self._live
+        live.pop(key, None)  # re-inserted last: the least recently stored go first
+        live[key] = state
+        if len(live) > self._states_kept:
+            del live[next(iter(live))]
         if due is not None:
             heapq.heappush(self._checks[state.partition], (due, state.conversation_id))
 
@@ -202,21 +214,28 @@ class ConversationStore:
         while checks and checks[0][0] <= now:
             _, conversation_id = heapq.heappop(checks)
             key = table_key(partition, conversation_id)
+            live = self._live.get(key)
+            if live is not None:
+                assert live.stored_index is not None
+                stored_due = live.stored_index[0]
+                if stored_due is None or stored_due > now:
+                    continue  # an entry left by an earlier store: the clock changes nothing
+                yield live
+                continue
             document = self.table.get(key)
             if document is not None:
-                yield self._state(key, document, self.chunks(partition, conversation_id))
+                # Not kept: the sweep may move its clock without storing it.
+                chunks = self.chunks(partition, conversation_id)
+                yield _with_stored_index(state_of(document, chunks), document)
 
     def idle(self, partition: int, idle_before: float) -> Iterator[ConversationState]:
         """States with no event since `idle_before`; the caller retires them with `delete`."""
         idle = self._idle[partition]
         while idle and idle[0][0] < idle_before:
             _, conversation_id = heapq.heappop(idle)
-            document = self.table.get(table_key(partition, conversation_id))
-            if document is None:
-                continue
-            state = _with_stored_index(
-                state_of(document, self.chunks(partition, conversation_id)), document
-            )
+            state = self.load(conversation_id, partition)
+            if state.stored_index is None:
+                continue  # not in the table (deleted)
             last = state.last_event_at
             if last is not None and last >= idle_before:
                 heapq.heappush(idle, (last, conversation_id))  # active since: look again later
@@ -227,7 +246,7 @@ class ConversationStore:
         thread_tail.drop(state)
         key = table_key(state.partition, state.conversation_id)
         del self.table[key]
-        self._values.pop(key, None)
+        self._live.pop(key, None)
         self._open[state.partition].put(state.conversation_id, None)
         self._history[state.partition].change(self._facts_before(state), None)
 
@@ -245,6 +264,7 @@ class ConversationStore:
         older version) is followed again.
         """
         checked = 0
+        self._drop_live(partitions)
         for partition in partitions:
             checks: list[tuple[float, str]] = []
             idle: list[tuple[float, str]] = []
@@ -279,7 +299,7 @@ class ConversationStore:
 
     def forget(self, partitions: set[int]) -> None:
         """Drop the derived data of revoked partitions."""
-        self._values.clear()
+        self._drop_live(partitions)
         for partition in partitions:
             self.indexed.discard(partition)
             self._checks.pop(partition, None)

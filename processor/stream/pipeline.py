@@ -99,7 +99,9 @@ class Pipeline:
         self.dead_letters = dead_letters
         self.checkpoint: Checkpoint = checkpoint or NoCheckpoint()
         self.clock = Clock(settings, tables.clocks, wall_clock, catching_up)
-        self.conversations = ConversationStore(tables.conversations, tables.threads)
+        self.conversations = ConversationStore(
+            tables.conversations, tables.threads, settings.state_cache_conversations
+        )
         self.aggregates = Aggregates(
             tables.totals, tables.windows, settings.allowed_lateness_seconds
         )
@@ -263,6 +265,7 @@ class Pipeline:
             except Exception:
                 # Time-driven work must not stop event processing; the next tick retries.
                 log.exception("deadline sweep failed on partition %d", partition)
+                self.conversations.discard_partition(partition)
                 self.health.processing_error()
         while self._loopback:
             looped, self._loopback = self._loopback, []
