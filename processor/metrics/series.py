@@ -110,7 +110,19 @@ def _stored_name(family: str, part: Part) -> str:
 
 def field_of(key: SeriesKey) -> str:
     """The series' field inside a (partition, brand, channel) record: without those two."""
-    return _field(key.family, key.labels, key.part, key.bucket)
+    if key.at is not None:
+        return _field(key.family, key.labels, key.part, key.bucket)
+    # Looked up by the key itself: the aggregates ask for every key of every event.
+    field = _FIELDS.get(key)
+    if field is None:
+        if len(_FIELDS) >= _FIELDS_KEPT:
+            _FIELDS.clear()
+        field = _FIELDS[key] = _field(key.family, key.labels, key.part, key.bucket)
+    return field
+
+
+_FIELDS: dict[SeriesKey, str] = {}
+_FIELDS_KEPT = 65536
 
 
 @functools.lru_cache(maxsize=65536)
@@ -146,7 +158,11 @@ def parse_stored(field: str) -> tuple[str, tuple[str, ...], Part, int]:
 
 def add_into(record: dict[str, float], key: SeriesKey, amount: float) -> None:
     """Add an amount to a series of a record; a series back at zero leaves the record."""
-    field = field_of(key)
+    add_to_field(record, field_of(key), amount)
+
+
+def add_to_field(record: dict[str, float], field: str, amount: float) -> None:
+    """`add_into` with the series' field known (`field_of`)."""
     # Rounded to the microunit: amounts (counts, seconds with milliseconds, money with
     # cents) then add up to the same value in any order, and a sum back at zero is zero.
     value = round(record.get(field, 0.0) + amount, 6)

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from processor.metrics.families import WINDOW_FAMILIES
 from processor.metrics.series import (
     Contributions,
-    add_into,
+    add_to_field,
+    field_of,
     parse_table_key,
     totals_key,
     window_key,
@@ -52,29 +53,54 @@ class Aggregates:
         batch's checkpoint, so a scrape, which runs between batches, never sees half a batch.
         """
         touched_totals = self._touched_totals
-        touched_windows = self._touched_windows
+        # An event's keys share its brand and channel, its windowed keys one event time:
+        # their records are found once, not once per key.
+        pair: tuple[str, str] | None = None
+        totals: dict[str, float] = {}
+        bucket_at: float | None = None
+        buckets: list[dict[str, float]] = []
         for key, amount in delta.items():
-            brand, channel = key.labels[0], key.labels[1]
-            tkey = totals_key(partition, brand, channel)
-            totals = touched_totals.get(tkey)
-            if totals is None:
-                totals = touched_totals[tkey] = self.totals.get(tkey) or {}
-            add_into(totals, key, amount)
-            if key.at is None or key.family not in WINDOW_FAMILIES:
+            labels = key.labels
+            if pair is None or labels[0] != pair[0] or labels[1] != pair[1]:
+                pair = (labels[0], labels[1])
+                bucket_at = None
+                tkey = totals_key(partition, labels[0], labels[1])
+                found = touched_totals.get(tkey)
+                if found is None:
+                    found = touched_totals[tkey] = self.totals.get(tkey) or {}
+                totals = found
+            field = field_of(key)
+            add_to_field(totals, field, amount)
+            at = key.at
+            if at is None or key.family not in WINDOW_FAMILIES:
                 continue
-            for size in BUCKET_SIZES:
-                start = bucket_start(key.at, size)
-                if start < window_now - self._retention[size]:
-                    continue  # older than any window that reads this bucket size
-                wkey = window_key(partition, brand, channel, size, start)
-                bucket = touched_windows.get(wkey)
-                if bucket is None:
-                    stored = self.windows.get(wkey)
-                    if stored is None:
-                        heapq.heappush(self._buckets[(partition, size)], (start, wkey))
-                        stored = {}
-                    bucket = touched_windows[wkey] = stored
-                add_into(bucket, key, amount)
+            if at != bucket_at:
+                bucket_at = at
+                buckets = self._buckets_at(partition, pair, at, window_now)
+            for bucket in buckets:
+                add_to_field(bucket, field, amount)
+
+    def _buckets_at(
+        self, partition: int, pair: tuple[str, str], at: float, window_now: float
+    ) -> list[dict[str, float]]:
+        """The records of the time buckets of each size holding event time `at` that are
+        still in retention (created if new)."""
+        touched_windows = self._touched_windows
+        found = []
+        for size in BUCKET_SIZES:
+            start = bucket_start(at, size)
+            if start < window_now - self._retention[size]:
+                continue  # older than any window that reads this bucket size
+            wkey = window_key(partition, pair[0], pair[1], size, start)
+            bucket = touched_windows.get(wkey)
+            if bucket is None:
+                stored = self.windows.get(wkey)
+                if stored is None:
+                    heapq.heappush(self._buckets[(partition, size)], (start, wkey))
+                    stored = {}
+                bucket = touched_windows[wkey] = stored
+            found.append(bucket)
+        return found
 
     def flush(self) -> None:
         """Write the records changed since the last flush to the tables, once each."""
