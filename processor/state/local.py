@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from rocksdict import Options, Rdict, ReadOptions, WriteBatch
+from rocksdict import BlockBasedOptions, Options, Rdict, ReadOptions, WriteBatch
 
 from processor.errors import SocialcareError
 
@@ -43,6 +43,13 @@ class LocalState:
         options.create_if_missing(True)
         options.set_write_buffer_size(write_buffer_mb * 1_048_576)
         options.set_max_write_buffer_number(2)
+        # Bloom filters, as Kafka Streams sets them: most reads of a backlog ask for a key
+        # that is not there (a new conversation, a new customer) and then skip the files.
+        table = BlockBasedOptions()
+        table.set_bloom_filter(10, False)
+        options.set_block_based_table_factory(table)
+        options.set_memtable_prefix_bloom_ratio(0.1)
+        options.set_memtable_whole_key_filtering(True)
         try:
             self._db = Rdict(str(path), options)
         except Exception as exc:  # rocksdict raises a bare Exception naming the LOCK file
