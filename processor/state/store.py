@@ -50,8 +50,9 @@ class TrackedTable(MutableMapping[Any, Any]):
         # events of a batch is not encoded and decoded for each). A value written here is
         # never changed in place by its writer.
         self._changed: dict[int, dict[Any, Any]] = defaultdict(dict)
-        # Taken for the changelog, not yet on disk: encoded values, None when deleted.
-        self._unpersisted: dict[int, dict[Any, bytes | None]] = {}
+        # Taken for the changelog, not yet on disk: (encoded key, encoded value or None when
+        # deleted), the key encoded once for both.
+        self._unpersisted: dict[int, dict[Any, tuple[bytes, bytes | None]]] = {}
         self._key_prefix = encode_key(name, "")[:-3]  # b'["name",'
 
     # -- reading ---------------------------------------------------------------------------------
@@ -64,7 +65,7 @@ class TrackedTable(MutableMapping[Any, Any]):
             return changed[key]
         unpersisted = self._unpersisted.get(partition)
         if unpersisted and key in unpersisted:
-            raw = unpersisted[key]
+            raw = unpersisted[key][1]
         else:
             assert self._local is not None
             raw = self._local.get(partition, encode_key(self.name, key))
@@ -101,7 +102,7 @@ class TrackedTable(MutableMapping[Any, Any]):
             key = decode_key(raw_key)[1]
             if key not in changed and key not in unpersisted:
                 yield key, decode_value(raw)
-        for key, raw in unpersisted.items():
+        for key, (_, raw) in unpersisted.items():
             if key not in changed and raw is not None:
                 yield key, decode_value(raw)
         for key, value in changed.items():
@@ -140,16 +141,18 @@ class TrackedTable(MutableMapping[Any, Any]):
             return []
         records = []
         unpersisted = self._unpersisted.setdefault(partition, {})
+        name = self.name
         for key, value in changed.items():
             raw = None if value is _DELETED else encode_value(value)
-            records.append(Outgoing("", encode_key(self.name, key), raw))
-            unpersisted[key] = raw
+            raw_key = encode_key(name, key)
+            records.append(Outgoing("", raw_key, raw))
+            unpersisted[key] = (raw_key, raw)
         return records
 
     def take_unpersisted(self, partition: int) -> list[tuple[bytes, bytes | None]]:
         """The changes the changelog now holds, as local rows (changelog key, value)."""
         unpersisted = self._unpersisted.pop(partition, None) or {}
-        return [(encode_key(self.name, key), raw) for key, raw in unpersisted.items()]
+        return list(unpersisted.values())
 
     def changed_partitions(self) -> set[int]:
         return {partition for partition, keys in self._changed.items() if keys}
