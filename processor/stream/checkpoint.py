@@ -17,11 +17,16 @@ import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
+from processor.errors import SocialcareError
 from processor.metrics.health import HealthMetrics
 from processor.state.records import Outgoing
 from processor.state.store import StateStore
 from processor.state.writer import ChangelogWriter
 from processor.stream.interfaces import Committing, committed
+
+
+class ChangelogWriteFailed(SocialcareError):
+    """A batch's changelog write failed: the state in memory is ahead of the changelog."""
 
 
 class StateCheckpoint:
@@ -61,7 +66,8 @@ class StateCheckpoint:
         off are left out of this one, the worker gives them up), then this batch's changes
         are taken and written in the background while the next batch is processed. The
         store serves reads from changes taken but not yet on disk, so that processing sees
-        every change, written or not. A failed previous write raises here.
+        every change, written or not. A failed previous write raises here
+        (`ChangelogWriteFailed`).
         """
         waited = time.perf_counter()
         fenced_earlier = await self.settle()
@@ -80,7 +86,8 @@ class StateCheckpoint:
 
     async def settle(self) -> set[int]:
         """Wait for the batch being written, if any; the partitions it could not write.
-        Raises what the write raised (its records stay unacknowledged)."""
+        Raises `ChangelogWriteFailed` if the write failed (its records stay
+        unacknowledged)."""
         writing = self._writing
         if writing is None:
             return set()
@@ -88,6 +95,12 @@ class StateCheckpoint:
             # Shielded: a cancelled wait (a stopping agent) leaves the write running, and
             # still in `_writing` for the next wait.
             return set(await asyncio.shield(writing))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise ChangelogWriteFailed(
+                f"a batch's changelog write failed ({type(exc).__name__}: {exc})"
+            ) from exc
         finally:
             if writing.done() and self._writing is writing:
                 self._writing = None

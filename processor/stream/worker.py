@@ -18,6 +18,7 @@ import asyncio
 import gc
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -60,7 +61,7 @@ from processor.state.writer import (
 )
 from processor.state.writer_thread import ThreadedWriter
 from processor.stream.aligned_input import AlignedInput
-from processor.stream.checkpoint import StateCheckpoint
+from processor.stream.checkpoint import ChangelogWriteFailed, StateCheckpoint
 from processor.stream.deadletters import TopicDeadLetters
 from processor.stream.dedup import DedupWindow
 from processor.stream.fetch import App, Fetched, Route
@@ -154,6 +155,10 @@ class Worker:
         self.assigned = asyncio.Event()
         # Set once the current assignment's partitions are taken up, cleared on a revocation.
         self.taken = asyncio.Event()
+        # Why the worker must stop (a changelog write failed), and how it stops (set by
+        # `run_worker`: the Faust worker's stop).
+        self.fatal: ChangelogWriteFailed | None = None
+        self.on_fatal: Callable[[], object] = lambda: None
         # Kafka's end offsets are exact; Tansu's are only with one record per batch.
         self.exact_end_offsets = self.writer.transactional or settings.one_record_per_batch
         self.standby = StandbyCopies(
@@ -243,6 +248,20 @@ class Worker:
             )  # fmt: skip
             return
         await self.input.take(fetched.messages)
+
+    def stop_for(self, failure: ChangelogWriteFailed) -> None:
+        """A write failed: stop, with exit status 3, rather than go on from a state ahead
+        of its changelog (what a batch after it wrote would then lose on a takeover). The
+        restarted worker takes its partitions up from the changelog and processes the
+        unwritten batches again."""
+        self.fatal = failure
+        log.critical(
+            "%s; stopping (exit status 3): the state in memory is ahead of the changelog. "
+            "Restart the worker (a supervisor's restart policy does): it reads its "
+            "partitions' state from the changelog and processes the unwritten input again. "
+            "The broker's log says why the write failed.", failure,
+        )  # fmt: skip
+        self.on_fatal()
 
     def _input_partitions(self, tps: set[TP]) -> set[int]:
         topic = self.settings.topic_mentions
@@ -349,7 +368,12 @@ class Worker:
             # A fetch at a time amortises the Redis round trip and the changelog writes;
             # the input aligns the four topics.
             async for fetched in stream:
-                await self.take_fetch(fetched)
+                if self.fatal is not None:
+                    continue  # stopping: nothing more is processed
+                try:
+                    await self.take_fetch(fetched)
+                except ChangelogWriteFailed as exc:
+                    self.stop_for(exc)
 
         @app.timer(settings.sweep_interval_seconds)  # type: ignore[untyped-decorator]
         async def send_ticks() -> None:
@@ -539,11 +563,17 @@ def run_worker(settings: Settings) -> int:
     # Faust's terminal spinner sets the root logger to DEBUG at level WARNING and above,
     # which makes every library debug call build a log record (about 10% of the CPU).
     faust_worker.spinner = None
+    worker.on_fatal = lambda: loop.create_task(faust_worker.stop())
+    code = 0
     try:
         faust_worker.execute_from_commandline()
     except SystemExit as exc:
-        return int(exc.code or 0)
+        code = int(exc.code or 0)
     finally:
         if not loop.is_closed():
             loop.run_until_complete(worker.close())
-    return 0
+    return WRITE_FAILED if worker.fatal is not None else code
+
+
+# The exit status of a worker stopped by a failed changelog write (2: a start-up error).
+WRITE_FAILED = 3

@@ -9,6 +9,7 @@ histogram, a worker of another application that read the same topics without a c
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 import re
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from processor.metrics.families import BUSINESS_FAMILIES
 from processor.metrics.prediction_families import PREDICTION_FAMILIES
@@ -202,4 +205,51 @@ def test_one_of_two_workers_killed_the_survivor_takes_over(
         return merged(first.scrape(), restarted.scrape())
 
     agree_with(both, reference, clean.scrape, [first.log_tail, restarted.log_tail])
+    assert deployment.dead_letters(expected=0, timeout=3.0) == []
+
+
+async def _limit_changelog_records(bootstrap: str, topic: str, max_bytes: int) -> None:
+    """The changelog's largest record batch the broker accepts (its other config kept)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        configs = {"cleanup.policy": "compact", "max.message.bytes": str(max_bytes)}
+        await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs)])
+    finally:
+        await admin.close()
+
+
+def test_a_failed_changelog_write_stops_the_worker_and_its_restart_loses_nothing(
+    deployment_factory: Callable[..., Deployment],
+    workers: Callable[..., WorkerProcess],
+    tmp_path: Path,
+) -> None:
+    """The broker refuses a batch for good (here: larger than the topic accepts). Going on
+    would leave the state in memory ahead of the changelog, and the next batch's progress
+    would skip the refused one's input: the worker stops with exit status 3, and once the
+    broker accepts again its restart counts everything once."""
+    deployment = deployment_factory(partitions=4, SOCIALCARE_BATCH_MAX_EVENTS="200")
+    now = time.time()
+    events = history(now - 4.5 * HOUR, now - HOUR, seed=23, rate=10.0)
+    first, second = events[: len(events) // 2], events[len(events) // 2 :]
+    deployment.produce(first)
+    data_dir = {"SOCIALCARE_DATA_DIR": str(tmp_path / "failing-data")}
+    worker = workers(deployment, name="failing", **data_dir)
+    worker.wait_ready()
+    wait_until(lambda: counted(worker) >= len(first), 120, "the first half counted",
+               worker.log_tail)  # fmt: skip
+    changelog = f"{deployment.app_id}-state-changelog"
+    asyncio.run(_limit_changelog_records(deployment.broker, changelog, 512))
+    deployment.produce(second)  # its first batch's write is refused
+    wait_until(lambda: not worker.alive, 60, "the worker to stop", worker.log_tail)
+    assert worker.returncode == 3, worker.log_tail()
+    assert "changelog write failed" in worker.log_path.read_text(), worker.log_tail()
+    asyncio.run(_limit_changelog_records(deployment.broker, changelog, 8 * 1_048_576))
+    clean = workers(deployment.sharing_topics(), name="clean")
+    restarted = workers(deployment, name="restarted", **data_dir)
+    restarted.wait_ready()
+    reference = expected_figures(events, time.time())
+    agree_with(restarted.scrape, reference, clean.scrape, [restarted.log_tail])
+    m = restarted.scrape()
+    assert value(m, "socialcare_events_processed_total", outcome="duplicate") == 0
     assert deployment.dead_letters(expected=0, timeout=3.0) == []

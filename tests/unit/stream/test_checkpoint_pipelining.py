@@ -19,7 +19,7 @@ from processor.state.records import Outgoing, decode_key
 from processor.state.store import StateStore
 from processor.state.writer import Written
 from processor.state.writer_thread import ThreadedWriter
-from processor.stream.checkpoint import StateCheckpoint
+from processor.stream.checkpoint import ChangelogWriteFailed, StateCheckpoint
 
 
 def partition_of(key: str) -> int:
@@ -148,8 +148,9 @@ def test_a_failed_write_is_raised_to_the_next_batch_and_not_acknowledged() -> No
         await settle_soon()
         writer.fail = True
         writer.gates[0].set()
-        with pytest.raises(OSError, match="broker gone"):
+        with pytest.raises(ChangelogWriteFailed, match="OSError: broker gone") as failed:
             await checkpoint.begin()
+        assert isinstance(failed.value.__cause__, OSError)
         assert isinstance(first.written, asyncio.Future)
         assert first.written.exception() is not None
         assert store.offsets == {0: -1, 1: -1}  # nothing persisted
