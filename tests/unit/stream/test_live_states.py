@@ -10,42 +10,24 @@ from __future__ import annotations
 import orjson
 
 from processor.domain.conversation import ConversationState
-from processor.domain.sla import SlaPolicyCache
 from processor.ingest.synthetic import SyntheticTraffic, TrafficProfile
 from processor.settings import Settings
 from processor.stream.conversations import ConversationStore
-from processor.stream.deadletters import TopicDeadLetters
 from processor.stream.interfaces import Message
-from processor.stream.pipeline import Pipeline
-from processor.stream.tables import Tables
-from tests.unit.stream.test_pipeline import RecordingHealth, SetDedup
+from tests.unit.stream.test_pipeline import RecordingHealth
+from tests.unit.stream.test_replay_equals_live import TOPICS, build
 
-TOPICS = {"mention": "social.mentions", "reply": "social.replies",
-          "redirection": "social.redirections", "survey": "social.surveys"}  # fmt: skip
 START = 1_700_000_000.0
 
 
 async def _tables_after(states_kept: int, messages: list[Message]) -> dict[str, dict[str, object]]:
-    tables: dict[str, dict[str, object]] = {
-        name: {} for name in ("c", "h", "t", "w", "k", "p", "s", "u", "m")
-    }
-
-    async def sink(partition: int, key: bytes | None, value: bytes) -> None:
-        raise AssertionError(f"unexpected dead letter {value!r}")
-
     settings = Settings.model_validate({
         "partitions": 2, "allowed_lateness_seconds": 600, "clock": "event",
         "state_cache_conversations": states_kept,
     })  # fmt: skip
-    health = RecordingHealth()
-    pipeline = Pipeline(
-        settings,
-        tables=Tables(conversations=tables["c"], threads=tables["h"], totals=tables["t"],
-                      windows=tables["w"], clocks=tables["k"], progress=tables["p"],
-                      seen=tables["s"], customers=tables["u"], models=tables["m"]),
-        policies=SlaPolicyCache(), dedup=SetDedup(), health=health,
-        dead_letters=TopicDeadLetters(sink, health), wall_clock=lambda: START + 2 * 86400,
-    )  # fmt: skip
+    pipeline, tables = build(settings, [START + 2 * 86400])
+    health = pipeline.health
+    assert isinstance(health, RecordingHealth)
     for start in range(0, len(messages), 200):
         await pipeline.handle_batch(messages[start : start + 200])
     assert health.outcomes.count(("mention", "counted")) > 1000
