@@ -158,7 +158,11 @@ class Pipeline:
             return
         checks = self.conversations.index(partitions)
         buckets = self.aggregates.index(partitions)
-        self.seen.index(partitions)
+        lateness = self.settings.allowed_lateness_seconds
+        latest = {partition: self.clock.stream_time(partition) for partition in partitions}
+        self.seen.index(partitions, {
+            partition: time - lateness for partition, time in latest.items() if time is not None
+        })  # fmt: skip
         customers_known = self.customers.index(partitions)
         log.info(
             "partitions %s indexed: %d clock checks, %d window buckets, %d customers",
@@ -272,6 +276,7 @@ class Pipeline:
             self._fold_contacts(looped, letters)
         self.aggregates.flush()
         self.csat_models.flush()
+        self.seen.seal()
         self.health.processed_counts(outcomes)
         self.health.observe_events(counted_times, produced_at)
         if unmark:
