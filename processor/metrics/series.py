@@ -112,17 +112,13 @@ def field_of(key: SeriesKey) -> str:
     """The series' field inside a (partition, brand, channel) record: without those two."""
     if key.at is not None:
         return _field(key.family, key.labels, key.part, key.bucket)
-    # Looked up by the key itself: the aggregates ask for every key of every event.
-    field = _FIELDS.get(key)
-    if field is None:
-        if len(_FIELDS) >= _FIELDS_KEPT:
-            _FIELDS.clear()
-        field = _FIELDS[key] = _field(key.family, key.labels, key.part, key.bucket)
-    return field
+    return _field_of_key(key)
 
 
-_FIELDS: dict[SeriesKey, str] = {}
-_FIELDS_KEPT = 65536
+@functools.lru_cache(maxsize=65536)
+def _field_of_key(key: SeriesKey) -> str:
+    """Looked up by the key itself: the aggregates ask for every key of every event."""
+    return _field(key.family, key.labels, key.part, key.bucket)
 
 
 @functools.lru_cache(maxsize=65536)

@@ -77,8 +77,7 @@ class SeenEvents:
     def index(self, partitions: set[int], horizons: Mapping[int, float]) -> int:
         """Rebuild these partitions' ids and heaps from the table (ids already behind a
         partition's horizon left out: the records written before it moved hold them)."""
-        for partition in partitions:
-            self.forget({partition})
+        self.forget(partitions)
         loaded = dict.fromkeys(partitions, 0)
         for key, stored in list(self.table.items()):
             partition = stored[0]
