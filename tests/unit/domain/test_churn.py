@@ -44,6 +44,26 @@ def test_phrases_match_whole_words_unless_negated(text: str | None, leaving: boo
     assert DEFAULT.stated_in(text) is leaving
 
 
+@pytest.mark.parametrize(
+    ("phrases", "text", "leaving"),
+    [
+        # The first letters' lookahead: any case, the typographic apostrophe, characters
+        # a character class would read otherwise.
+        (("'m outta here",), "I’m outta here", False),  # no word boundary before the '
+        (("'m outta here",), "ok ’m outta here", True),
+        (("Über wechseln",), "ich werde über   wechseln", True),
+        (("-quit-", "^stop", "]end"), "then -quit- it is", True),
+        (("-quit-", "^stop", "]end"), "x ^stop and ]end", True),
+        (("-quit-", "^stop", "]end"), "quit stop end", False),
+        (("Port my number",), "PORT MY NUMBER please", True),
+    ],
+)
+def test_a_configured_list_matches_by_its_own_first_letters(
+    phrases: tuple[str, ...], text: str, leaving: bool
+) -> None:
+    assert ChurnPhrases(phrases).stated_in(text) is leaving
+
+
 def test_the_inquiry_type_alone_flags_and_an_empty_list_matches_nothing() -> None:
     none = ChurnPhrases([])
     assert states_leaving("churn_risk", None, none)
