@@ -158,10 +158,9 @@ class Pipeline:
             return
         checks = self.conversations.index(partitions)
         buckets = self.aggregates.index(partitions)
-        lateness = self.settings.allowed_lateness_seconds
-        latest = {partition: self.clock.stream_time(partition) for partition in partitions}
+        watermarks = {partition: self.clock.watermark(partition) for partition in partitions}
         self.seen.index(partitions, {
-            partition: time - lateness for partition, time in latest.items() if time is not None
+            partition: mark for partition, mark in watermarks.items() if mark is not None
         })  # fmt: skip
         customers_known = self.customers.index(partitions)
         log.info(

@@ -14,6 +14,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -164,6 +165,9 @@ class Deployment:
         return env
 
     def cli(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        # A command that builds a worker (one failing at start) opens its local state: out
+        # of the checkout, whose default `./socialcare-data` it would otherwise be.
+        env.setdefault("SOCIALCARE_DATA_DIR", tempfile.mkdtemp(prefix=f"{self.app_id}-cli-"))
         return subprocess.run(
             [sys.executable, "-m", "processor", *args],
             env=self.env(**env),
