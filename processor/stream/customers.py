@@ -5,6 +5,9 @@ partition. Like a Kafka Streams repartition, each conversation's facts
 (`processor.domain.customers.ContactFacts`) go to an internal topic keyed by brand and
 author (`<app id>-customer-contacts`, as many partitions as the input topics), in the batch's
 checkpoint: with exactly-once, in the same transaction as the state change that caused them.
+A record carries the facts one batch of one partition tells one customers' partition (up to
+`FACTS_PER_RECORD`, in the order told), not one record per fact: the writer, the broker and
+the fetch each pay per record, and a backlog tells about half a fact per event.
 The topic is read by the same consumer group, unaligned; partition q of it belongs to the
 worker that owns input partition q, so the customers of q live in q's state (`customers`
 table, keyed `"<q>|<brand>|<author>"`), in q's changelog, with q's input progress. A
@@ -18,6 +21,7 @@ import functools
 import heapq
 import logging
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 
 import msgspec
 from aiokafka.partitioner import murmur2
@@ -42,33 +46,55 @@ def partition_for(key: bytes, partitions: int) -> int:
     return (hashed & 0x7FFFFFFF) % partitions
 
 
+# Far below the broker's default 1 MB message size with the longest labels and ids.
+FACTS_PER_RECORD = 256
+
 _encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(ContactFacts)
+_batch_decoder = msgspec.json.Decoder(list[ContactFacts])
+_single_decoder = msgspec.json.Decoder(ContactFacts)
 
 
-def encode_facts(facts: ContactFacts) -> bytes:
-    """A JSON array of the facts' fields, in order (msgspec reads it back typed)."""
+def encode_facts(facts: Sequence[ContactFacts]) -> bytes:
+    """A JSON array of facts, each an array of its fields in order (msgspec reads it back
+    typed)."""
     return _encoder.encode(facts)
 
 
-def decode_facts(raw: bytes | None) -> ContactFacts | Rejection:
-    """The facts of an internal record, or why not (written by another version?)."""
+def decode_facts(raw: bytes | None) -> list[ContactFacts] | Rejection:
+    """The facts of an internal record, or why not. A record of one fact alone (written by
+    a version before records carried a batch's facts) is read too."""
     try:
-        return _decoder.decode(raw or b"")
+        return _batch_decoder.decode(raw or b"")
     except msgspec.DecodeError as exc:
-        return Rejection("schema_violation", f"customer contact record: {exc}")
+        try:
+            return [_single_decoder.decode(raw or b"")]
+        except msgspec.DecodeError:
+            return Rejection("schema_violation", f"customer contact record: {exc}")
 
 
 class ContactRouting:
-    """Where a conversation's facts go: the customer's partition of the contacts topic."""
+    """Where conversations' facts go: their customer's partition of the contacts topic,
+    gathered per (telling partition, customers' partition) until the batch ends."""
 
     def __init__(self, topic: str, partitions: int) -> None:
         self.topic = topic
         self.partitions = partitions
+        self._told: dict[tuple[int, int], list[ContactFacts]] = defaultdict(list)
 
-    def outgoing(self, facts: ContactFacts) -> Outgoing:
+    def tell(self, partition: int, facts: ContactFacts) -> None:
+        """Facts told by a conversation of `partition`, sent with the batch's records."""
         key = customers.customer_key(facts.brand, facts.customer_id).encode()
-        return Outgoing(self.topic, key, encode_facts(facts), partition_for(key, self.partitions))
+        self._told[(partition, partition_for(key, self.partitions))].append(facts)
+
+    def take_records(self) -> Iterator[tuple[int, Outgoing]]:
+        """The batch's facts as records: (telling partition, record to the customers'
+        partition), keyed by the telling partition, each keeping the order told."""
+        told, self._told = self._told, defaultdict(list)
+        for (partition, target), facts in sorted(told.items()):
+            key = str(partition).encode()
+            for first in range(0, len(facts), FACTS_PER_RECORD):
+                chunk = facts[first : first + FACTS_PER_RECORD]
+                yield partition, Outgoing(self.topic, key, encode_facts(chunk), target)
 
 
 def table_key(partition: int, brand: str, customer_id: str) -> str:

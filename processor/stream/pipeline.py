@@ -21,6 +21,7 @@ import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 from processor.domain import conversation, customers
 from processor.domain.admission import order_rejection, settled_rejection
@@ -55,7 +56,12 @@ from processor.stream.aggregates import Aggregates, BucketRow, TotalsRow
 from processor.stream.clock import Clock
 from processor.stream.conversations import ConversationStore
 from processor.stream.csat_models import CsatModelStore
-from processor.stream.customers import ContactRouting, CustomerStore, decode_facts
+from processor.stream.customers import (
+    ContactRouting,
+    CustomerStore,
+    decode_facts,
+    encode_facts,
+)
 from processor.stream.forecasting import ForecastKey, breach_forecast, staffed_pool
 from processor.stream.interfaces import (
     Checkpoint,
@@ -270,6 +276,8 @@ class Pipeline:
                 log.exception("deadline sweep failed on partition %d", partition)
                 self.conversations.discard_partition(partition)
                 self.health.processing_error()
+        for partition, record in self.contacts.take_records():
+            self.send_contact(partition, record)
         while self._loopback:
             looped, self._loopback = self._loopback, []
             self._fold_contacts(looped, letters)
@@ -414,10 +422,11 @@ class Pipeline:
     # -- customers ----------------------------------------------------------------------------
 
     def _tell_customer(self, partition: int, state: ConversationState) -> None:
-        """Send the conversation's facts to its customer's partition if they changed."""
+        """Tell the conversation's customer's partition its facts if they changed (sent at
+        the end of the batch, with the facts of the batch's other conversations)."""
         facts = customers.facts_to_tell(state)
         if facts is not None:
-            self.send_contact(partition, self.contacts.outgoing(facts))
+            self.contacts.tell(partition, facts)
 
     def _loop_back(self, partition: int, record: Outgoing) -> None:
         target = partition if record.partition is None else record.partition
@@ -426,20 +435,27 @@ class Pipeline:
     def _fold_contacts(
         self, messages: list[Message], letters: list[tuple[Message, Rejection, str]]
     ) -> None:
-        """Fold conversations' facts into their customers (partition of the record)."""
+        """Fold conversations' facts into their customers (partition of the record).
+
+        A fact that fails is dead-lettered alone (a record of that fact): the record's other
+        facts are counted, and a replay of the dead letter must not count them again."""
         for message in messages:
-            facts = decode_facts(message.value)
-            if isinstance(facts, Rejection):
-                letters.append((message, facts, "unknown"))  # internal: no event type
+            told = decode_facts(message.value)
+            if isinstance(told, Rejection):
+                letters.append((message, told, "unknown"))  # internal: no event type
                 continue
             self._ensure_indexed(message.partition)
-            try:
-                self._aggregate(message.partition, self.customers.apply(message.partition, facts))
-            except Exception as exc:
-                log.exception("customer contact of %s failed", facts.conversation_id)
-                self.health.processing_error()
-                error = Rejection("processing_error", f"{type(exc).__name__}: {exc}")
-                letters.append((message, error, "unknown"))
+            for facts in told:
+                try:
+                    self._aggregate(
+                        message.partition, self.customers.apply(message.partition, facts)
+                    )
+                except Exception as exc:
+                    log.exception("customer contact of %s failed", facts.conversation_id)
+                    self.health.processing_error()
+                    error = Rejection("processing_error", f"{type(exc).__name__}: {exc}")
+                    alone = replace(message, value=encode_facts([facts]))
+                    letters.append((alone, error, "unknown"))
 
 
 class StateView:

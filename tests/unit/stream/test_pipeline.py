@@ -35,7 +35,8 @@ from processor.metrics.windows import sum_windows
 from processor.settings import Settings
 from processor.state.records import Outgoing
 from processor.stream.conversations import INDEX_FIELD
-from processor.stream.customers import partition_for
+from processor.domain.events import Rejection
+from processor.stream.customers import decode_facts, partition_for
 from processor.stream.deadletters import TopicDeadLetters
 from processor.stream.interfaces import Message
 from processor.stream.pipeline import Pipeline
@@ -201,11 +202,25 @@ class Harness:
         offset: float,
         *,
         partition: int = 1,
+        **fields: Any,
+    ) -> None:
+        await self.pipeline.handle_batch(
+            [self.message(kind, conversation, offset, partition=partition, **fields)]
+        )
+
+    def message(
+        self,
+        kind: str,
+        conversation: str,
+        offset: float,
+        *,
+        partition: int = 1,
         channel: str = "twitter",
         event_id: str | None = None,
         topic: str | None = None,
         **fields: Any,
-    ) -> None:
+    ) -> Message:
+        """An event's record (next offset of the one log), to send alone or in a batch."""
         doc: dict[str, Any] = {
             "event_id": event_id or f"{conversation}-{kind}-{offset:g}",
             "type": kind,
@@ -218,9 +233,11 @@ class Harness:
             doc["author_id"] = "u-" + conversation
         doc.update(fields)
         doc = {name: value for name, value in doc.items() if value is not DROP}
-        await self.send_raw(
-            topic or TOPICS[kind], partition, conversation.encode(), orjson.dumps(doc)
-        )
+        self.offset = next(LOG_OFFSETS)
+        return Message(
+            topic or TOPICS[kind], partition, self.offset, conversation.encode(),
+            orjson.dumps(doc), timestamp=WALL,
+        )  # fmt: skip
 
     async def tick(self, partition: int) -> None:
         await self.send_raw(TICKS, partition, b"tick", b"")
@@ -935,11 +952,17 @@ async def test_a_customers_conversations_on_two_partitions_meet_on_the_customers
     await h.send("reply", "c1", 300, resolves=True, agent_id="a-1")
     await h.send("mention", "c2", 1000, partition=3, author_id="u-x")
     customers_partition = partition_for(b"Acme|u-x", 4)
+    # A record per batch and (telling partition, customers' partition), keyed by the first.
     assert [(p, r.topic, r.key, r.partition) for p, r in sent] == [
-        (1, "socialcare-customer-contacts", b"Acme|u-x", customers_partition),
-        (1, "socialcare-customer-contacts", b"Acme|u-x", customers_partition),
-        (3, "socialcare-customer-contacts", b"Acme|u-x", customers_partition),
+        (1, "socialcare-customer-contacts", b"1", customers_partition),
+        (1, "socialcare-customer-contacts", b"1", customers_partition),
+        (3, "socialcare-customer-contacts", b"3", customers_partition),
     ]
+    assert [
+        [(f.conversation_id, f.customer_id, f.opened_at - T0, f.resolved_at) for f in facts]
+        for facts in (decode_facts(r.value) for _, r in sent)
+        if not isinstance(facts, Rejection)
+    ] == [[("c1", "u-x", 0, None)], [("c1", "u-x", 0, T0 + 300)], [("c2", "u-x", 1000, None)]]
     assert h.customer_totals == {}  # told through the topic, not yet read
     # c2's facts before c1's (each conversation's in the order its partition told them).
     told = [sent[2], sent[0], sent[1]]
