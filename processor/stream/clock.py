@@ -36,17 +36,36 @@ class Clock:
         self.catching_up = catching_up
         self.lateness = settings.allowed_lateness_seconds
         self._live = settings.clock is ClockMode.WALL
+        # The table's values as read or written here: an event reads its partition's stream
+        # time four times. Written through; dropped when a partition's table may have been
+        # restored behind this clock's back (`forget`, on every revocation and indexing).
+        self._known: dict[int, float] = {}
+
+    def forget(self, partitions: set[int] | None = None) -> None:
+        """Read these partitions' stream time from the table again (None: all)."""
+        if partitions is None:
+            self._known.clear()
+        else:
+            for partition in partitions:
+                self._known.pop(partition, None)
 
     def stream_time(self, partition: int) -> float | None:
         """Latest event time seen on the partition."""
+        known = self._known.get(partition)
+        if known is not None:
+            return known
         value = self.clocks.get(str(partition))
-        return float(value) if value is not None else None
+        if value is None:
+            return None
+        self._known[partition] = latest = float(value)
+        return latest
 
     def advance(self, partition: int, at: float) -> None:
         """Move the partition's stream time to `at` if it is later."""
         latest = self.stream_time(partition)
         if latest is None or at > latest:
             self.clocks[str(partition)] = at
+            self._known[partition] = at
 
     def watermark(self, partition: int) -> float | None:
         """Stream time less the allowed lateness: an earlier event is dead-lettered."""

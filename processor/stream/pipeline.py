@@ -153,6 +153,7 @@ class Pipeline:
         """Partitions in flux (all if None): drop their indexes; export nothing until `assign`."""
         self.owned = None
         lost = set(self.conversations.indexed) if partitions is None else partitions
+        self.clock.forget(partitions)
         self.conversations.forget(lost)
         self.aggregates.forget(lost)
         self.seen.forget(lost)
@@ -162,6 +163,7 @@ class Pipeline:
     def _index(self, partitions: set[int]) -> None:
         if not partitions:
             return
+        self.clock.forget(partitions)  # their tables were restored since
         checks = self.conversations.index(partitions)
         buckets = self.aggregates.index(partitions)
         watermarks = {partition: self.clock.watermark(partition) for partition in partitions}
