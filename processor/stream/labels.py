@@ -140,14 +140,26 @@ class LabelBounds:
         for provisional in self._provisional.values():
             provisional.clear()
         events = [item for item in items if isinstance(item, AnyEvent)]
-        undecided: dict[str, set[str]] = {label: set() for label in LABELS}
-        for event in events:
-            for label, value in _values(event):
-                if value not in self._admitted[label] and value not in self._refused[label]:
-                    undecided[label].add(value)
-        for label, values in undecided.items():
-            if values:
-                await self._decide(label, sorted(values))
+        # The batch's distinct values first: a few, whatever the batch's size.
+        met = {
+            "brand": {event.brand for event in events},
+            "channel": {event.channel for event in events},
+            "team": {
+                event.team
+                for event in events
+                if isinstance(event, Reply) and event.team is not None
+            },
+        }
+        for label, values in met.items():
+            undecided = values - self._admitted[label] - self._refused[label]
+            if undecided:
+                await self._decide(label, sorted(undecided))
+        outside = {
+            label: values - self._admitted[label] - self._provisional[label]
+            for label, values in met.items()
+        }
+        if not any(outside.values()):
+            return items  # the common case: every value has a label of its own
         out: list[Item] = []
         overflowed: dict[str, int] = {}
         for item in items:
@@ -156,7 +168,7 @@ class LabelBounds:
                 continue
             changes = {}
             for label, value in _values(item):
-                if value not in self._admitted[label] and value not in self._provisional[label]:
+                if value in outside[label]:
                     changes[label] = OTHER
                     overflowed[label] = overflowed.get(label, 0) + 1
             out.append(msgspec.structs.replace(item, **changes) if changes else item)
