@@ -77,3 +77,14 @@ def test_the_scale_out_ceiling_is_the_cores_left_to_two_workers_over_one_workers
     results.cpu = cpu
     found = verdicts(results, "kafka")[2]
     assert found.met is False and "ceiling" in found.baseline
+
+
+def test_target_1_shows_each_sides_cpu_per_event() -> None:
+    """0.98 cores at 5,000 events/s is 196 µs an event; 0.6 at 4,000 is 150."""
+    results = figures()
+    results.cpu = {"worker": {"worker": 0.98, "kafka": 0.2}, "Faust no-op": {"faust-noop": 0.6}}
+    found = verdicts(results, "kafka")[0]
+    assert "(196 µs of CPU an event)" in found.measured
+    assert "Faust no-op 4,000 (150 µs of CPU an event)" in found.baseline
+    # Without the CPU figures, the rates alone.
+    assert verdicts(figures(), "kafka")[0].measured == "5,000 events/s = 1.25x"
