@@ -37,10 +37,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--profile", type=Path, metavar="FILE",
         help="sample the worker with py-spy during the backlog; collapsed stacks to FILE",
     )  # fmt: skip
+    parser.add_argument(
+        "--pairs", type=int, default=2,
+        help="alternated runs of the no-op agent and the worker; target 1 takes each's best",
+    )  # fmt: skip
     arguments = parser.parse_args(argv)
     return run_benchmark(
         arguments.events, arguments.partitions, Console(stderr=True), arguments.broker,
-        arguments.profile,
+        arguments.profile, arguments.pairs,
     )  # fmt: skip
 
 

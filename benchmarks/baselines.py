@@ -105,8 +105,8 @@ async def noop_agent(
     The agent writes its progress and, at the `count`-th event, its own timing to files: its
     clock starts at its first event, so neither process start nor group join is timed.
     """
-    out = bench.workdir / "noop-result.json"
-    progress_file = bench.workdir / "noop-progress"
+    out = bench.workdir / f"{app_id}-result.json"
+    progress_file = bench.workdir / f"{app_id}-progress"
     argv = [
         sys.executable, "-m", "benchmarks.noop_agent",
         "--bootstrap", settings.kafka_bootstrap_servers,

@@ -113,6 +113,7 @@ class BenchRun:
     children: list[ChildProcess] = field(default_factory=list)
     meter: CpuMeter = field(default_factory=CpuMeter)
     profile: Path | None = None  # where py-spy writes the worker's profile (--profile)
+    pairs: int = 2  # alternated runs of the no-op agent and the worker (--pairs)
 
     @property
     def app_id(self) -> str:

@@ -371,6 +371,10 @@ def bench(
     broker: Annotated[
         str, typer.Option(help="tansu (embedded) or kafka (Apache Kafka, with transactions).")
     ] = "tansu",
+    pairs: Annotated[
+        int,
+        typer.Option(help="Alternated runs of the no-op agent and the worker (best of each)."),
+    ] = 2,
 ) -> None:
     """Benchmark one worker against raw aiokafka and a do-nothing Faust agent, same data.
 
@@ -393,7 +397,11 @@ def bench(
     if broker not in ("tansu", "kafka"):
         console.print(f"[red]error:[/red] --broker must be tansu or kafka, not {broker!r}")
         sys.exit(2)
-    sys.exit(run_benchmark(events=events, partitions=partitions, console=console, broker=broker))
+    sys.exit(
+        run_benchmark(
+            events=events, partitions=partitions, console=console, broker=broker, pairs=pairs
+        )
+    )
 
 
 @app.command()

@@ -28,6 +28,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from processor.domain import conversation
 from processor.domain.conversation import ConversationState
+from processor.domain.events import Rejection
 from processor.domain.identity import CONFLICT, DUPLICATE, FIRST, Sighting
 from processor.domain.sla import SlaPolicyCache, SlaPolicySet, SlaTargets
 from processor.metrics.series import totals_key, window_key
@@ -35,7 +36,6 @@ from processor.metrics.windows import sum_windows
 from processor.settings import Settings
 from processor.state.records import Outgoing
 from processor.stream.conversations import INDEX_FIELD
-from processor.domain.events import Rejection
 from processor.stream.customers import decode_facts, partition_for
 from processor.stream.deadletters import TopicDeadLetters
 from processor.stream.interfaces import Message
