@@ -131,16 +131,37 @@ class RepublishReport:
     skipped: list[tuple[DeadLetter, str]] = field(default_factory=list)
 
 
-def republish_target(letter: DeadLetter, input_topics: dict[str, str]) -> str | Rejection:
-    """The input topic a dead letter goes back to, or why it cannot go back as it is."""
+@dataclass(frozen=True)
+class Target:
+    """Where a dead letter goes back: a topic, and a partition for internal records."""
+
+    topic: str
+    partition: int | None = None  # None: by its key, as the input's producers partition
+
+
+def republish_target(
+    letter: DeadLetter, input_topics: dict[str, str], internal_topics: frozenset[str] = frozenset()
+) -> Target | Rejection:
+    """Where a dead letter goes back, or why it cannot go back as it is.
+
+    An internal record (a customer contact record: facts a conversation told its customer's
+    partition, dead-lettered by a worker that could not read them, such as one of an earlier
+    version during an upgrade) goes back to the partition it came from: its key does not
+    say where its customers are. Facts told again change nothing already counted.
+    """
     document = letter.document
     if document.get("truncated"):
         return Rejection("truncated", "only the head of an oversized input was kept")
     if "original_value_b64" not in document:
         return Rejection("unreadable", "not a dead-letter envelope")
     source_topic = document.get("source_topic")
+    if source_topic in internal_topics:
+        partition = document.get("source_partition")
+        if not isinstance(partition, int):
+            return Rejection("unroutable", "an internal record without its source partition")
+        return Target(str(source_topic), partition)
     if source_topic in input_topics:
-        return str(source_topic)
+        return Target(str(source_topic))
     # From the webhook with an unknown type, or from a topic no longer configured: route
     # by the event's own type, as the webhook and `socialcare produce` do.
     try:
@@ -149,7 +170,7 @@ def republish_target(letter: DeadLetter, input_topics: dict[str, str]) -> str | 
         return Rejection("unroutable", "the original is not JSON: fix it and send it again")
     by_type = {event_type: topic for topic, event_type in input_topics.items()}
     if isinstance(event, dict) and event.get("type") in by_type:
-        return by_type[str(event["type"])]
+        return Target(by_type[str(event["type"])])
     return Rejection("unroutable", "no input topic for its type: fix it and send it again")
 
 
@@ -159,12 +180,13 @@ async def republish(
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> RepublishReport:
-    """Send the original bytes of dead letters back to their input topics, same key.
+    """Send the original bytes of dead letters back to their input topics, same key
+    (customer contact records to their source partition).
 
     For after a fix on the processor's side (a larger lateness, a topic configured, a bug
-    fixed). Valid events already counted come back as duplicates and change nothing; events
-    still bad are dead-lettered again. Each record carries a `socialcare-republished-from`
-    header (dead-letter topic, partition, offset).
+    fixed, every worker upgraded). Valid events already counted come back as duplicates and
+    change nothing; events still bad are dead-lettered again. Each record carries a
+    `socialcare-republished-from` header (dead-letter topic, partition, offset).
     """
     report = RepublishReport()
     producer = AIOKafkaProducer(
@@ -175,7 +197,9 @@ async def republish(
         await producer.start()
     try:
         for letter in letters:
-            target = republish_target(letter, settings.input_topics)
+            target = republish_target(
+                letter, settings.input_topics, frozenset({settings.topic_customer_contacts})
+            )
             if isinstance(target, Rejection):
                 report.skipped.append((letter, target.detail))
                 continue
@@ -183,12 +207,13 @@ async def republish(
                 key = letter.document.get("source_key")
                 origin = f"{settings.topic_deadletters}/{letter.partition}/{letter.offset}"
                 await producer.send(
-                    target,
+                    target.topic,
+                    partition=target.partition,
                     value=original_value(letter.document),
                     key=base64.b64decode(key) if key else None,
                     headers=[("socialcare-republished-from", origin.encode())],
                 )
-            report.sent[target] = report.sent.get(target, 0) + 1
+            report.sent[target.topic] = report.sent.get(target.topic, 0) + 1
             if progress is not None:
                 progress(1)
         if not dry_run:

@@ -10,6 +10,10 @@ from typing import Any
 import orjson
 import pytest
 
+from processor.domain.customers import ContactFacts
+from processor.domain.deadletters import envelope
+from processor.domain.events import Rejection
+from processor.stream.customers import encode_facts, partition_for
 from tests.integration.conftest import Deployment, WorkerProcess, value, wait_until
 
 pytestmark = pytest.mark.integration
@@ -89,3 +93,38 @@ def test_list_then_republish_after_a_fix(
     final = deployment.cli("deadletters", "list", "--output", "json")
     reasons = sorted(orjson.loads(line)["reason"] for line in final.stdout.splitlines())
     assert reasons == ["schema_violation", "schema_violation", "too_late", "too_late", "too_late"]
+
+
+def test_a_dead_lettered_contact_record_goes_back_to_the_partition_it_was_read_from(
+    deployment_factory: Callable[..., Deployment], workers: Callable[..., WorkerProcess]
+) -> None:
+    """Contact records a worker of an earlier version dead-lettered (it could not read a
+    batch of facts, during an upgrade done worker by worker): republished once every worker
+    reads them, to the partition they were read from, their customers are counted there."""
+    deployment = deployment_factory(partitions=2, SOCIALCARE_CLOCK="event")
+    worker = workers(deployment, name="upgraded")
+    worker.wait_ready()
+    contacts = f"{deployment.app_id}-customer-contacts"
+    customers = [f"u-{n}" for n in range(40) if partition_for(f"Acme|u-{n}".encode(), 2) == 1][:3]
+    opened = time.time() - 3600
+    facts = [
+        ContactFacts(f"c-{customer}", "Acme", "twitter", customer, opened, None)
+        for customer in customers
+    ]
+    letter = envelope(
+        Rejection("schema_violation", "customer contact record: Expected `str`, got `array`"),
+        topic=contacts, partition=1, offset=0, key=b"0", value=encode_facts(facts),
+        now=time.time(),
+    )  # fmt: skip
+    deployment.produce([(deployment.topics["deadletters"], b"0", letter)])
+    sent = deployment.cli("deadletters", "republish", "--reason", "schema_violation")
+    assert sent.returncode == 0, sent.stderr
+    assert f"{contacts}: 1" in sent.stderr and "sent 1 of 1" in sent.stderr, sent.stderr
+
+    def counted() -> float:
+        return value(worker.scrape(), "socialcare_customer_conversations_total", partition="1")
+
+    wait_until(lambda: counted() == 3, 60, "the republished facts counted", worker.log_tail)
+    page = worker.scrape()
+    assert value(page, "socialcare_customer_conversations_total", partition="0") == 0
+    assert value(page, "socialcare_deadletters_total") == 0
