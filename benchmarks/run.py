@@ -166,11 +166,12 @@ async def measure_worker_backlog(
     with progress_bar(bench.console, "worker (backlog)", results.events) as advance:
         throughput = await worker_throughput(metrics, worker, results.events, advance, bench.meter)
     eps, startup, caught_up, cpu = throughput
+    first = not results.worker_runs  # the run the latency phases follow
     results.cpu[name] = cpu
     results.worker_runs.append((eps, cpu_per_event(cpu, name, eps)))
     results.worker_eps = max(run for run, _ in results.worker_runs)
     scrapes = metrics.scrape_seconds
-    if name == "worker":
+    if first:
         results.worker_startup = startup
         results.worker_outcomes = caught_up.outcomes()
         results.short_bytes_per_event = changelog_bytes_per_event([caught_up])

@@ -62,6 +62,8 @@ def scale_out_ceiling(cpu: Mapping[str, Mapping[str, float]], cores: int) -> flo
 
 def _runs(runs: list[tuple[float, float]]) -> str:
     """The runs behind a best figure: events/s and µs of CPU an event of each."""
+    if not runs:
+        return ""
     if len(runs) == 1:
         cpu = runs[0][1]
         return "" if math.isnan(cpu) else f" ({cpu:,.0f} µs CPU/event)"
@@ -69,7 +71,7 @@ def _runs(runs: list[tuple[float, float]]) -> str:
         f"{eps:,.0f}" + ("" if math.isnan(cpu) else f" at {cpu:,.0f} µs CPU/event")
         for eps, cpu in runs
     )
-    return f" (best of {len(runs)}: {shown})" if runs else ""
+    return f" (best of {len(runs)}: {shown})"
 
 
 def verdicts(results: Results, broker: str) -> list[Verdict]:

@@ -19,7 +19,7 @@ from processor.stream.customers import (
     partition_for,
 )
 from processor.stream.interfaces import Message
-from tests.unit.stream.test_pipeline import BRAND, T0, Harness
+from tests.unit.stream.test_pipeline import BRAND, T0, Harness, tkey
 
 CONTACTS = "socialcare-customer-contacts"
 
@@ -107,7 +107,7 @@ async def test_a_batch_tells_each_customers_partition_once_and_counts_every_fact
     for author in set(authors):
         returning[target(author)] = returning.get(target(author), 0.0) + (authors.count(author) - 1)
     for customers_partition in opened:
-        series = h.customer_totals.get(f'[{customers_partition},"{BRAND}","twitter"]', {})
+        series = h.customer_totals.get(tkey("twitter", customers_partition), {})
         assert series.get("customer_conversations_total") == opened[customers_partition]
         assert (
             series.get("returning_customer_conversations_total", 0.0)
@@ -135,5 +135,5 @@ async def test_a_fact_that_fails_is_dead_lettered_alone_and_the_others_count(
     assert letter["source_topic"] == CONTACTS and letter["source_offset"] == h.offset
     # The failed fact alone: a replay of the dead letter counts it and nothing else again.
     assert decode_facts(base64.b64decode(letter["original_value_b64"])) == [facts("bad", "u-2", 5)]
-    series = h.customer_totals.get(f'[2,"{BRAND}","twitter"]', {})
+    series = h.customer_totals.get(tkey("twitter", 2), {})
     assert series.get("customer_conversations_total") == 2.0
