@@ -45,6 +45,8 @@ class Results:
     cpu: dict[str, dict[str, float]] = field(default_factory=dict)  # phase -> process -> cores
     scrapes: int = 0
     worker_seconds: float = math.nan
+    worker_gc_seconds: float = math.nan  # the collector's pauses until caught up (first run)
+    worker_gc_share: float = math.nan  # ... over the worker's CPU seconds on the backlog
     latency: Latency | None = None
     alignment_eps: float = math.nan
     # Issue 12's targets (benchmarks.target_phases).
@@ -147,6 +149,11 @@ def summary(results: Results, console: Console) -> None:
     details.add_row(
         "worker outcomes (backlog)",
         ", ".join(f"{k} {v:,.0f}" for k, v in sorted(results.worker_outcomes.items())),
+    )
+    details.add_row(
+        "garbage collection (worker, backlog)",
+        f"{results.worker_gc_seconds:.1f} s of pauses, {results.worker_gc_share:.0%} of the "
+        "worker's CPU (socialcare_gc_pause_seconds)",
     )
     details.add_row("worker start to first event", f"{results.worker_startup:.1f} s")
     details.add_row("Faust no-op start to first event", f"{results.noop_startup:.1f} s")

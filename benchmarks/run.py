@@ -178,12 +178,18 @@ async def measure_worker_backlog(
         results.scrape_ms = 1000 * sum(scrapes) / len(scrapes) if scrapes else math.nan
         results.scrapes = len(scrapes)
         results.worker_seconds = results.events / eps
+    # The collector's pauses until caught up, against the CPU the worker used on the backlog.
+    gc_share = caught_up.gc_pause_seconds / (cpu.get(name, math.nan) * results.events / eps)
+    if first:
+        results.worker_gc_seconds = caught_up.gc_pause_seconds
+        results.worker_gc_share = gc_share
     bench.console.print(
         f"worker: {eps:,.0f} events/s (first event processed "
         f"{startup:.1f}s after start; outcomes "
         + ", ".join(f"{k} {v:,.0f}" for k, v in sorted(caught_up.outcomes().items()))
         + f"; waited {caught_up.write_wait_seconds:.1f}s of {results.events / eps:.0f}s "
-        "for changelog writes)"
+        f"for changelog writes; garbage collection {caught_up.gc_pause_seconds:.1f}s, "
+        f"{gc_share:.0%} of its CPU)"
     )
     return caught_up
 

@@ -22,6 +22,7 @@ CHANGELOG_BYTES = "socialcare_state_changelog_bytes"
 CHANGELOG_RECORDS = "socialcare_state_changelog_records"
 WRITE_WAIT = "socialcare_state_write_wait_seconds"
 OWNED = "socialcare_owned_partitions"
+GC_PAUSE = "socialcare_gc_pause_seconds"
 
 
 # What a progress probe asks for: sample names, as `name[]` filters them.
@@ -31,6 +32,7 @@ _SAMPLES = (
     f"{CHANGELOG_RECORDS}_total",
     f"{WRITE_WAIT}_total",
     OWNED,
+    f"{GC_PAUSE}_sum",
     *(f"{LATENCY}{suffix}" for suffix in ("_bucket", "_sum", "_count")),
 )
 
@@ -47,6 +49,7 @@ class Snapshot:
     changelog_records: float = 0.0
     write_wait_seconds: float = 0.0
     owned_partitions: float = 0.0
+    gc_pause_seconds: float = 0.0  # every generation's, since the worker's exporter started
 
     @property
     def processed_total(self) -> float:
@@ -61,9 +64,9 @@ class Snapshot:
 
 def parse_metrics(text: str) -> Snapshot:
     """The processed counters, the pipeline latency histogram, the changelog counters (and
-    the time spent waiting for its writes) and the partitions owned, from an exposition
-    text."""
-    wanted = (PROCESSED, LATENCY, CHANGELOG_BYTES, CHANGELOG_RECORDS, WRITE_WAIT, OWNED)
+    the time spent waiting for its writes), the partitions owned and the garbage
+    collector's pauses, from an exposition text."""
+    wanted = (PROCESSED, LATENCY, CHANGELOG_BYTES, CHANGELOG_RECORDS, WRITE_WAIT, OWNED, GC_PAUSE)
     lines = [
         line
         for line in text.splitlines()
@@ -92,6 +95,10 @@ def parse_metrics(text: str) -> Snapshot:
             snapshot.write_wait_seconds = _total(family)
         elif family.name == OWNED:
             snapshot.owned_partitions = sum(s.value for s in family.samples)
+        elif family.name == GC_PAUSE:
+            snapshot.gc_pause_seconds = sum(
+                sample.value for sample in family.samples if sample.name == f"{GC_PAUSE}_sum"
+            )
     return snapshot
 
 

@@ -267,6 +267,24 @@ def _state() -> list[Panel | Row]:
             ],
             w=12,
         ),
+        Timeseries(
+            "Garbage collection",
+            "Share of each worker's time Python's cyclic garbage collector held it "
+            "(the pauses histogram). Every event in flight waits for a collection; "
+            "about a tenth while a fresh worker fills its state cache in a backlog, far less "
+            "once the cache is full.",
+            SHARE,
+            [Q(sum_rate("instance", m("gc_pause_seconds", "sum"), "5m"), "{{instance}}")],
+            w=12,
+        ),
+        Timeseries(
+            "Garbage collection pauses p50 / p99",
+            "Duration of the collector's pauses over 5 minutes, all processes and "
+            "generations: a p99 near the pipeline latency's says the collector is why.",
+            SECONDS,
+            _p50_p99("gc_pause_seconds"),
+            w=12,
+        ),
     ]
 
 

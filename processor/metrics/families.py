@@ -530,6 +530,9 @@ STATE_CHANGELOG_BYTES = Family(_S + "changelog_bytes", "counter", "Key and value
                                "records written to the state changelog.", ())  # fmt: skip
 STATE_WRITE_WAIT = Family(_S + "write_wait_seconds", "counter", "Seconds batches waited for "
                           "the previous batch's changelog write to complete.", ())  # fmt: skip
+GC_PAUSE_SECONDS = Family("socialcare_gc_pause_seconds", "histogram", "Time Python's cyclic "
+                          "garbage collector stopped the process, by generation collected.",
+                          ("generation",))  # fmt: skip
 HEALTH_FAMILIES: tuple[Family, ...] = (
     EVENTS_PROCESSED, DEADLETTERS, PROCESSING_ERRORS, EVENT_TIME_LAG_SECONDS,
     PIPELINE_LATENCY_SECONDS, LAST_EVENT_TIMESTAMP_SECONDS, OWNED_PARTITIONS,
@@ -538,7 +541,7 @@ HEALTH_FAMILIES: tuple[Family, ...] = (
     CATCHING_UP_PARTITIONS, LABEL_OVERFLOW, REDIS_REACHABLE, STATE_RECOVERY_SECONDS,
     STATE_RECOVERY_RECORDS,
     STATE_STANDBY_PARTITIONS, STATE_STANDBY_LAG_RECORDS, STATE_CHANGELOG_RECORDS,
-    STATE_CHANGELOG_BYTES, STATE_WRITE_WAIT,
+    STATE_CHANGELOG_BYTES, STATE_WRITE_WAIT, GC_PAUSE_SECONDS,
 )  # fmt: skip
 # -- the ingest webhook's own registry ---------------------------------------------------------
 

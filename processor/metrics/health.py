@@ -29,6 +29,7 @@ from prometheus_client.utils import floatToGoString
 from processor.domain.deadletters import DEADLETTER_REASONS
 from processor.domain.events import EVENT_TYPES
 from processor.metrics import families as f
+from processor.metrics.gc_pauses import GcPauseCollector
 
 OUTCOMES = ("counted", "duplicate", "deadlettered", "redelivered")
 
@@ -221,10 +222,12 @@ class AlignmentCollector(Collector):
 
 
 def new_registry() -> CollectorRegistry:
-    """A registry with the process, platform and GC collectors of a normal exporter."""
+    """A registry with the process, platform and GC collectors of a normal exporter, and
+    the collector's pauses."""
     disable_created_metrics()  # type: ignore[no-untyped-call]  # `_created` series are noise
     registry = CollectorRegistry(auto_describe=False)
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
+    GcPauseCollector(registry)
     return registry
