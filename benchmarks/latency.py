@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaConsumer
 
 from benchmarks.data import latency_events
@@ -38,7 +37,7 @@ from benchmarks.worker_metrics import (
     histogram_quantile,
     max_bucket,
 )
-from processor.ingest.producer import EventProducer, message_key
+from processor.ingest.producer import EventProducer
 from processor.ingest.synthetic import format_event_time
 from processor.settings import Settings
 from processor.tools.local_services import ChildProcess
@@ -142,40 +141,22 @@ class LatencyProbe:
         return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
-TICK_SECONDS = 0.01  # the load generator sends what is due this often
-
-
 async def _produce_at_rate(
     settings: Settings, events: list[dict[str, Any]], rate: float, advance: Advance
 ) -> None:
-    """Send at a steady `rate`: every tick, the events due by then, stamped with the wall
-    clock as they go out, as a record batch per topic-partition.
-
-    The generator shares the machine's cores with the broker and the worker: sending a
-    record at a time took it half a core at 3,000 events/s, which the worker then lacked
-    (in production the producers run elsewhere).
-    """
+    """Send at a steady `rate`, stamping each event with the wall clock as it goes out."""
     async with EventProducer(settings) as producer:
         started = time.perf_counter()
-        sent = 0
-        while sent < len(events):
-            due = min(len(events), int((time.perf_counter() - started) * rate) + 1)
-            now_ms = int(time.time() * 1000)
-            occurred_at = format_event_time(now_ms)
-            records = []
-            for document in events[sent:due]:
-                document["occurred_at"] = occurred_at
-                topic = producer.topic_for(document)
-                if topic is None:
-                    raise BenchError(f"latency event of unknown type {document.get('type')!r}")
-                records.append((topic, message_key(document), orjson.dumps(document)))
-            await producer.send_batched(records, timestamp_ms=now_ms)
-            advance(due - sent)
-            sent = due
-            if sent < len(events):
-                next_due = started + sent / rate
-                await asyncio.sleep(max(TICK_SECONDS, next_due - time.perf_counter()))
+        for number, document in enumerate(events):
+            delay = started + number / rate - time.perf_counter()
+            if delay > 0.001:
+                await asyncio.sleep(delay)
+            document["occurred_at"] = format_event_time(int(time.time() * 1000))
+            await producer.send(document)
+            if (number + 1) % 100 == 0:
+                advance(100)
         await producer.flush()
+    advance(len(events) % 100)
 
 
 async def _wait_until_processed(

@@ -15,10 +15,6 @@ from aiokafka import AIOKafkaProducer
 
 from processor.domain.events import AnyEvent
 from processor.settings import Settings
-from processor.stream.topics import partition_for
-
-Record = tuple[str, bytes | None, bytes]
-"""(topic, key, value) of a record to send."""
 
 
 @dataclass
@@ -42,7 +38,6 @@ class EventProducer:
             acks=producer_options.pop("acks", "all"),
             **producer_options,
         )
-        self._partition_counts: dict[str, int] = {}
 
     async def __aenter__(self) -> EventProducer:
         await self._producer.start()
@@ -66,46 +61,6 @@ class EventProducer:
             raise ValueError(f"unknown event type {document.get('type')!r}")
         await self._producer.send(topic, value=orjson.dumps(document), key=message_key(document))
         return topic
-
-    async def send_batched(self, records: Iterable[Record], timestamp_ms: int | None = None) -> int:
-        """Queue records as one record batch per topic-partition, in their order; returns how
-        many were queued.
-
-        Not a `send` each: aiokafka's per-record path (a future, its partitioner in Python,
-        the accumulator's bookkeeping) cost a load generator about half a core at 3,000
-        records/s, on the machine the worker needed it. Keyed records go to the partition
-        the per-record path gives them (murmur2 of the key), so a conversation's events
-        land together; keyless ones take that path. `timestamp_ms` stamps every record
-        (default: now, as the producer does).
-        """
-        grouped: dict[tuple[str, int], list[tuple[bytes, bytes]]] = {}
-        queued = 0
-        for topic, key, value in records:
-            queued += 1
-            if key is None:
-                await self._producer.send(topic, value=value, timestamp_ms=timestamp_ms)
-                continue
-            partition = partition_for(key, await self._partition_count(topic))
-            grouped.setdefault((topic, partition), []).append((key, value))
-        for (topic, partition), pairs in grouped.items():
-            batch = self._producer.create_batch()
-            for key, value in pairs:
-                if batch.append(key=key, value=value, timestamp=timestamp_ms) is None:
-                    # Full (the refused record closed it): it goes; an empty batch takes
-                    # any record, however large.
-                    await self._producer.send_batch(batch, topic, partition=partition)
-                    batch = self._producer.create_batch()
-                    batch.append(key=key, value=value, timestamp=timestamp_ms)
-            if batch.record_count():
-                await self._producer.send_batch(batch, topic, partition=partition)
-        return queued
-
-    async def _partition_count(self, topic: str) -> int:
-        count = self._partition_counts.get(topic)
-        if count is None:
-            partitions = await self._producer.partitions_for(topic)
-            count = self._partition_counts[topic] = len(partitions)
-        return count
 
     async def flush(self) -> None:
         await self._producer.flush()
