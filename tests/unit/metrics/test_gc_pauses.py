@@ -52,9 +52,9 @@ def no_automatic_collections() -> Iterator[None]:
 
 
 def test_each_pause_lands_in_the_first_bucket_whose_bound_holds_it() -> None:
-    # Pauses of 3 ms (gen 0), 250 ms exactly (gen 0: `le` holds its bound), 120 ms (gen 1)
+    # Pauses of 3 ms (gen 0), 500 ms exactly (gen 0: `le` holds its bound), 120 ms (gen 1)
     # and 4 s (gen 2).
-    pauses = GcPauses(SteppedClock(10.0, 10.003, 11.0, 11.25, 12.0, 12.12, 13.0, 17.0))
+    pauses = GcPauses(SteppedClock(10.0, 10.003, 11.0, 11.5, 12.0, 12.12, 13.0, 17.0))
     for generation in (0, 0, 1, 2):
         pauses("start", {"generation": generation})
         pauses("stop", {"generation": generation, "collected": 0, "uncollectable": 0})
@@ -64,13 +64,13 @@ def test_each_pause_lands_in_the_first_bucket_whose_bound_holds_it() -> None:
     got = samples(registry)
     bucket = f"{NAME}_bucket"
     assert got[(bucket, "0", "0.001")] == 0
-    assert got[(bucket, "0", "0.005")] == 1  # 3 ms
+    assert got[(bucket, "0", "0.01")] == 1  # 3 ms
     assert got[(bucket, "0", "0.1")] == 1
-    assert got[(bucket, "0", "0.25")] == 2  # and 250 ms
+    assert got[(bucket, "0", "0.5")] == 2  # and 500 ms
     assert got[(bucket, "0", "+Inf")] == 2
-    assert got[(f"{NAME}_sum", "0", "")] == pytest.approx(0.253)
+    assert got[(f"{NAME}_sum", "0", "")] == pytest.approx(0.503)
     assert got[(bucket, "1", "0.1")] == 0
-    assert got[(bucket, "1", "0.25")] == 1
+    assert got[(bucket, "1", "0.5")] == 1
     assert got[(f"{NAME}_count", "1", "")] == 1
     assert got[(bucket, "2", "2.5")] == 0  # 4 s is past the last bound
     assert got[(bucket, "2", "+Inf")] == 1
