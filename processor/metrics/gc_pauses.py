@@ -15,15 +15,14 @@ import bisect
 import gc
 import time
 from collections.abc import Callable, Iterator, Mapping
-from itertools import accumulate
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 
 from processor.metrics import families as f
+from processor.metrics.collectors import cumulative_buckets
 
 # Few buckets: 27 series a process, within the health series' bound (docs/metrics.md).
 GC_PAUSE_BUCKETS: tuple[float, ...] = (0.001, 0.01, 0.05, 0.1, 0.5, 2.5)
@@ -57,13 +56,10 @@ class GcPauses:
         family = HistogramMetricFamily(
             f.GC_PAUSE_SECONDS.name, f.GC_PAUSE_SECONDS.documentation, labels=["generation"]
         )
-        bounds = [*map(floatToGoString, GC_PAUSE_BUCKETS), "+Inf"]
         for generation in GENERATIONS:
-            cumulative = list(accumulate(self.counts[generation]))
-            family.add_metric(
-                [str(generation)], list(zip(bounds, cumulative, strict=True)),
-                self.sums[generation],
-            )  # fmt: skip
+            counts = dict(enumerate(self.counts[generation]))
+            buckets = cumulative_buckets(counts, GC_PAUSE_BUCKETS)
+            family.add_metric([str(generation)], buckets, self.sums[generation])
         return family
 
 

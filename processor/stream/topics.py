@@ -1,13 +1,10 @@
-"""The processor's topics: created with one partition count (they must be co-partitioned),
-and the partition a key goes to in them."""
+"""Creation of the processor's topics with one partition count (they must be co-partitioned)."""
 
 from __future__ import annotations
 
-import functools
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.partitioner import murmur2
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from processor.errors import SocialcareError
@@ -19,17 +16,6 @@ log = logging.getLogger(__name__)
 
 class TopicLayoutError(SocialcareError):
     """An existing topic has a partition count that breaks co-partitioning."""
-
-
-@functools.lru_cache(maxsize=65536)
-def partition_for(key: bytes, partitions: int) -> int:
-    """Kafka's default partitioner (murmur2), so tools keyed alike agree with the worker and
-    with any producer's default.
-
-    Remembered for the recent keys (customers, conversations): aiokafka's murmur2 is pure
-    Python (10 µs)."""
-    hashed: int = murmur2(key)
-    return (hashed & 0x7FFFFFFF) % partitions
 
 
 def all_topics(settings: Settings) -> list[str]:

@@ -13,8 +13,7 @@ import pytest
 from processor.domain.customers import ContactFacts
 from processor.domain.deadletters import envelope
 from processor.domain.events import Rejection
-from processor.stream.customers import encode_facts
-from processor.stream.topics import partition_for
+from processor.stream.customers import encode_facts, partition_for
 from tests.integration.conftest import Deployment, WorkerProcess, value, wait_until
 
 pytestmark = pytest.mark.integration

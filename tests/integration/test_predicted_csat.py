@@ -21,7 +21,7 @@ from collections.abc import Callable
 import pytest
 
 from processor.predict.csat_model import MIN_POOLED_SURVEYS
-from processor.stream.topics import partition_for
+from processor.stream.customers import partition_for
 from tests.integration.conftest import (
     Deployment,
     Samples,

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from processor.stream.topics import partition_for
+from processor.stream.customers import partition_for
 from tests.integration.conftest import Deployment, WorkerProcess, value, wait_until
 from tests.integration.test_scenario import event, reply
 

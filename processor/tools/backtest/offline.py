@@ -17,10 +17,10 @@ from processor.domain.identity import Sighting, sighting
 from processor.domain.sla import SlaPolicyCache
 from processor.metrics.series import SeriesKey, parse_field
 from processor.settings import Settings
+from processor.stream.customers import partition_for
 from processor.stream.interfaces import Checkpoint, Message
 from processor.stream.pipeline import Pipeline
 from processor.stream.tables import Tables
-from processor.stream.topics import partition_for
 
 
 class MemoryDedup:

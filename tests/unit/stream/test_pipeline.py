@@ -36,12 +36,11 @@ from processor.metrics.windows import sum_windows
 from processor.settings import Settings
 from processor.state.records import Outgoing
 from processor.stream.conversations import INDEX_FIELD
-from processor.stream.customers import decode_facts
+from processor.stream.customers import decode_facts, partition_for
 from processor.stream.deadletters import TopicDeadLetters
 from processor.stream.interfaces import Message
 from processor.stream.pipeline import Pipeline
 from processor.stream.tables import Tables
-from processor.stream.topics import partition_for
 from tests.series_form import contributions, conversation_side
 
 T0 = 1509487200.0
