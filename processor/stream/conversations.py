@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterator
 from typing import Any, cast
 
@@ -146,8 +146,11 @@ class ConversationStore:
         self._history: dict[int, QueueHistory] = defaultdict(QueueHistory)
         # The states as last stored, most recently stored last. A state here is the one its
         # table document was written from: changed only by a caller that stores it after
-        # (or discards it when the change fails half way).
-        self._live: dict[str, ConversationState] = {}
+        # (or discards it when the change fails half way). An OrderedDict, not a dict: the
+        # least recently stored is evicted at every store once the cache is full, and a
+        # dict's first entry is found by skipping the holes its deletions left at the
+        # front (about 7 µs a store with 20,000 kept, against 1 µs here).
+        self._live: OrderedDict[str, ConversationState] = OrderedDict()
         self._states_kept = states_kept
         self.indexed: set[int] = set()
 
@@ -194,10 +197,10 @@ class ConversationStore:
         key = table_key(state.partition, state.conversation_id)
         self.table[key] = document
         live = self._live
-        live.pop(key, None)  # re-inserted last: the least recently stored go first
         live[key] = state
+        live.move_to_end(key)  # the least recently stored go first
         if len(live) > self._states_kept:
-            del live[next(iter(live))]
+            live.popitem(last=False)
         if due is not None:
             heapq.heappush(self._checks[state.partition], (due, state.conversation_id))
 

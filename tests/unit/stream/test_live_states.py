@@ -69,6 +69,16 @@ def test_a_stored_state_is_the_object_the_next_load_returns() -> None:
     assert again is not first and again == first  # read from its document
 
 
+def test_storing_a_kept_state_again_makes_it_the_most_recent() -> None:
+    store = ConversationStore({}, {}, states_kept=2)
+    first = _stored(store, "a")
+    second = _stored(store, "b")
+    store.store(first)  # "a" again: now "b" is the least recently stored
+    _stored(store, "c")
+    assert store.load("a", 0) is first
+    assert store.load("b", 0) is not second and store.load("b", 0) == second
+
+
 def test_a_change_that_fails_half_way_is_read_again_from_its_document() -> None:
     store = ConversationStore({}, {})
     state = _stored(store, "a")
