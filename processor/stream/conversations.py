@@ -146,10 +146,10 @@ class ConversationStore:
         self._history: dict[int, QueueHistory] = defaultdict(QueueHistory)
         # The states as last stored, most recently stored last. A state here is the one its
         # table document was written from: changed only by a caller that stores it after
-        # (or discards it when the change fails half way). An OrderedDict, not a dict: the
-        # least recently stored is evicted at every store once the cache is full, and a
-        # dict's first entry is found by skipping the holes its deletions left at the
-        # front (about 7 µs a store with 20,000 kept, against 1 µs here).
+        # (or discards it when the change fails half way). An OrderedDict, not a dict: once
+        # the cache is full, storing a state not in it evicts the least recently stored,
+        # and a dict's first entry is found by skipping the holes its deletions left at
+        # the front (about 7 µs an eviction with 20,000 kept, against 1 µs here).
         self._live: OrderedDict[str, ConversationState] = OrderedDict()
         self._states_kept = states_kept
         self.indexed: set[int] = set()
