@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.pipeline [--events-per-minute 600] [--minutes 30]
                                             [--thread-posts 2000 --events 20000] [--disk]
+                                            [--no-predictions]
 
 Runs `processor.stream.pipeline.Pipeline` over plain dicts for the tables with synthetic events,
 in batches of 500 like the agent, and prints events/s and microseconds per event: the cost
@@ -9,7 +10,8 @@ of the business logic, to set beside `socialcare bench` (the whole worker).
 `--thread-posts N` replaces the synthetic mix with threads of N posts (the bench's long
 threads); `--disk` runs over the worker's state store instead of dicts (RocksDB in a
 scratch folder, each batch's changes encoded as changelog records and persisted, no
-broker) and prints the changelog bytes per event too.
+broker) and prints the changelog bytes per event too. `--no-predictions` runs it with
+`SOCIALCARE_PREDICTIONS=false` (issue 16's share of the processing: alternate the two).
 """
 
 from __future__ import annotations
@@ -66,8 +68,11 @@ async def run(
     events: int,
     disk: bool,
     batch: int = 500,
+    predictions: bool = True,
 ) -> None:
-    settings = Settings.model_validate({"clock": "event", "partitions": 4})
+    settings = Settings.model_validate(
+        {"clock": "event", "partitions": 4, "predictions": predictions}
+    )
     if thread_posts:
         documents: list[dict[str, Any]] = thread_events(events, thread_posts, seed=1)
     else:
@@ -98,7 +103,7 @@ async def run(
         if disk:
             local.close()
     kind = f"threads of {thread_posts} posts" if thread_posts else "synthetic mix"
-    kind += f", batches of {batch}"
+    kind += f", batches of {batch}" + ("" if predictions else ", without predictions")
     print(f"{len(messages):,} events ({kind}) in {elapsed:.2f}s: "
           f"{len(messages) / elapsed:,.0f} events/s, "
           f"{elapsed / len(messages) * 1e6:.1f} µs per event"
@@ -119,10 +124,14 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500,
                         help="events per batch (1: live, each event its own changelog "
                              "records)")  # fmt: skip
+    parser.add_argument("--no-predictions", action="store_true",
+                        help="SOCIALCARE_PREDICTIONS=false: no predicted CSAT, no breach "
+                             "forecast history")  # fmt: skip
     arguments = parser.parse_args()
     tune_garbage_collector()  # as the worker does
     asyncio.run(run(arguments.events_per_minute, arguments.minutes, arguments.thread_posts,
-                    arguments.events, arguments.disk, arguments.batch))  # fmt: skip
+                    arguments.events, arguments.disk, arguments.batch,
+                    not arguments.no_predictions))  # fmt: skip
 
 
 if __name__ == "__main__":

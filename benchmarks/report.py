@@ -39,6 +39,9 @@ class Results:
     # Each alternated run of the two (events/s, µs of the process's CPU an event).
     noop_runs: list[tuple[float, float]] = field(default_factory=list)
     worker_runs: list[tuple[float, float]] = field(default_factory=list)
+    # Issue 16: the worker with SOCIALCARE_PREDICTIONS=false, alternated with the others.
+    unpredicted_runs: list[tuple[float, float]] = field(default_factory=list)
+    unpredicted_eps: float = math.nan
     worker_startup: float = math.nan
     worker_outcomes: dict[str, float] = field(default_factory=dict)
     scrape_ms: float = math.nan
@@ -120,6 +123,13 @@ def summary(results: Results, console: Console) -> None:
     table.add_row("Faust no-op agent", f"{noop:,.0f}", f"async for _ in stream.events(){best}")
     share = f"{100 * results.worker_eps / noop:.0f}% of the Faust no-op{best}" if noop else ""
     table.add_row("socialcare worker", f"{results.worker_eps:,.0f}", share)
+    unpredicted = results.unpredicted_eps
+    if not math.isnan(unpredicted):
+        table.add_row(
+            "socialcare worker, SOCIALCARE_PREDICTIONS=false", f"{unpredicted:,.0f}",
+            f"predicted CSAT and breach forecast off, best of {len(results.unpredicted_runs)} "
+            "(issue 16's row below compares the pairs)",
+        )  # fmt: skip
     aligned = results.alignment_eps
     cost = results.worker_eps / aligned if aligned else math.nan
     table.add_row(

@@ -9,7 +9,8 @@ batch in transactions) and a Redis on free ports, then, on the same N synthetic 
 2. baseline A: a raw aiokafka consumer (a fresh group) reads them back, without decoding;
 3. baseline B: a Faust agent that only iterates `stream.events()` reads them (own process);
 4. the real worker (`python -m processor worker`) processes them; its /metrics is polled
-   until `socialcare_events_processed_total` reaches N;
+   until `socialcare_events_processed_total` reaches N; then the same worker with
+   `SOCIALCARE_PREDICTIONS=false` (issue 16's cost);
 5. with the worker caught up, fresh events are produced at a steady rate and the end-to-end
    latency is read from the worker's histogram (see `benchmarks.latency`).
 
@@ -197,9 +198,9 @@ async def measure_worker_backlog(
 async def measure_pair_again(
     bench: BenchRun, settings: Settings, results: Results, number: int
 ) -> None:
-    """Steps 4 and 5a again, alternated (fresh consumer groups and changelog): the
-    machine's speed drifts by a quarter from minute to minute, and target 1 compares the
-    best run of each."""
+    """Steps 4, 5a and 5d again, alternated (fresh consumer groups and changelog): the
+    machine's speed drifts by a quarter from minute to minute, and target 1 and issue 16's
+    throughput compare the best run of each."""
     await measure_noop_agent(bench, settings, results, number)
     bench.console.rule(f"[bold]5. socialcare worker ({number})")
     name = f"worker{number}"
@@ -213,6 +214,35 @@ async def measure_pair_again(
     finally:
         await metrics.close()
     worker.stop(timeout=10)
+    await measure_without_predictions(bench, settings, results, number)
+
+
+async def measure_without_predictions(
+    bench: BenchRun, settings: Settings, results: Results, number: int = 1
+) -> None:
+    """Step 5d: the worker with predicted CSAT and the breach forecast off, on the same
+    backlog (a fresh group and changelog): issue 16's cost, against the worker's run of the
+    same pair."""
+    suffix = "" if number == 1 else f" ({number})"
+    bench.console.rule(f"[bold]5d. socialcare worker, SOCIALCARE_PREDICTIONS=false{suffix}")
+    name = f"unpredicted{number}"
+    again = settings.model_copy(
+        update={"app_id": f"{bench.app_id}-{name}", "metrics_port": free_port()}
+    )
+    worker = start_worker(bench, again, name, {"SOCIALCARE_PREDICTIONS": "false"})
+    metrics = MetricsClient(again.metrics_port)
+    try:
+        with progress_bar(bench.console, "worker, no predictions", results.events) as advance:
+            eps, _, _, cpu = await worker_throughput(
+                metrics, worker, results.events, advance, bench.meter
+            )
+    finally:
+        await metrics.close()
+    worker.stop(timeout=10)
+    results.cpu[f"worker without predictions{suffix}"] = cpu
+    results.unpredicted_runs.append((eps, cpu_per_event(cpu, name, eps)))
+    results.unpredicted_eps = max(run for run, _ in results.unpredicted_runs)
+    bench.console.print(f"worker without predictions: {eps:,.0f} events/s")
 
 
 async def measure_latency(
@@ -260,6 +290,7 @@ async def _benchmark(bench: BenchRun, events: int, partitions: int) -> Results:
     await measure_raw_consumer(bench, settings, results)
     await measure_noop_agent(bench, settings, results)
     await measure_worker(bench, settings, results)
+    await measure_without_predictions(bench, settings, results)
     for number in range(2, bench.pairs + 1):
         await measure_pair_again(bench, settings, results, number)
     await measure_long_threads(bench, settings, results)
@@ -274,7 +305,7 @@ def run_benchmark(
     console: Console,
     broker: str = "tansu",
     profile: Path | None = None,
-    pairs: int = 2,
+    pairs: int = 3,
 ) -> int:
     """Run every phase, print the summary and the targets; 0 when every target judged is
     met, 3 when one is missed, 1 on a failed phase, 130 on Ctrl-C.

@@ -119,7 +119,7 @@ async def _scale_run(
         backlog = backlog_events(results.events, seed=bench.seed + 10 + count)
         producing = asyncio.ensure_future(produce(app, backlog, lambda _: None))
         with progress_bar(bench.console, f"{count} worker(s)", len(backlog)) as advance:
-            eps, _, _, cpu = await workers_throughput(
+            eps, _, snapshots, cpu = await workers_throughput(
                 clients, workers, len(backlog), advance, bench.meter
             )
         await producing
@@ -129,6 +129,14 @@ async def _scale_run(
     for worker in workers:
         worker.stop(timeout=10)
     results.cpu[f"{count} worker(s), {SCALE_PARTITIONS} partitions"] = cpu
+    outcomes: dict[str, float] = {}
+    for snapshot in snapshots:
+        for outcome, value in snapshot.outcomes().items():
+            outcomes[outcome] = outcomes.get(outcome, 0.0) + value
+    bench.console.print(
+        f"{count} worker(s): {eps:,.0f} events/s; outcomes "
+        + ", ".join(f"{k} {v:,.0f}" for k, v in sorted(outcomes.items()))
+    )
     return eps
 
 

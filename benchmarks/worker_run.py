@@ -31,9 +31,14 @@ from processor.settings import Settings
 from processor.tools.local_services import ChildProcess
 
 
-def start_worker(bench: BenchRun, settings: Settings, name: str = "worker") -> ChildProcess:
-    """A worker, configured like the benchmark's own clients (its topics, app id, port),
-    its CPU metered under `name`."""
+def start_worker(
+    bench: BenchRun,
+    settings: Settings,
+    name: str = "worker",
+    extra: dict[str, str] | None = None,
+) -> ChildProcess:
+    """A worker, configured like the benchmark's own clients (its topics, app id, port)
+    and `extra` variables, its CPU metered under `name`."""
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
         "REDIS_URL": settings.redis_url,
@@ -54,6 +59,7 @@ def start_worker(bench: BenchRun, settings: Settings, name: str = "worker") -> C
         "SOCIALCARE_PROCESSING_GUARANTEE": (
             "exactly_once" if bench.broker == "kafka" else "at_least_once"
         ),
+        **(extra or {}),
     }
     worker = bench.start(name, [sys.executable, "-m", "processor", "worker"], env)
     bench.meter.pids[name] = worker.pid

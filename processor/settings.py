@@ -201,6 +201,13 @@ class Settings(BaseSettings):
     csat_holdout_share: float = Field(
         0.0, validation_alias=_env("SOCIALCARE_CSAT_HOLDOUT_SHARE"), ge=0, le=0.5
     )
+    # Predicted CSAT and the breach forecast (processor/predict): about 5-10 % of the
+    # processing's CPU per event; off, their series are absent and nothing learns.
+    predictions: bool = Field(
+        True,
+        validation_alias=_env("SOCIALCARE_PREDICTIONS"),
+        description="predicted CSAT and the SLA breach forecast (true/false)",
+    )
     # Answers a partition's pooled model learns before it predicts (a brand's own: 3x).
     csat_min_answers: int = Field(10, validation_alias=_env("SOCIALCARE_CSAT_MIN_ANSWERS"), ge=1)
     sweep_interval_seconds: float = Field(

@@ -133,7 +133,11 @@ class ConversationStore:
     """Load and store states; keep the clock-check, idle and open indexes in step."""
 
     def __init__(
-        self, table: Table, threads: Table | None = None, states_kept: int = STATES_KEPT
+        self,
+        table: Table,
+        threads: Table | None = None,
+        states_kept: int = STATES_KEPT,
+        history: bool = True,
     ) -> None:
         self.table = table
         self.threads: Table = {} if threads is None else threads  # closed tail chunks
@@ -144,6 +148,10 @@ class ConversationStore:
         self._idle: dict[int, list[tuple[float, str]]] = defaultdict(list)
         self._open: dict[int, OpenBacklog] = defaultdict(OpenBacklog)
         self._history: dict[int, QueueHistory] = defaultdict(QueueHistory)
+        # Without the breach forecast (SOCIALCARE_PREDICTIONS=false) nothing reads the
+        # history: it stays empty. The documents carry their queue facts all the same, so
+        # a restart with the forecast on counts them again.
+        self._keeps_history = history
         # The states as last stored, most recently stored last. A state here is the one its
         # table document was written from: changed only by a caller that stores it after
         # (or discards it when the change fails half way). An OrderedDict, not a dict: once
@@ -190,7 +198,8 @@ class ConversationStore:
         """Write a state (with its index entries) and bring the indexes up to date."""
         due, entry, facts = _entries(state)
         self._open[state.partition].put(state.conversation_id, entry)
-        self._history[state.partition].change(self._facts_before(state), facts)
+        if self._keeps_history:
+            self._history[state.partition].change(self._facts_before(state), facts)
         document = state.to_json()
         document[INDEX_FIELD] = _hint(due, entry, facts)
         state.stored_index = [due, entry, facts]
@@ -251,7 +260,8 @@ class ConversationStore:
         del self.table[key]
         self._live.pop(key, None)
         self._open[state.partition].put(state.conversation_id, None)
-        self._history[state.partition].change(self._facts_before(state), None)
+        if self._keeps_history:
+            self._history[state.partition].change(self._facts_before(state), None)
 
     def _facts_before(self, state: ConversationState) -> QueueFacts | None:
         """The queue facts its stored document carried (none for a new conversation)."""
@@ -285,7 +295,8 @@ class ConversationStore:
                     due, stored, answered = hint
                     entry = None if stored is None else OpenConversation(*stored)
                     facts = facts_of(document, answered)
-                history.change(None, facts)
+                if self._keeps_history:
+                    history.change(None, facts)
                 if entry is not None:
                     open_now.put(conversation_id, entry)
                 if due is not None:

@@ -106,7 +106,10 @@ class Pipeline:
         self.checkpoint: Checkpoint = checkpoint or NoCheckpoint()
         self.clock = Clock(settings, tables.clocks, wall_clock, catching_up)
         self.conversations = ConversationStore(
-            tables.conversations, tables.threads, settings.state_cache_conversations
+            tables.conversations,
+            tables.threads,
+            settings.state_cache_conversations,
+            history=settings.predictions,
         )
         self.aggregates = Aggregates(
             tables.totals, tables.windows, settings.allowed_lateness_seconds
@@ -370,18 +373,18 @@ class Pipeline:
         conversation.settle(state, self.clock.watermark(partition))
         is_new = state.last_event_at is None
         delta = conversation.apply_event(state, event, self.policies, self.rules)
-        for increments in (
-            conversation.event_increments(event, self.rules),
-            csat_scoring.on_event(
+        for key, amount in conversation.event_increments(event, self.rules).items():
+            delta[key] = delta.get(key, 0.0) + amount
+        if self.settings.predictions:
+            scored = csat_scoring.on_event(
                 state,
                 self.csat_models.of(partition),
                 event.occurred_ts,
                 isinstance(event, Reply) and bool(event.resolves),
                 int(event.score) if isinstance(event, Survey) and event.kind == "csat" else None,
                 self.settings.csat_holdout_share,
-            ),
-        ):
-            for key, amount in increments.items():
+            )
+            for key, amount in scored.items():
                 delta[key] = delta.get(key, 0.0) + amount
         self._tell_customer(partition, state)
         store.store(state)
@@ -404,9 +407,10 @@ class Pipeline:
         for state in store.due(partition, now):
             delta = conversation.sweep(state, now)
             if delta is not None:
-                clock_scored = csat_scoring.on_clock(state, self.csat_models.of(partition))
-                for key, amount in clock_scored.items():
-                    delta[key] = delta.get(key, 0.0) + amount
+                if self.settings.predictions:
+                    scored = csat_scoring.on_clock(state, self.csat_models.of(partition))
+                    for key, amount in scored.items():
+                        delta[key] = delta.get(key, 0.0) + amount
                 self._tell_customer(partition, state)
                 store.store(state)
                 self._aggregate(partition, delta)
@@ -505,6 +509,8 @@ class StateView:
         """Expected first-response breaches of the partitions, by (brand, channel, priority,
         horizon)."""
         pipeline = self._pipeline
+        if not pipeline.settings.predictions:
+            return {}
         store = pipeline.conversations
         return breach_forecast(
             partitions, store.backlog, store.history, self.window_now,

@@ -373,8 +373,8 @@ def bench(
     ] = "tansu",
     pairs: Annotated[
         int,
-        typer.Option(help="Alternated runs of the no-op agent and the worker (best of each)."),
-    ] = 2,
+        typer.Option(help="Alternated runs of no-op agent, worker, worker without predictions."),
+    ] = 3,
 ) -> None:
     """Benchmark one worker against raw aiokafka and a do-nothing Faust agent, same data.
 

@@ -131,6 +131,7 @@ def test_constructor_by_field_name() -> None:
         ("SOCIALCARE_WEBHOOK_MAX_BODY_BYTES", "10"),
         ("SOCIALCARE_WEBHOOK_SIGNATURE_TOLERANCE_SECONDS", "0"),
         ("SOCIALCARE_CUSTOMER_TTL_SECONDS", "86400"),
+        ("SOCIALCARE_PREDICTIONS", "sometimes"),
     ],
 )
 def test_bad_value_names_the_variable(

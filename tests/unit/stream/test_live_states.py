@@ -14,8 +14,34 @@ from processor.ingest.synthetic import SyntheticTraffic, TrafficProfile
 from processor.settings import Settings
 from processor.stream.conversations import ConversationStore
 from processor.stream.interfaces import Message
+from processor.stream.pipeline import Pipeline
 from tests.unit.stream.test_pipeline import RecordingHealth
 from tests.unit.stream.test_replay_equals_live import TOPICS, build
+
+
+async def run_half_a_day(
+    settings: Settings, messages: list[Message]
+) -> tuple[Pipeline, dict[str, dict[str, object]]]:
+    """A pipeline over dict tables fed `messages` in batches of 200, without an error."""
+    pipeline, tables = build(settings, [START + 2 * 86400])
+    health = pipeline.health
+    assert isinstance(health, RecordingHealth)
+    for start in range(0, len(messages), 200):
+        await pipeline.handle_batch(messages[start : start + 200])
+    assert health.errors == 0
+    return pipeline, tables
+
+
+def half_a_day(start: float, seed: int, conversations_per_minute: float) -> list[Message]:
+    """Twelve hours of synthetic traffic as messages on two partitions, in event order."""
+    profile = TrafficProfile(conversations_per_minute=conversations_per_minute)
+    documents = SyntheticTraffic(start, seed=seed, profile=profile).advance(start + 43_200)
+    return [
+        Message(TOPICS[str(doc["type"])], offset % 2, offset,
+                str(doc["conversation_id"]).encode(), orjson.dumps(doc), None)
+        for offset, doc in enumerate(documents)
+    ]  # fmt: skip
+
 
 START = 1_700_000_000.0
 
@@ -25,26 +51,16 @@ async def _tables_after(states_kept: int, messages: list[Message]) -> dict[str, 
         "partitions": 2, "allowed_lateness_seconds": 600, "clock": "event",
         "state_cache_conversations": states_kept,
     })  # fmt: skip
-    pipeline, tables = build(settings, [START + 2 * 86400])
-    health = pipeline.health
-    assert isinstance(health, RecordingHealth)
-    for start in range(0, len(messages), 200):
-        await pipeline.handle_batch(messages[start : start + 200])
-    assert health.outcomes.count(("mention", "counted")) > 1000
-    assert health.errors == 0
+    pipeline, tables = await run_half_a_day(settings, messages)
+    assert isinstance(pipeline.health, RecordingHealth)
+    assert pipeline.health.outcomes.count(("mention", "counted")) > 1000
     return tables
 
 
 async def test_kept_states_give_the_tables_of_states_read_from_documents() -> None:
     """Half a day of traffic on two partitions: every table equal, document by document,
     with no state kept, a few (most events then miss and read their document) or plenty."""
-    traffic = SyntheticTraffic(START, seed=11, profile=TrafficProfile(conversations_per_minute=3))
-    documents = traffic.advance(START + 43_200)
-    messages = [
-        Message(TOPICS[str(doc["type"])], offset % 2, offset,
-                str(doc["conversation_id"]).encode(), orjson.dumps(doc), None)
-        for offset, doc in enumerate(documents)
-    ]  # fmt: skip
+    messages = half_a_day(START, seed=11, conversations_per_minute=3)
     reference = await _tables_after(0, messages)
     assert len(reference["c"]) > 500
     for states_kept in (7, 20_000):
