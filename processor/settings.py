@@ -201,8 +201,9 @@ class Settings(BaseSettings):
     csat_holdout_share: float = Field(
         0.0, validation_alias=_env("SOCIALCARE_CSAT_HOLDOUT_SHARE"), ge=0, le=0.5
     )
-    # Predicted CSAT and the breach forecast (processor/predict): about 5-10 % of the
-    # processing's CPU per event; off, their series are absent and nothing learns.
+    # Predicted CSAT and the breach forecast (processor/predict): about a tenth of the
+    # worker's CPU per event (docs/benchmarks.md); off, their series are absent and
+    # nothing learns.
     predictions: bool = Field(
         True,
         validation_alias=_env("SOCIALCARE_PREDICTIONS"),
