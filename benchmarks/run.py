@@ -195,6 +195,13 @@ async def measure_worker_backlog(
     return caught_up
 
 
+def fresh_application(bench: BenchRun, settings: Settings, name: str) -> Settings:
+    """Another application on the same backlog: its own consumer group, changelog and port."""
+    return settings.model_copy(
+        update={"app_id": f"{bench.app_id}-{name}", "metrics_port": free_port()}
+    )
+
+
 async def measure_pair_again(
     bench: BenchRun, settings: Settings, results: Results, number: int
 ) -> None:
@@ -207,9 +214,7 @@ async def measure_pair_again(
         await measure_without_predictions(bench, settings, results, number)
     bench.console.rule(f"[bold]5. socialcare worker ({number})")
     name = f"worker{number}"
-    again = settings.model_copy(
-        update={"app_id": f"{bench.app_id}-{name}", "metrics_port": free_port()}
-    )
+    again = fresh_application(bench, settings, name)
     worker = start_worker(bench, again, name)
     metrics = MetricsClient(again.metrics_port)
     try:
@@ -230,9 +235,7 @@ async def measure_without_predictions(
     suffix = "" if number == 1 else f" ({number})"
     bench.console.rule(f"[bold]5d. socialcare worker, SOCIALCARE_PREDICTIONS=false{suffix}")
     name = f"unpredicted{number}"
-    again = settings.model_copy(
-        update={"app_id": f"{bench.app_id}-{name}", "metrics_port": free_port()}
-    )
+    again = fresh_application(bench, settings, name)
     worker = start_worker(bench, again, name, {"SOCIALCARE_PREDICTIONS": "false"})
     metrics = MetricsClient(again.metrics_port)
     try:

@@ -18,6 +18,8 @@ from processor.stream.pipeline import Pipeline
 from tests.unit.stream.test_pipeline import RecordingHealth
 from tests.unit.stream.test_replay_equals_live import TOPICS, build
 
+START = 1_700_000_000.0
+
 
 async def run_half_a_day(
     settings: Settings, messages: list[Message]
@@ -41,9 +43,6 @@ def half_a_day(start: float, seed: int, conversations_per_minute: float) -> list
                 str(doc["conversation_id"]).encode(), orjson.dumps(doc), None)
         for offset, doc in enumerate(documents)
     ]  # fmt: skip
-
-
-START = 1_700_000_000.0
 
 
 async def _tables_after(states_kept: int, messages: list[Message]) -> dict[str, dict[str, object]]:
