@@ -153,11 +153,13 @@ def predictions_kept(results: Results) -> tuple[float, str]:
 
     Not the best run of each, as target 1: the difference is a few per cent and this
     machine's speed drifts by a quarter, so one fast minute would decide the best runs."""
+    # A run too short for the 0.2 s polling reports an infinite rate: no ratio of it.
     ratios = [
         _ratio(with_them, without)
         for (with_them, _), (without, _) in zip(
             results.worker_runs, results.unpredicted_runs, strict=False
         )
+        if math.isfinite(with_them) and math.isfinite(without)
     ]
     ratios = [ratio for ratio in ratios if not math.isnan(ratio)]
     if not ratios:

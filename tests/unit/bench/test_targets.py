@@ -115,3 +115,13 @@ def test_issue_16_is_judged_on_the_median_of_the_pairs_not_the_best_runs() -> No
     found = verdicts(results, "kafka")[5]
     assert found.met is True
     assert found.measured == "0.95x, the median of the pairs' ratios (1.00, 0.41, 0.95)"
+
+
+def test_a_run_too_short_to_time_gives_no_ratio_for_issue_16() -> None:
+    results = figures(
+        worker_runs=[(4_000.0, 200.0), (600.0, 250.0)],
+        unpredicted_runs=[(4_200.0, 190.0), (math.inf, math.nan)],
+    )
+    found = verdicts(results, "kafka")[5]
+    assert found.measured == "0.95x, the median of the pairs' ratios (0.95)"
+    assert found.met is True
