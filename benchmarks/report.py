@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -22,6 +23,9 @@ from rich.table import Table
 from benchmarks.harness import WHOLE_SCRAPE_INTERVAL
 from benchmarks.latency import Latency, LatencyProbe
 from benchmarks.scrape import ScrapeCost
+
+if TYPE_CHECKING:
+    from benchmarks.turns import TakingTurns
 
 
 @dataclass
@@ -42,6 +46,8 @@ class Results:
     # Issue 16: the worker with SOCIALCARE_PREDICTIONS=false, alternated with the others.
     unpredicted_runs: list[tuple[float, float]] = field(default_factory=list)
     unpredicted_eps: float = math.nan
+    # ... and the two taking turns on the machine (what issue 16 is judged on).
+    taking_turns: list[TakingTurns] = field(default_factory=list)
     worker_startup: float = math.nan
     worker_outcomes: dict[str, float] = field(default_factory=dict)
     scrape_ms: float = math.nan

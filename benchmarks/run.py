@@ -10,7 +10,8 @@ batch in transactions) and a Redis on free ports, then, on the same N synthetic 
 3. baseline B: a Faust agent that only iterates `stream.events()` reads them (own process);
 4. the real worker (`python -m processor worker`) processes them; its /metrics is polled
    until `socialcare_events_processed_total` reaches N; then the same worker with
-   `SOCIALCARE_PREDICTIONS=false` (issue 16's cost);
+   `SOCIALCARE_PREDICTIONS=false`, and the two taking turns (issue 16's cost:
+   `benchmarks.turns`);
 5. with the worker caught up, fresh events are produced at a steady rate and the end-to-end
    latency is read from the worker's histogram (see `benchmarks.latency`).
 
@@ -46,8 +47,9 @@ from benchmarks.target_phases import (
     measure_target_latency,
 )
 from benchmarks.targets import print_verdicts, verdicts
+from benchmarks.turns import measure_taking_turns
 from benchmarks.worker_metrics import MetricsClient, Snapshot
-from benchmarks.worker_run import start_worker, worker_throughput
+from benchmarks.worker_run import fresh_application, start_worker, worker_throughput
 from processor.errors import SocialcareError
 from processor.settings import ClockMode, Settings
 from processor.stream.topics import ensure_topics
@@ -195,20 +197,14 @@ async def measure_worker_backlog(
     return caught_up
 
 
-def fresh_application(bench: BenchRun, settings: Settings, name: str) -> Settings:
-    """Another application on the same backlog: its own consumer group, changelog and port."""
-    return settings.model_copy(
-        update={"app_id": f"{bench.app_id}-{name}", "metrics_port": free_port()}
-    )
-
-
 async def measure_pair_again(
     bench: BenchRun, settings: Settings, results: Results, number: int
 ) -> None:
     """Steps 4, 5a and 5d again, alternated (fresh consumer groups and changelog): the
     machine's speed drifts by a quarter from minute to minute; target 1 compares the best
-    run of each, issue 16 the pairs' ratios. Even pairs run the worker without predictions
-    first, so that neither side of the ratio always runs second."""
+    run of each. Even pairs run the worker without predictions first, so that neither
+    side of the alternated ratio always runs second; then the two taking turns (step 5e,
+    what issue 16 is judged on)."""
     await measure_noop_agent(bench, settings, results, number)
     if number % 2 == 0:
         await measure_without_predictions(bench, settings, results, number)
@@ -224,6 +220,7 @@ async def measure_pair_again(
     worker.stop(timeout=10)
     if number % 2 == 1:
         await measure_without_predictions(bench, settings, results, number)
+    await measure_taking_turns(bench, settings, results, number)
 
 
 async def measure_without_predictions(
@@ -298,6 +295,7 @@ async def _benchmark(bench: BenchRun, events: int, partitions: int) -> Results:
     await measure_noop_agent(bench, settings, results)
     await measure_worker(bench, settings, results)
     await measure_without_predictions(bench, settings, results)
+    await measure_taking_turns(bench, settings, results)
     for number in range(2, bench.pairs + 1):
         await measure_pair_again(bench, settings, results, number)
     await measure_long_threads(bench, settings, results)

@@ -28,7 +28,14 @@ from benchmarks.harness import (
 )
 from benchmarks.worker_metrics import MetricsClient, Snapshot
 from processor.settings import Settings
-from processor.tools.local_services import ChildProcess
+from processor.tools.local_services import ChildProcess, free_port
+
+
+def fresh_application(bench: BenchRun, settings: Settings, name: str) -> Settings:
+    """Another application on the same backlog: its own consumer group, changelog and port."""
+    return settings.model_copy(
+        update={"app_id": f"{bench.app_id}-{name}", "metrics_port": free_port()}
+    )
 
 
 def start_worker(

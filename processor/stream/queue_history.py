@@ -13,7 +13,6 @@ without an event (30 days by default, well past the week the forecast looks back
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import NamedTuple, TypeVar
 
 from processor.metrics.windows import bucket_start
@@ -45,11 +44,11 @@ class QueueHistory:
 
     def __init__(self) -> None:
         # (brand, channel, priority) -> hour start -> conversations opened in it
-        self.arrivals: dict[tuple[str, str, str], Counter[float]] = {}
+        self.arrivals: dict[tuple[str, str, str], dict[float, int]] = {}
         # (brand, channel) -> minute start -> first responses in it (the recent minutes),
         # and hour start -> first responses in it
-        self.answers: dict[tuple[str, str], Counter[float]] = {}
-        self.hourly_answers: dict[tuple[str, str], Counter[float]] = {}
+        self.answers: dict[tuple[str, str], dict[float, int]] = {}
+        self.hourly_answers: dict[tuple[str, str], dict[float, int]] = {}
         # (brand, channel, priority) -> opening day -> conversations per wait bucket
         self.waits: dict[tuple[str, str, str], dict[float, list[int]]] = {}
         # (brand, channel, priority) -> (opened_at, target) of its latest opening with one
@@ -60,9 +59,21 @@ class QueueHistory:
         if before == after:
             return
         if before is not None and after is not None and before[:4] == after[:4]:
-            # Answered (the usual change): its opening counts as it did.
-            self._answer(before, -1)
-            self._answer(after, 1)
+            # Answered, or its target changed (the usual changes): its opening counts as
+            # it did, its wait moves to another bucket of the same day.
+            answered_before, answered_after = before.first_response_at, after.first_response_at
+            if answered_before != answered_after:
+                opened_at = before.opened_at
+                self._move_wait(
+                    (before.brand, before.channel, before.priority),
+                    opened_at - opened_at % DAY,
+                    wait_bucket(None if answered_before is None else answered_before - opened_at),
+                    wait_bucket(None if answered_after is None else answered_after - opened_at),
+                )
+                if answered_before is not None:
+                    self._first_response(before.brand, before.channel, answered_before, -1)
+                if answered_after is not None:
+                    self._first_response(after.brand, after.channel, answered_after, 1)
             self._target(after)
             return
         if before is not None:
@@ -72,20 +83,18 @@ class QueueHistory:
             self._target(after)
 
     def _count(self, facts: QueueFacts, step: int) -> None:
+        """Its opening, its wait (answered or not) and its first response."""
         queue = (facts.brand, facts.channel, facts.priority)
-        _add(self.arrivals, queue, bucket_start(facts.opened_at, ARRIVAL_BUCKET_SECONDS), step)
-        self._answer(facts, step)
-
-    def _answer(self, facts: QueueFacts, step: int) -> None:
-        """Its wait (answered or not) and its first response."""
         opened_at = facts.opened_at
+        _add(self.arrivals, queue, bucket_start(opened_at, ARRIVAL_BUCKET_SECONDS), step)
         answered_at = facts.first_response_at
         wait = None if answered_at is None else answered_at - opened_at
-        queue = (facts.brand, facts.channel, facts.priority)
         self._count_wait(queue, bucket_start(opened_at, DAY), wait_bucket(wait), step)
-        if answered_at is None:
-            return
-        pair = (facts.brand, facts.channel)
+        if answered_at is not None:
+            self._first_response(facts.brand, facts.channel, answered_at, step)
+
+    def _first_response(self, brand: str, channel: str, answered_at: float, step: int) -> None:
+        pair = (brand, channel)
         _add(self.hourly_answers, pair, bucket_start(answered_at, ARRIVAL_BUCKET_SECONDS), step)
         minute = bucket_start(answered_at, ANSWER_BUCKET_SECONDS)
         _add(self.answers, pair, minute, step)
@@ -93,6 +102,13 @@ class QueueHistory:
         if recent is not None and len(recent) > 2 * RECENT_ANSWERS_SECONDS / 60:
             for old in [at for at in recent if at < minute - RECENT_ANSWERS_SECONDS]:
                 del recent[old]
+
+    def _move_wait(self, queue: tuple[str, str, str], day: float, old: int, new: int) -> None:
+        """One conversation of the day's counts (counted: they exist) changed wait bucket."""
+        if old != new:
+            counts = self.waits[queue][day]
+            counts[old] -= 1
+            counts[new] += 1
 
     def _target(self, facts: QueueFacts) -> None:
         """The first-response target of its priority's latest opening."""
@@ -136,12 +152,15 @@ class QueueHistory:
         return sum(counts.get(since + n * ANSWER_BUCKET_SECONDS, 0) for n in range(minutes))
 
 
-def _add(table: dict[Key, Counter[float]], key: Key, at: float, step: int) -> None:
+def _add(table: dict[Key, dict[float, int]], key: Key, at: float, step: int) -> None:
+    """Count `step` more at `at` (plain dicts, not `Counter`s: this runs at most events)."""
     counts = table.get(key)
     if counts is None:
-        counts = table[key] = Counter()
-    counts[at] += step
-    if counts[at] <= 0:
-        del counts[at]
-        if not counts:
-            del table[key]
+        counts = table[key] = {}
+    now = counts.get(at, 0) + step
+    if now > 0:
+        counts[at] = now
+        return
+    counts.pop(at, None)
+    if not counts:
+        del table[key]
