@@ -51,11 +51,12 @@ def _generate(count: int, seed: int, start: float) -> list[dict[str, Any]]:
     return events[:count]
 
 
-def backlog_events(count: int, seed: int) -> list[dict[str, Any]]:
-    """`count` synthetic v1 events in event-time order, ending a few minutes before now."""
+def backlog_events(count: int, seed: int, ending: float | None = None) -> list[dict[str, Any]]:
+    """`count` synthetic v1 events in event-time order, ending a few minutes before `ending`
+    (now by default; a fixed one gives the same events at every run)."""
     per_second = BACKLOG_CONVERSATIONS_PER_MINUTE * EVENTS_PER_CONVERSATION / 60.0
     span = count / per_second * 1.5 + 600.0
-    return _generate(count, seed, start=time.time() - span)
+    return _generate(count, seed, start=(time.time() if ending is None else ending) - span)
 
 
 def latency_events(count: int, seed: int, prefix: str) -> list[dict[str, Any]]:

@@ -61,6 +61,29 @@ class LocalCheckpoint:
         return committed(await self.commit())  # the fenced: none, without a broker
 
 
+async def _nowhere(partition: int, key: bytes | None, value: bytes) -> None: ...
+
+
+def build(
+    settings: Settings, scratch: Path, disk: bool
+) -> tuple[Pipeline, LocalCheckpoint | None, LocalState | None]:
+    """The pipeline over dicts, or over the worker's state store in `scratch` (`disk`):
+    then with its checkpoint and the local state to close."""
+    checkpoint = local = None
+    tables = Tables.in_memory()
+    if disk:
+        local = LocalState(scratch / "state")
+        store = StateStore(PARTITION_OF, local, on_disk=ON_DISK)
+        store.offsets.update({partition: -1 for partition in range(settings.partitions)})
+        tables, checkpoint = Tables.of_store(store), LocalCheckpoint(store)
+    pipeline = Pipeline(
+        settings, tables=tables, policies=SlaPolicyCache(), dedup=MemoryDedup(),
+        health=NoHealth(), dead_letters=TopicDeadLetters(_nowhere, NoHealth()),
+        checkpoint=checkpoint,
+    )  # fmt: skip
+    return pipeline, checkpoint, local
+
+
 async def run(
     events_per_minute: float,
     minutes: float,
@@ -81,26 +104,13 @@ async def run(
         documents = SyntheticTraffic(start, seed=1, profile=profile).advance(start + minutes * 60)
     messages = messages_of(documents, settings, 4)
 
-    async def nowhere(partition: int, key: bytes | None, value: bytes) -> None: ...
-
     with tempfile.TemporaryDirectory(prefix="socialcare-pipeline-") as scratch:
-        checkpoint = None
-        tables = Tables.in_memory()
-        if disk:
-            local = LocalState(Path(scratch) / "state")
-            store = StateStore(PARTITION_OF, local, on_disk=ON_DISK)
-            store.offsets.update({partition: -1 for partition in range(4)})
-            tables, checkpoint = Tables.of_store(store), LocalCheckpoint(store)
-        pipeline = Pipeline(
-            settings, tables=tables, policies=SlaPolicyCache(), dedup=MemoryDedup(),
-            health=NoHealth(), dead_letters=TopicDeadLetters(nowhere, NoHealth()),
-            checkpoint=checkpoint,
-        )  # fmt: skip
+        pipeline, checkpoint, local = build(settings, Path(scratch), disk)
         began = time.perf_counter()
         for first in range(0, len(messages), batch):
             await pipeline.handle_batch(messages[first : first + batch])
         elapsed = time.perf_counter() - began
-        if disk:
+        if local is not None:
             local.close()
     kind = f"threads of {thread_posts} posts" if thread_posts else "synthetic mix"
     kind += f", batches of {batch}" + ("" if predictions else ", without predictions")

@@ -134,7 +134,7 @@ def summary(results: Results, console: Console) -> None:
         table.add_row(
             "socialcare worker, SOCIALCARE_PREDICTIONS=false", f"{unpredicted:,.0f}",
             f"predicted CSAT and breach forecast off, best of {len(results.unpredicted_runs)} "
-            "(issue 16's row below compares the pairs)",
+            "(issue 16's row below: the two taking turns)",
         )  # fmt: skip
     aligned = results.alignment_eps
     cost = results.worker_eps / aligned if aligned else math.nan

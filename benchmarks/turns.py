@@ -180,11 +180,20 @@ async def measure_taking_turns(
         f"{found.turns} turns of {TURN_SECONDS:g}s: with predictions {found.rate(0):,.0f} "
         f"events/s ({found.cpu_per_event[0]:,.0f} µs CPU/event), without {found.rate(1):,.0f} "
         f"({found.cpu_per_event[1]:,.0f} µs CPU/event): {found.ratio:.3f}x "
-        f"({found.cpu_ratio:.3f}x by CPU); outcomes "
-        + "; ".join(
-            f"{name} " + ", ".join(f"{k} {v:,.0f}" for k, v in sorted(snapshot.outcomes().items()))
-            for name, snapshot in zip(names, snapshots, strict=True)
-        )
+        f"({found.cpu_ratio:.3f}x by CPU); "
+        + "; ".join(_detail(*run) for run in zip(names, snapshots, strict=True))
+    )
+
+
+def _detail(name: str, snapshot: Snapshot) -> str:
+    """Its outcomes, what it wrote to the changelog an event (fewer records an event:
+    larger batches), its collector's pauses."""
+    processed = max(snapshot.processed_total, 1.0)
+    outcomes = ", ".join(f"{k} {v:,.0f}" for k, v in sorted(snapshot.outcomes().items()) if v)
+    return (
+        f"{name}: {outcomes}, {snapshot.changelog_records / processed:.2f} changelog records "
+        f"and {snapshot.changelog_bytes / processed:,.0f} B an event, collector "
+        f"{snapshot.gc_pause_seconds:.2f}s"
     )
 
 
