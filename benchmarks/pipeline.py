@@ -10,8 +10,10 @@ of the business logic, to set beside `socialcare bench` (the whole worker).
 `--thread-posts N` replaces the synthetic mix with threads of N posts (the bench's long
 threads); `--disk` runs over the worker's state store instead of dicts (RocksDB in a
 scratch folder, each batch's changes encoded as changelog records and persisted, no
-broker) and prints the changelog bytes per event too. `--no-predictions` runs it with
-`SOCIALCARE_PREDICTIONS=false` (issue 16's share of the processing: alternate the two).
+broker) and prints the changelog bytes per event too. The last figure is the clock
+checks' heap at the end (about one entry per conversation with a deadline ahead).
+`--no-predictions` runs it with `SOCIALCARE_PREDICTIONS=false` (issue 16's share of the
+processing: alternate the two).
 """
 
 from __future__ import annotations
@@ -110,6 +112,8 @@ async def run(
         for first in range(0, len(messages), batch):
             await pipeline.handle_batch(messages[first : first + batch])
         elapsed = time.perf_counter() - began
+        store = pipeline.conversations
+        checks = sum(len(store.clock_checks(partition)) for partition in range(4))
         if local is not None:
             local.close()
     kind = f"threads of {thread_posts} posts" if thread_posts else "synthetic mix"
@@ -118,7 +122,8 @@ async def run(
           f"{len(messages) / elapsed:,.0f} events/s, "
           f"{elapsed / len(messages) * 1e6:.1f} µs per event"
           + (f", {checkpoint.bytes / len(messages):,.0f} changelog bytes per event"
-             if checkpoint is not None else ""))  # fmt: skip
+             if checkpoint is not None else "")
+          + f"; {checks:,} clock check entries")  # fmt: skip
 
 
 def main() -> None:

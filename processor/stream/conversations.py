@@ -24,6 +24,7 @@ from processor.domain.conversation import ConversationState
 from processor.domain.thread import Mark
 from processor.domain.thread_tail import ChunkStore
 from processor.stream.backlog import OpenBacklog, OpenConversation
+from processor.stream.clock_checks import ClockChecks
 from processor.stream.interfaces import Table
 from processor.stream.queue_history import QueueFacts, QueueHistory
 
@@ -141,9 +142,9 @@ class ConversationStore:
     ) -> None:
         self.table = table
         self.threads: Table = {} if threads is None else threads  # closed tail chunks
-        # (next time the clock alone changes a conversation, its id); entries may be
-        # stale and are checked against the state when due.
-        self._checks: dict[int, list[tuple[float, str]]] = defaultdict(list)
+        # When the clock alone next changes each conversation (entries may be early: the
+        # state is checked when its entry comes due).
+        self._checks: dict[int, ClockChecks] = defaultdict(ClockChecks)
         # Conversations by last event time, to forget idle ones (one entry per conversation).
         self._idle: dict[int, list[tuple[float, str]]] = defaultdict(list)
         self._open: dict[int, OpenBacklog] = defaultdict(OpenBacklog)
@@ -197,6 +198,7 @@ class ConversationStore:
     def store(self, state: ConversationState) -> None:
         """Write a state (with its index entries) and bring the indexes up to date."""
         due, entry, facts = _entries(state)
+        self._checks[state.partition].schedule(state.conversation_id, due)
         self._open[state.partition].put(state.conversation_id, entry)
         if self._keeps_history:
             self._history[state.partition].change(self._facts_before(state), facts)
@@ -210,8 +212,6 @@ class ConversationStore:
         live.move_to_end(key)  # the least recently stored go first
         if len(live) > self._states_kept:
             live.popitem(last=False)
-        if due is not None:
-            heapq.heappush(self._checks[state.partition], (due, state.conversation_id))
 
     def opened(self, state: ConversationState) -> None:
         """A new conversation: watch it for idleness."""
@@ -223,22 +223,24 @@ class ConversationStore:
     def due(self, partition: int, now: float) -> Iterator[ConversationState]:
         """States whose next clock check is at or before `now` (each popped once)."""
         checks = self._checks[partition]
-        while checks and checks[0][0] <= now:
-            _, conversation_id = heapq.heappop(checks)
+        for conversation_id in checks.due(now):
             key = table_key(partition, conversation_id)
-            live = self._live.get(key)
-            if live is not None:
-                assert live.stored_index is not None
-                stored_due = live.stored_index[0]
-                if stored_due is None or stored_due > now:
-                    continue  # an entry left by an earlier store: the clock changes nothing
-                yield live
-                continue
-            document = self.table.get(key)
-            if document is not None:
+            state = self._live.get(key)
+            if state is None:
+                document = self.table.get(key)
+                if document is None:
+                    continue  # forgotten since
                 # Not kept: the sweep may move its clock without storing it.
                 chunks = self.chunks(partition, conversation_id)
-                yield _with_stored_index(state_of(document, chunks), document)
+                state = _with_stored_index(state_of(document, chunks), document)
+            assert state.stored_index is not None
+            stored_due = state.stored_index[0]
+            if stored_due is None or stored_due > now:
+                # An early entry (its check moved later since): the clock changes nothing
+                # yet; its stored check waits in the heap instead.
+                checks.schedule(conversation_id, stored_due)
+                continue
+            yield state
 
     def idle(self, partition: int, idle_before: float) -> Iterator[ConversationState]:
         """States with no event since `idle_before`; the caller retires them with `delete`."""
@@ -301,9 +303,8 @@ class ConversationStore:
                     open_now.put(conversation_id, entry)
                 if due is not None:
                     checks.append((due, conversation_id))
-            heapq.heapify(checks)
             heapq.heapify(idle)
-            self._checks[partition] = checks
+            self._checks[partition] = ClockChecks(checks)
             self._idle[partition] = idle
             self._open[partition] = open_now
             self._history[partition] = history
@@ -340,3 +341,7 @@ class ConversationStore:
     def backlog(self, partition: int) -> OpenBacklog:
         """The partition's open conversations (tests seed it directly)."""
         return self._open[partition]
+
+    def clock_checks(self, partition: int) -> ClockChecks:
+        """The partition's clock checks (for tests and benchmarks: their size)."""
+        return self._checks[partition]

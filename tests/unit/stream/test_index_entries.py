@@ -18,7 +18,7 @@ from tests.unit.stream.test_replay_equals_live import _RUNS, run_both
 def indexes(store: ConversationStore, partition: int) -> tuple[Any, ...]:
     history = store.history(partition)
     return (
-        sorted(store._checks[partition]),
+        store.clock_checks(partition).entries(),
         sorted(store._idle[partition]),
         dict(store.backlog(partition).entries),
         dict(store.backlog(partition).awaiting_first_response()),
@@ -54,7 +54,7 @@ async def test_stored_index_entries_equal_the_followed_states() -> None:
         sum(counts.values()) for p in partitions for counts in followed.history(p).arrivals.values()
     )
     assert opened == sum(1 for doc in without.values() if doc.get("opened_at") is not None)
-    assert sum(len(followed._checks[p]) for p in partitions) > 0
+    assert sum(len(followed.clock_checks(p)) for p in partitions) > 0
 
 
 def recent(answers: dict[Any, Any], since: float) -> dict[Any, dict[float, int]]:
