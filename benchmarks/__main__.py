@@ -40,7 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--pairs", type=int, default=3,
         help="alternated runs of the no-op agent and the worker with and without predictions; "
-             "target 1 takes each's best, issue 16 the median of the pairs",
+             "target 1 takes each's best; issue 16 the median of the two taking turns, "
+             "twice a pair",
     )  # fmt: skip
     arguments = parser.parse_args(argv)
     return run_benchmark(
