@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.data import backlog_events, messages_of
-from benchmarks.pipeline import build
+from benchmarks.pipeline import build, handle_all
 from processor.settings import Settings
 from processor.stream.worker import tune_garbage_collector
 
@@ -58,8 +58,7 @@ async def _child(mode: str, events: int, disk: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="socialcare-instructions-") as scratch:
         pipeline, _, local = build(settings, Path(scratch), disk)
         if mode != "none":
-            for first in range(0, len(messages), BATCH):
-                await pipeline.handle_batch(messages[first : first + BATCH])
+            await handle_all(pipeline, messages, BATCH)
         if local is not None:
             local.close()
 

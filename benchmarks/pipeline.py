@@ -32,7 +32,7 @@ from processor.settings import Settings
 from processor.state.local import LocalState
 from processor.state.store import StateStore
 from processor.stream.deadletters import TopicDeadLetters
-from processor.stream.interfaces import Committing, committed
+from processor.stream.interfaces import Committing, Message, committed
 from processor.stream.pipeline import Pipeline
 from processor.stream.tables import ON_DISK, PARTITION_OF, Tables
 from processor.stream.worker import tune_garbage_collector
@@ -86,6 +86,12 @@ def build(
     return pipeline, checkpoint, local
 
 
+async def handle_all(pipeline: Pipeline, messages: list[Message], batch: int = 500) -> None:
+    """The messages through the pipeline in batches, as the agent hands them over."""
+    for first in range(0, len(messages), batch):
+        await pipeline.handle_batch(messages[first : first + batch])
+
+
 async def run(
     events_per_minute: float,
     minutes: float,
@@ -109,11 +115,10 @@ async def run(
     with tempfile.TemporaryDirectory(prefix="socialcare-pipeline-") as scratch:
         pipeline, checkpoint, local = build(settings, Path(scratch), disk)
         began = time.perf_counter()
-        for first in range(0, len(messages), batch):
-            await pipeline.handle_batch(messages[first : first + batch])
+        await handle_all(pipeline, messages, batch)
         elapsed = time.perf_counter() - began
         store = pipeline.conversations
-        checks = sum(len(store.clock_checks(partition)) for partition in range(4))
+        checks = sum(len(store.clock_checks(p)) for p in range(settings.partitions))
         if local is not None:
             local.close()
     kind = f"threads of {thread_posts} posts" if thread_posts else "synthetic mix"

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.data import messages_of, thread_events
-from benchmarks.pipeline import build
+from benchmarks.pipeline import build, handle_all
 from processor.settings import Settings
 from processor.stream.clock_checks import ClockChecks
 
@@ -122,11 +122,7 @@ def test_a_long_thread_keeps_a_few_entries_not_one_per_event(tmp_path: Path) -> 
     pipeline, _, local = build(settings, tmp_path, disk=True)
     assert local is not None
 
-    async def run() -> None:
-        for first in range(0, len(messages), 500):
-            await pipeline.handle_batch(messages[first : first + 500])
-
-    asyncio.run(run())
+    asyncio.run(handle_all(pipeline, messages))
     local.close()
     store = pipeline.conversations
     entries = [entry for partition in range(4) for entry in store.clock_checks(partition).entries()]
