@@ -13,13 +13,15 @@ scratch folder, each batch's changes encoded as changelog records and persisted,
 broker) and prints the changelog bytes per event too. The last figure is the clock
 checks' heap at the end (about one entry per conversation with a deadline ahead).
 `--no-predictions` runs it with `SOCIALCARE_PREDICTIONS=false` (issue 16's share of the
-processing: alternate the two).
+processing: alternate the two). `--result FILE` writes the events and seconds as JSON too
+(`benchmarks.parallel` runs copies of it at once: target 3's ceiling on this machine).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -100,6 +102,7 @@ async def run(
     disk: bool,
     batch: int = 500,
     predictions: bool = True,
+    result: Path | None = None,
 ) -> None:
     settings = Settings.model_validate(
         {"clock": "event", "partitions": 4, "predictions": predictions}
@@ -111,6 +114,8 @@ async def run(
         profile = TrafficProfile(conversations_per_minute=events_per_minute)
         documents = SyntheticTraffic(start, seed=1, profile=profile).advance(start + minutes * 60)
     messages = messages_of(documents, settings, 4)
+    if not messages:
+        raise SystemExit("no events to process: give --minutes above 0 (--events with threads)")
 
     with tempfile.TemporaryDirectory(prefix="socialcare-pipeline-") as scratch:
         pipeline, checkpoint, local = build(settings, Path(scratch), disk)
@@ -129,6 +134,8 @@ async def run(
           + (f", {checkpoint.bytes / len(messages):,.0f} changelog bytes per event"
              if checkpoint is not None else "")
           + f"; {checks:,} clock check entries")  # fmt: skip
+    if result is not None:  # for a benchmark running copies of this one (benchmarks.parallel)
+        result.write_text(json.dumps({"events": len(messages), "seconds": elapsed}))
 
 
 def main() -> None:
@@ -147,11 +154,13 @@ def main() -> None:
     parser.add_argument("--no-predictions", action="store_true",
                         help="SOCIALCARE_PREDICTIONS=false: no predicted CSAT, no breach "
                              "forecast history")  # fmt: skip
+    parser.add_argument("--result", type=Path,
+                        help="also write the events and seconds to this JSON file")  # fmt: skip
     arguments = parser.parse_args()
     tune_garbage_collector()  # as the worker does
     asyncio.run(run(arguments.events_per_minute, arguments.minutes, arguments.thread_posts,
                     arguments.events, arguments.disk, arguments.batch,
-                    not arguments.no_predictions))  # fmt: skip
+                    not arguments.no_predictions, arguments.result))  # fmt: skip
 
 
 if __name__ == "__main__":

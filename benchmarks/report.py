@@ -22,6 +22,7 @@ from rich.table import Table
 
 from benchmarks.harness import WHOLE_SCRAPE_INTERVAL
 from benchmarks.latency import Latency, LatencyProbe
+from benchmarks.parallel import Parallel
 from benchmarks.scrape import ScrapeCost
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ class Results:
     long_bytes_per_event: float = math.nan
     scale_one_eps: float = math.nan
     scale_two_eps: float = math.nan
+    parallel: Parallel | None = None  # target 3's ceiling measured: the processing, 2 copies
     target_latency: Latency | None = None
     scrape: ScrapeCost | None = None
 

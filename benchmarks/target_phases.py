@@ -6,7 +6,9 @@
 7. Scale-out: the backlog on 8-partition topics, read by one worker, then by two worker
    processes of another application (target 3). The backlog is produced once the workers
    own their partitions, so no rebalance falls inside the timed window; the CPU of the
-   broker and of each worker is printed, since two cores bound this machine.
+   broker and of each worker is printed, since two cores bound this machine. First, the
+   machine's own ceiling for two processes of this work (`benchmarks.parallel`: the
+   processing code alone, two copies at once against one).
 8. Latency at `TARGET_RATE` events/s on the main worker, caught up (target 4; see
    `benchmarks.latency`, whose raw consumer gives the broker's fetch-wait floor beside it).
 9. Scrape: a whole /metrics page with `SCRAPE_OPEN` open conversations, in-process
@@ -21,6 +23,7 @@ import time
 from benchmarks.data import backlog_events, produce, thread_events
 from benchmarks.harness import START_TIMEOUT, BenchError, BenchRun, progress_bar
 from benchmarks.latency import fresh_latency
+from benchmarks.parallel import measure_parallel
 from benchmarks.report import Results
 from benchmarks.scrape import scrape_cost
 from benchmarks.worker_metrics import MetricsClient, Snapshot
@@ -143,6 +146,7 @@ async def _scale_run(
 async def measure_scale_out(bench: BenchRun, settings: Settings, results: Results) -> None:
     """Step 7: one worker, then two, on 8 partitions (target 3)."""
     bench.console.rule(f"[bold]7. Scale-out on {SCALE_PARTITIONS} partitions")
+    results.parallel = await measure_parallel(bench.console)
     results.scale_one_eps = await _scale_run(bench, settings, results, 1, f"{SCALE_NAME}1")
     results.scale_two_eps = await _scale_run(bench, settings, results, 2, f"{SCALE_NAME}2")
     bench.console.print(

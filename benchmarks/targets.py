@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.parallel import COPIES
 from benchmarks.report import Results, usable_cores
 from benchmarks.target_phases import (
     LONG_THREAD_POSTS,
@@ -106,10 +107,16 @@ def verdicts(results: Results, broker: str) -> list[Verdict]:
     scale = _ratio(results.scale_two_eps, results.scale_one_eps)
     ceiling = scale_out_ceiling(results.cpu, usable_cores())
     bound = (
-        f"; this machine's ceiling {ceiling:.2f}x (the cores left to two workers beside the "
-        "broker, Redis and the bench, over one worker's)"
+        f"; this machine's ceiling by CPU {ceiling:.2f}x (the cores left to two workers "
+        "beside the broker, Redis and the bench, over one worker's)"
         if not math.isnan(ceiling) else ""
     )  # fmt: skip
+    parallel = results.parallel
+    if parallel is not None and parallel.rounds:
+        bound += (
+            f"; measured: the processing code alone (no broker), {COPIES} copies at once "
+            f"{parallel.ceiling:.2f}x one alone (rounds {parallel.shown()})"
+        )
     out.append(Verdict(
         3, f"two workers on {SCALE_PARTITIONS} partitions >= {SCALE_OUT}x one worker",
         f"{results.scale_two_eps:,.0f} events/s = {scale:.2f}x",
