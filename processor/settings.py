@@ -233,6 +233,12 @@ class Settings(BaseSettings):
     batch_max_events: int = Field(
         500, validation_alias=_env("SOCIALCARE_BATCH_MAX_EVENTS"), ge=1, le=100_000
     )
+    # The batches that end within this long of the last changelog write are written with
+    # the next one, once (processor.stream.checkpoint): Kafka Streams' commit interval
+    # under exactly-once. 0 writes every batch.
+    commit_interval_seconds: float = Field(
+        0.1, validation_alias=_env("SOCIALCARE_COMMIT_INTERVAL_SECONDS"), ge=0, le=10
+    )
     # Aligned input (processor.stream.alignment): how long a caught-up empty topic-partition
     # holds its partition back, how long one with unread records may, and the buffer bound.
     alignment_idle_seconds: float = Field(

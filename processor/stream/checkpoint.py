@@ -8,6 +8,14 @@ from the recorded progress on is processed again. Nothing of a batch is acknowle
 Faust before its write completes. The write runs while the next batch is processed (the
 worker waited on the broker for up to half of its time otherwise); the batch after waits
 for it before taking its own changes.
+
+A commit interval (`SOCIALCARE_COMMIT_INTERVAL_SECONDS`, Kafka Streams' `commit.interval.ms`
+under exactly-once) writes the batches that end within it once: live traffic comes in
+fetches of a few events, and a record many events change (the all-time totals of a brand
+and channel: every series of the pair) was written whole by each of them. A deferred
+batch's changes stay in the store, its dead letters in the outbox, its records
+unacknowledged; the next batch past the interval, or the worker's timer, writes them all
+in one unit, and every deferred batch completes with that write.
 """
 
 from __future__ import annotations
@@ -15,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 
 from processor.errors import SocialcareError
 from processor.metrics.health import HealthMetrics
@@ -38,14 +47,26 @@ class StateCheckpoint:
         writer: ChangelogWriter,
         dead_letter_topic: str,
         health: HealthMetrics | None = None,
+        interval: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.writer = writer
         self.health = health
         self.dead_letter_topic = dead_letter_topic
+        self.interval = interval
+        self._clock = clock
         self._outbox: dict[int, list[Outgoing]] = defaultdict(list)
         # The batch being written while the next one is processed (at most one).
         self._writing: asyncio.Task[set[int]] | None = None
+        # When the last write began, and what the batches deferred since wait on.
+        self._began = float("-inf")
+        self._deferred: asyncio.Future[set[int]] | None = None
+        # Partitions a write found fenced off while batches were deferred: those batches
+        # processed records of them too, which must not be acknowledged.
+        self._fenced_while_deferred: set[int] = set()
+        # Once a write failed no later one may start: its changes build on the lost ones.
+        self._failure: ChangelogWriteFailed | None = None
 
     async def stage_dead_letter(self, partition: int, key: bytes | None, value: bytes) -> None:
         self._outbox[partition].append(Outgoing(self.dead_letter_topic, key, value))
@@ -55,11 +76,17 @@ class StateCheckpoint:
         self._outbox[partition].append(record)
 
     async def commit(self) -> set[int]:
-        """Write the batch; returns the partitions fenced off by their new owner."""
-        return await (await self.begin()).lost()
+        """Write the batch (and any deferred); returns the partitions fenced off by their
+        new owner."""
+        return await (await self.begin(force=True)).lost()
 
-    async def begin(self) -> Committing:
-        """Start writing the batch, once the batch before it is written.
+    def overdue(self) -> bool:
+        """Deferred batches whose interval is over (the worker's timer writes them)."""
+        return self._deferred is not None and self._clock() - self._began >= self.interval
+
+    async def begin(self, force: bool = False) -> Committing:
+        """Start writing the batch, once the batch before it is written; or, within the
+        commit interval of the last write (and not `force`), defer it to the next write.
 
         A partition's transactions go one at a time, and a batch's changes build on the
         previous batch's: so the previous write is awaited first (its partitions fenced
@@ -69,25 +96,64 @@ class StateCheckpoint:
         every change, written or not. A failed previous write raises here
         (`ChangelogWriteFailed`).
         """
+        if self._failure is not None:
+            raise self._failure
+        if not force and self._clock() - self._began < self.interval:
+            return self._defer()
         waited = time.perf_counter()
-        fenced_earlier = await self.settle()
+        fenced_earlier = await self._settle_writing()
         if self.health is not None:
             self.health.write_wait.inc(time.perf_counter() - waited)
-        partitions = (self.store.changed_partitions() | set(self._outbox)) - fenced_earlier
+        left_out = fenced_earlier | self._fenced_while_deferred
+        self._fenced_while_deferred = set()
+        partitions = (self.store.changed_partitions() | set(self._outbox)) - left_out
         batches = {
             partition: self._outbox.pop(partition, []) + self.store.take_changes(partition)
             for partition in sorted(partitions)
         }
+        deferred, self._deferred = self._deferred, None
         if not batches:
+            if deferred is not None:  # their partitions fenced off, or nothing changed
+                deferred.set_result(left_out)
             return committed(fenced_earlier)
+        self._began = self._clock()
         writing = asyncio.get_running_loop().create_task(self._write(batches))
         self._writing = writing
+        if deferred is not None:
+            writing.add_done_callback(partial(_complete, deferred, frozenset(left_out)))
         return Committing(frozenset(fenced_earlier), writing)
 
+    def _defer(self) -> Committing:
+        """The batch left to the next write: what it waits on, and the partitions the
+        write before found fenced off if that write is over (a failed one raises)."""
+        fenced_earlier: set[int] = set()
+        writing = self._writing
+        if writing is not None and writing.done():
+            self._writing = None
+            if writing.cancelled() or writing.exception() is not None:
+                cause = writing.exception() if not writing.cancelled() else None
+                self._failure = ChangelogWriteFailed(
+                    f"a batch's changelog write failed ({type(cause).__name__}: {cause})"
+                )
+                raise self._failure from cause
+            fenced_earlier = set(writing.result())
+            self._fenced_while_deferred |= fenced_earlier
+        if self._deferred is None:
+            self._deferred = asyncio.get_running_loop().create_future()
+        return Committing(frozenset(fenced_earlier), self._deferred)
+
     async def settle(self) -> set[int]:
-        """Wait for the batch being written, if any; the partitions it could not write.
-        Raises `ChangelogWriteFailed` if the write failed (its records stay
-        unacknowledged)."""
+        """Write what was deferred, then wait for the batch being written, if any; the
+        partitions it could not write. Raises `ChangelogWriteFailed` if the write failed
+        (its records stay unacknowledged)."""
+        if self._deferred is not None:
+            if self._failure is not None:
+                raise self._failure
+            fenced_earlier = (await self.begin(force=True)).fenced_earlier
+            return set(fenced_earlier) | await self._settle_writing()
+        return await self._settle_writing()
+
+    async def _settle_writing(self) -> set[int]:
         writing = self._writing
         if writing is None:
             return set()
@@ -98,9 +164,10 @@ class StateCheckpoint:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            raise ChangelogWriteFailed(
+            self._failure = ChangelogWriteFailed(
                 f"a batch's changelog write failed ({type(exc).__name__}: {exc})"
-            ) from exc
+            )
+            raise self._failure from exc
         finally:
             if writing.done() and self._writing is writing:
                 self._writing = None
@@ -124,3 +191,18 @@ class StateCheckpoint:
         """Dead letters of partitions this worker gave up: their next owner writes them."""
         for partition in partitions:
             self._outbox.pop(partition, None)
+
+
+def _complete(
+    deferred: asyncio.Future[set[int]], left_out: frozenset[int], writing: asyncio.Task[set[int]]
+) -> None:
+    """The deferred batches complete as the write that took their changes (with the
+    partitions fenced off before it, whose changes it left out)."""
+    if deferred.done():
+        return
+    if writing.cancelled():
+        deferred.cancel()
+    elif writing.exception() is not None:
+        deferred.set_exception(writing.exception())  # type: ignore[arg-type]
+    else:
+        deferred.set_result(set(left_out) | writing.result())

@@ -148,8 +148,9 @@ class Worker:
             )
         )
         self.checkpoint = StateCheckpoint(
-            self.store, self.writer, settings.topic_deadletters, self.health
-        )
+            self.store, self.writer, settings.topic_deadletters, self.health,
+            interval=settings.commit_interval_seconds,
+        )  # fmt: skip
         # Batches and partition changes take turns: a batch never sees its partitions move.
         self.lock = asyncio.Lock()
         self.assigned = asyncio.Event()
@@ -297,6 +298,19 @@ class Worker:
                 self._give_up(set(committing.fenced_earlier))
             return stale | committing.fenced_earlier, committing.written
 
+    async def write_deferred(self) -> None:
+        """Write the batches the commit interval deferred, once it is over."""
+        async with self.lock:
+            if self.fatal is not None or not self.checkpoint.overdue():
+                return
+            try:
+                committing = await self.checkpoint.begin(force=True)
+            except ChangelogWriteFailed as exc:
+                self.stop_for(exc)
+                return
+            if committing.fenced_earlier:
+                self._give_up(set(committing.fenced_earlier))
+
     async def settle_writes(self) -> None:
         """Wait for the batch being written (before partitions move or the worker stops);
         give up what it could not write. A failed write gives up every partition held:
@@ -398,6 +412,12 @@ class Worker:
         @app.timer(settings.sla_refresh_seconds)  # type: ignore[untyped-decorator]
         async def refresh_policies() -> None:
             await self.refresh_policies()
+
+        if settings.commit_interval_seconds > 0:
+
+            @app.timer(settings.commit_interval_seconds)  # type: ignore[untyped-decorator]
+            async def write_deferred() -> None:  # input gone quiet: not with the next tick
+                await self.write_deferred()
 
         async def on_revoked(sender: Any, revoked: set[TP], **_: Any) -> None:
             # Export nothing until the assignment. The state and the records buffered for

@@ -1,0 +1,215 @@
+"""The worker with and without the commit interval, alternated on the same machine.
+
+    .venv/bin/python -m benchmarks.commit_interval [--broker kafka] [--rounds 3]
+                                                   [--events 50000] [--rate 500 --live 7500]
+
+`SOCIALCARE_COMMIT_INTERVAL_SECONDS` writes the batches that end within it of the last
+changelog write with the next one. Two measures, each run in turn with the interval at 0
+(a write per batch) and at the default, in alternated order (`0, d, d, 0, 0, d, ...`: this
+machine's speed drifts by a quarter from minute to minute):
+
+- *backlog*: the bench's backlog of `--events` through a fresh application (its own
+  consumer group and changelog): events/s, the worker's CPU per event, changelog bytes and
+  records per event, the broker's CPU;
+- *live*: `--live` fresh events at `--rate`/s through a worker on topics of its own, once
+  it owns its partitions: the worker's CPU per event, changelog bytes and records per
+  event, and the end-to-end latency (`socialcare_pipeline_latency_seconds`).
+
+Prints each run, then the median of each setting. Kafka by default: the worker writes with
+transactions there, which is where a write per batch costs most.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import math
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from benchmarks.data import backlog_events, latency_events, produce
+from benchmarks.harness import BenchError, BenchRun, cpu_seconds, progress_bar
+from benchmarks.latency import LatencyProbe, latency_phase
+from benchmarks.run import start_services
+from benchmarks.target_phases import variant
+from benchmarks.worker_metrics import MetricsClient, Snapshot
+from benchmarks.worker_run import fresh_application, start_worker, worker_throughput
+from processor.settings import Settings
+from processor.stream.topics import ensure_topics
+from processor.tools.local_services import stop_all
+
+DEFAULT_INTERVAL = Settings.model_fields["commit_interval_seconds"].default
+OWNING_TIMEOUT = 90.0
+
+
+@dataclass(frozen=True)
+class IntervalRun:
+    """One run's figures (NaN where the measure has none: no rate in the live runs)."""
+
+    interval: float
+    events_per_second: float
+    cpu_per_event: float  # µs of the worker's CPU
+    changelog_bytes: float  # per event
+    changelog_records: float  # per event
+    p50: float = float("nan")  # seconds, live runs
+    p99: float = float("nan")
+
+
+def alternated(intervals: tuple[float, float], rounds: int) -> list[float]:
+    """`a, b, b, a, a, b, ...`: neither setting always runs first or in the same minute."""
+    first, second = intervals
+    pairs = ((first, second) if n % 2 == 0 else (second, first) for n in range(rounds))
+    return [value for pair in pairs for value in pair]
+
+
+def medians(runs: Sequence[IntervalRun]) -> dict[float, IntervalRun]:
+    """Per interval, the median of each figure over its runs."""
+    found: dict[float, IntervalRun] = {}
+    for interval in sorted({run.interval for run in runs}):
+        mine = [run for run in runs if run.interval == interval]
+        found[interval] = IntervalRun(
+            interval,
+            *(statistics.median(getattr(run, name) for run in mine)
+              for name in ("events_per_second", "cpu_per_event", "changelog_bytes",
+                           "changelog_records", "p50", "p99")),
+        )  # fmt: skip
+    return found
+
+
+def _per_event(after: Snapshot, before: Snapshot) -> tuple[float, float, float]:
+    """Events processed between two snapshots, and changelog bytes and records per event."""
+    processed = after.processed_total - before.processed_total
+    if processed <= 0:
+        raise BenchError("the worker processed nothing in the run")
+    return (
+        processed,
+        (after.changelog_bytes - before.changelog_bytes) / processed,
+        (after.changelog_records - before.changelog_records) / processed,
+    )
+
+
+async def backlog_run(
+    bench: BenchRun, settings: Settings, interval: float, n: int, events: int
+) -> IntervalRun:
+    name = f"backlog{n}"
+    app = fresh_application(bench, settings, name)
+    env = {"SOCIALCARE_COMMIT_INTERVAL_SECONDS": f"{interval:g}"}
+    worker = start_worker(bench, app, name, env)
+    metrics = MetricsClient(app.metrics_port)
+    try:
+        with progress_bar(bench.console, f"backlog, interval {interval:g}", events) as advance:
+            eps, _, caught_up, cpu = await worker_throughput(
+                metrics, worker, events, advance, bench.meter
+            )
+    finally:
+        await metrics.close()
+    worker.stop(timeout=10)
+    _, bytes_, records = _per_event(caught_up, Snapshot())
+    return IntervalRun(interval, eps, cpu.get(name, math.nan) / eps * 1e6, bytes_, records)
+
+
+async def _owning(metrics: MetricsClient, partitions: int) -> Snapshot:
+    deadline = time.monotonic() + OWNING_TIMEOUT
+    while True:
+        snapshot = await metrics.scrape()
+        if snapshot is not None and snapshot.owned_partitions >= partitions:
+            return snapshot
+        if time.monotonic() > deadline:
+            raise BenchError(f"the worker did not take its partitions in {OWNING_TIMEOUT:.0f}s")
+        await asyncio.sleep(0.5)
+
+
+async def live_run(
+    bench: BenchRun, settings: Settings, interval: float, n: int, rate: float, count: int
+) -> IntervalRun:
+    name = f"live{n}"
+    app = variant(settings, bench, name)
+    await ensure_topics(app, timeout=30.0)
+    env = {"SOCIALCARE_COMMIT_INTERVAL_SECONDS": f"{interval:g}"}
+    worker = start_worker(bench, app, name, env)
+    metrics = MetricsClient(app.metrics_port)
+    try:
+        await _owning(metrics, app.partitions)
+        await asyncio.sleep(2.0)  # the first ticks and timers, out of the timed window
+        before = await _owning(metrics, app.partitions)
+        cpu_before = cpu_seconds(worker.pid)
+        events = latency_events(count, seed=bench.seed + n, prefix=f"{name}-{bench.run_id}-")
+        probe = LatencyProbe(app, f"{app.app_id}-probe")
+        with progress_bar(bench.console, f"live, interval {interval:g}", count) as advance:
+            latency = await latency_phase(
+                app, metrics, worker, before, events, rate, advance, probe
+            )
+        after = await _owning(metrics, app.partitions)
+        cpu = cpu_seconds(worker.pid) - cpu_before
+    finally:
+        await metrics.close()
+    worker.stop(timeout=10)
+    processed, bytes_, records = _per_event(after, before)
+    per_event = cpu / processed * 1e6
+    return IntervalRun(interval, rate, per_event, bytes_, records, latency.p50, latency.p99)
+
+
+def show(kind: str, run: IntervalRun, console: Console) -> None:
+    figures = (
+        f"{run.events_per_second:,.0f} events/s, {run.cpu_per_event:,.0f} µs CPU/event, "
+        f"changelog {run.changelog_bytes:,.0f} B and {run.changelog_records:.2f} records/event"
+    )
+    if kind == "live":
+        figures += f", latency p50 {run.p50 * 1e3:,.0f} ms, p99 {run.p99 * 1e3:,.0f} ms"
+    console.print(f"{kind}, interval {run.interval:g} s: {figures}")
+
+
+async def compare(bench: BenchRun, events: int, rounds: int, rate: float, live: int) -> None:
+    settings = await start_services(bench, 4)
+    backlog = backlog_events(events, seed=bench.seed)
+    with progress_bar(bench.console, "producing the backlog", len(backlog)) as advance:
+        await produce(settings, backlog, advance)
+    order = alternated((0.0, DEFAULT_INTERVAL), rounds)
+    results: dict[str, list[IntervalRun]] = {"backlog": [], "live": []}
+    for n, interval in enumerate(order):
+        run = await backlog_run(bench, settings, interval, n, len(backlog))
+        results["backlog"].append(run)
+        show("backlog", run, bench.console)
+    for n, interval in enumerate(order):
+        run = await live_run(bench, settings, interval, n, rate, live)
+        results["live"].append(run)
+        show("live", run, bench.console)
+    bench.console.rule("[bold]medians")
+    for kind, runs in results.items():
+        for run in medians(runs).values():
+            show(kind, run, bench.console)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--broker", choices=("tansu", "kafka"), default="kafka")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each setting, alternated")
+    parser.add_argument("--events", type=int, default=50_000, help="events of the backlog")
+    parser.add_argument("--rate", type=float, default=500.0, help="events/s of the live runs")
+    parser.add_argument("--live", type=int, default=7_500, help="events of each live run")
+    arguments = parser.parse_args(argv)
+    for noisy in ("aiokafka", "processor.stream.topics"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    console = Console(stderr=True)
+    workdir = Path(tempfile.mkdtemp(prefix="socialcare-interval-"))
+    bench = BenchRun(console, workdir, arguments.broker)
+    figures = (arguments.events, arguments.rounds, arguments.rate, arguments.live)
+    try:
+        asyncio.run(compare(bench, *figures))
+    except BenchError as exc:
+        console.print(f"[red]benchmark failed:[/red] {exc} (logs in {bench.workdir})")
+        return 1
+    finally:
+        stop_all(bench.children, timeout=10)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,170 @@
+"""The commit interval: batches that end within it of the last write are written once,
+with the next write, and acknowledged only then (`StateCheckpoint(interval=...)`)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from processor.state.store import StateStore
+from processor.stream.checkpoint import ChangelogWriteFailed, StateCheckpoint
+from tests.unit.stream.test_checkpoint_pipelining import GatedWriter, partition_of, settle_soon
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def new_checkpoint(
+    interval: float = 1.0,
+) -> tuple[StateCheckpoint, StateStore, GatedWriter, ManualClock]:
+    store = StateStore({"t": partition_of})
+    store.offsets.update({0: -1, 1: -1})
+    writer, clock = GatedWriter(), ManualClock()
+    checkpoint = StateCheckpoint(store, writer, "dead-letters", interval=interval, clock=clock)
+    return checkpoint, store, writer, clock
+
+
+def test_batches_within_the_interval_are_written_once_with_the_next_write() -> None:
+    async def scenario() -> None:
+        checkpoint, store, writer, clock = new_checkpoint()
+        table = store["t"]
+        table["0|totals"] = {"n": 1}
+        first = await checkpoint.begin()  # the first batch: written at once
+        await settle_soon()
+        writer.gates[0].set()
+        assert await first.written == set()
+        clock.now += 0.3
+        table["0|totals"] = {"n": 2}
+        table["0|a"] = {"n": 1}
+        second = await checkpoint.begin()
+        clock.now += 0.3
+        table["0|totals"] = {"n": 3}
+        table["1|b"] = {"n": 1}
+        third = await checkpoint.begin()
+        await settle_soon()
+        assert len(writer.writes) == 1  # nothing written for the two deferred batches
+        assert second.written is third.written and not second.written.done()
+        assert not checkpoint.overdue()
+        clock.now += 0.5  # 1.1 s after the first write began
+        assert checkpoint.overdue()
+        table["0|totals"] = {"n": 4}
+        fourth = await checkpoint.begin()
+        await settle_soon()
+        # One write of the three batches: each changed key once, at its last value.
+        assert writer.writes[1] == {0: ["0|totals", "0|a"], 1: ["1|b"]}
+        assert not second.written.done()  # acknowledged once written, not before
+        writer.gates[1].set()
+        assert await fourth.written == set()
+        assert await second.written == set() and await third.written == set()
+        assert store.offsets == {0: 2, 1: 2}
+        assert not checkpoint.overdue()
+
+    asyncio.run(scenario())
+
+
+def test_the_timer_and_a_rebalance_write_what_was_deferred() -> None:
+    async def scenario() -> None:
+        checkpoint, store, writer, clock = new_checkpoint()
+        store["t"]["0|a"] = {"n": 1}
+        await checkpoint.begin()
+        await settle_soon()
+        writer.gates[0].set()
+        store["t"]["0|a"] = {"n": 2}
+        deferred = await checkpoint.begin()
+        clock.now += 5.0
+        assert checkpoint.overdue()
+        forced = await checkpoint.begin(force=True)  # the worker's timer
+        await settle_soon()
+        assert len(writer.writes) == 2
+        writer.gates[-1].set()
+        assert await forced.written == set() and await deferred.written == set()
+        # Deferred again, then settled before the partitions move: written first.
+        store["t"]["1|b"] = {"n": 1}
+        clock.now += 0.1
+        again = await checkpoint.begin()
+        settling = asyncio.ensure_future(checkpoint.settle())
+        await settle_soon()
+        assert writer.writes[-1] == {1: ["1|b"]}
+        writer.gates[-1].set()
+        assert await settling == set()
+        assert await again.written == set()
+
+    asyncio.run(scenario())
+
+
+def test_a_partition_fenced_off_while_batches_wait_is_not_acknowledged_for_them() -> None:
+    async def scenario() -> None:
+        checkpoint, store, writer, clock = new_checkpoint()
+        writer.fence = {1}
+        store["t"]["1|b"] = {"n": 1}
+        await checkpoint.begin()  # its write will find partition 1 fenced off
+        store["t"]["0|a"] = {"n": 1}
+        store["t"]["1|b"] = {"n": 2}
+        clock.now += 0.1
+        deferred = await checkpoint.begin()  # the write still in flight
+        await settle_soon()
+        writer.gates[0].set()
+        await settle_soon()
+        store["t"]["0|a"] = {"n": 2}
+        clock.now += 0.1
+        later = await checkpoint.begin()  # the write is over: fenced partition 1 found
+        assert later.fenced_earlier == frozenset({1})
+        assert later.written is deferred.written
+        clock.now += 1.0
+        forced = await checkpoint.begin(force=True)
+        await settle_soon()
+        assert writer.writes[-1] == {0: ["0|a"]}  # partition 1's changes are left out
+        writer.gates[-1].set()
+        assert await forced.written == set()
+        assert await deferred.written == {1}  # its records of partition 1: not acknowledged
+
+    asyncio.run(scenario())
+
+
+def test_after_a_failed_write_nothing_deferred_is_written() -> None:
+    async def scenario() -> None:
+        checkpoint, store, writer, clock = new_checkpoint()
+        store["t"]["0|a"] = {"n": 1}
+        first = await checkpoint.begin()
+        store["t"]["0|a"] = {"n": 2}
+        clock.now += 0.1
+        deferred = await checkpoint.begin()
+        await settle_soon()
+        writer.fail = True
+        writer.gates[0].set()
+        await settle_soon()
+        clock.now += 0.1
+        with pytest.raises(ChangelogWriteFailed, match="OSError: broker gone"):
+            await checkpoint.begin()  # deferring finds the failure
+        assert first.written.exception() is not None
+        for attempt in (checkpoint.settle(), checkpoint.begin(force=True)):
+            with pytest.raises(ChangelogWriteFailed):
+                await attempt
+        assert len(writer.writes) == 1  # the later changes never written after the lost ones
+        assert not deferred.written.done()  # never acknowledged: the worker stops
+        assert store.offsets == {0: -1, 1: -1}
+
+    asyncio.run(scenario())
+
+
+def test_without_an_interval_every_batch_is_written() -> None:
+    async def scenario() -> None:
+        checkpoint, store, writer, _ = new_checkpoint(interval=0.0)
+        for number in range(3):
+            store["t"]["0|a"] = {"n": number}
+            begun = asyncio.ensure_future(checkpoint.begin())
+            await settle_soon()
+            if number:
+                writer.gates[number - 1].set()
+            await begun
+        assert len(writer.writes) == 3
+        assert not checkpoint.overdue()
+        writer.gates[-1].set()
+
+    asyncio.run(scenario())
