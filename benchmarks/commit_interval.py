@@ -27,7 +27,6 @@ import logging
 import math
 import statistics
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +37,7 @@ from benchmarks.data import backlog_events, latency_events, produce
 from benchmarks.harness import BenchError, BenchRun, cpu_seconds, progress_bar
 from benchmarks.latency import LatencyProbe, latency_phase
 from benchmarks.run import start_services
-from benchmarks.target_phases import variant
+from benchmarks.target_phases import owning, variant
 from benchmarks.worker_metrics import MetricsClient, Snapshot
 from benchmarks.worker_run import fresh_application, start_worker, worker_throughput
 from processor.settings import Settings
@@ -46,7 +45,6 @@ from processor.stream.topics import ensure_topics
 from processor.tools.local_services import stop_all
 
 DEFAULT_INTERVAL = Settings.model_fields["commit_interval_seconds"].default
-OWNING_TIMEOUT = 90.0
 
 
 @dataclass(frozen=True)
@@ -115,15 +113,11 @@ async def backlog_run(
     return IntervalRun(interval, eps, cpu.get(name, math.nan) / eps * 1e6, bytes_, records)
 
 
-async def _owning(metrics: MetricsClient, partitions: int) -> Snapshot:
-    deadline = time.monotonic() + OWNING_TIMEOUT
-    while True:
-        snapshot = await metrics.scrape()
-        if snapshot is not None and snapshot.owned_partitions >= partitions:
-            return snapshot
-        if time.monotonic() > deadline:
-            raise BenchError(f"the worker did not take its partitions in {OWNING_TIMEOUT:.0f}s")
-        await asyncio.sleep(0.5)
+async def _scrape(metrics: MetricsClient) -> Snapshot:
+    snapshot = await metrics.scrape()
+    if snapshot is None:
+        raise BenchError("the worker's /metrics did not answer")
+    return snapshot
 
 
 async def live_run(
@@ -136,9 +130,9 @@ async def live_run(
     worker = start_worker(bench, app, name, env)
     metrics = MetricsClient(app.metrics_port)
     try:
-        await _owning(metrics, app.partitions)
+        await owning([metrics], [worker], app.partitions)
         await asyncio.sleep(2.0)  # the first ticks and timers, out of the timed window
-        before = await _owning(metrics, app.partitions)
+        before = await _scrape(metrics)
         cpu_before = cpu_seconds(worker.pid)
         events = latency_events(count, seed=bench.seed + n, prefix=f"{name}-{bench.run_id}-")
         probe = LatencyProbe(app, f"{app.app_id}-probe")
@@ -146,7 +140,7 @@ async def live_run(
             latency = await latency_phase(
                 app, metrics, worker, before, events, rate, advance, probe
             )
-        after = await _owning(metrics, app.partitions)
+        after = await _scrape(metrics)
         cpu = cpu_seconds(worker.pid) - cpu_before
     finally:
         await metrics.close()

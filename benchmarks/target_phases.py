@@ -90,7 +90,7 @@ async def measure_long_threads(bench: BenchRun, settings: Settings, results: Res
     )
 
 
-async def _owning(clients: list[MetricsClient], workers: list[ChildProcess], total: int) -> None:
+async def owning(clients: list[MetricsClient], workers: list[ChildProcess], total: int) -> None:
     """Wait until the workers together own `total` partitions (assigned and recovered)."""
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
@@ -118,7 +118,7 @@ async def _scale_run(
         workers.append(start_worker(bench, port_settings, f"{name}-{number}"))
         clients.append(MetricsClient(port_settings.metrics_port))
     try:
-        await _owning(clients, workers, SCALE_PARTITIONS)
+        await owning(clients, workers, SCALE_PARTITIONS)
         backlog = backlog_events(results.events, seed=bench.seed + 10 + count)
         producing = asyncio.ensure_future(produce(app, backlog, lambda _: None))
         with progress_bar(bench.console, f"{count} worker(s)", len(backlog)) as advance:

@@ -132,10 +132,7 @@ class StateCheckpoint:
             self._writing = None
             if writing.cancelled() or writing.exception() is not None:
                 cause = writing.exception() if not writing.cancelled() else None
-                self._failure = ChangelogWriteFailed(
-                    f"a batch's changelog write failed ({type(cause).__name__}: {cause})"
-                )
-                raise self._failure from cause
+                raise self._failed(cause) from cause
             fenced_earlier = set(writing.result())
             self._fenced_while_deferred |= fenced_earlier
         if self._deferred is None:
@@ -146,9 +143,7 @@ class StateCheckpoint:
         """Write what was deferred, then wait for the batch being written, if any; the
         partitions it could not write. Raises `ChangelogWriteFailed` if the write failed
         (its records stay unacknowledged)."""
-        if self._deferred is not None:
-            if self._failure is not None:
-                raise self._failure
+        if self._deferred is not None:  # written first (never after a failed write)
             fenced_earlier = (await self.begin(force=True)).fenced_earlier
             return set(fenced_earlier) | await self._settle_writing()
         return await self._settle_writing()
@@ -164,13 +159,17 @@ class StateCheckpoint:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self._failure = ChangelogWriteFailed(
-                f"a batch's changelog write failed ({type(exc).__name__}: {exc})"
-            )
-            raise self._failure from exc
+            raise self._failed(exc) from exc
         finally:
             if writing.done() and self._writing is writing:
                 self._writing = None
+
+    def _failed(self, cause: BaseException | None) -> ChangelogWriteFailed:
+        """The failure every later write refuses to build on."""
+        self._failure = ChangelogWriteFailed(
+            f"a batch's changelog write failed ({type(cause).__name__}: {cause})"
+        )
+        return self._failure
 
     async def _write(self, batches: Mapping[int, Sequence[Outgoing]]) -> set[int]:
         written = await self.writer.write(batches)
