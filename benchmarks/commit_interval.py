@@ -22,27 +22,20 @@ transactions there, which is where a write per batch costs most.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import math
 import statistics
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from rich.console import Console
 
-from benchmarks.data import backlog_events, latency_events, produce
-from benchmarks.harness import BenchError, BenchRun, cpu_seconds, progress_bar
-from benchmarks.latency import LatencyProbe, latency_phase
+from benchmarks.data import backlog_events, produce
+from benchmarks.harness import BenchRun, progress_bar
+from benchmarks.live_run import alternated, live_run, per_event, run_comparison
 from benchmarks.run import start_services
-from benchmarks.target_phases import owning, variant
 from benchmarks.worker_metrics import MetricsClient, Snapshot
 from benchmarks.worker_run import fresh_application, start_worker, worker_throughput
 from processor.settings import Settings
-from processor.stream.topics import ensure_topics
-from processor.tools.local_services import stop_all
 
 DEFAULT_INTERVAL = Settings.model_fields["commit_interval_seconds"].default
 
@@ -60,13 +53,6 @@ class IntervalRun:
     p99: float = float("nan")
 
 
-def alternated(intervals: tuple[float, float], rounds: int) -> list[float]:
-    """`a, b, b, a, a, b, ...`: neither setting always runs first or in the same minute."""
-    first, second = intervals
-    pairs = ((first, second) if n % 2 == 0 else (second, first) for n in range(rounds))
-    return [value for pair in pairs for value in pair]
-
-
 def medians(runs: Sequence[IntervalRun]) -> dict[float, IntervalRun]:
     """Per interval, the median of each figure over its runs."""
     found: dict[float, IntervalRun] = {}
@@ -79,18 +65,6 @@ def medians(runs: Sequence[IntervalRun]) -> dict[float, IntervalRun]:
                            "changelog_records", "p50", "p99")),
         )  # fmt: skip
     return found
-
-
-def _per_event(after: Snapshot, before: Snapshot) -> tuple[float, float, float]:
-    """Events processed between two snapshots, and changelog bytes and records per event."""
-    processed = after.processed_total - before.processed_total
-    if processed <= 0:
-        raise BenchError("the worker processed nothing in the run")
-    return (
-        processed,
-        (after.changelog_bytes - before.changelog_bytes) / processed,
-        (after.changelog_records - before.changelog_records) / processed,
-    )
 
 
 async def backlog_run(
@@ -109,45 +83,21 @@ async def backlog_run(
     finally:
         await metrics.close()
     worker.stop(timeout=10)
-    _, bytes_, records = _per_event(caught_up, Snapshot())
+    _, bytes_, records = per_event(caught_up, Snapshot())
     return IntervalRun(interval, eps, cpu.get(name, math.nan) / eps * 1e6, bytes_, records)
 
 
-async def _scrape(metrics: MetricsClient) -> Snapshot:
-    snapshot = await metrics.scrape()
-    if snapshot is None:
-        raise BenchError("the worker's /metrics did not answer")
-    return snapshot
-
-
-async def live_run(
+async def live_interval_run(
     bench: BenchRun, settings: Settings, interval: float, n: int, rate: float, count: int
 ) -> IntervalRun:
-    name = f"live{n}"
-    app = variant(settings, bench, name)
-    await ensure_topics(app, timeout=30.0)
-    env = {"SOCIALCARE_COMMIT_INTERVAL_SECONDS": f"{interval:g}"}
-    worker = start_worker(bench, app, name, env)
-    metrics = MetricsClient(app.metrics_port)
-    try:
-        await owning([metrics], [worker], app.partitions)
-        await asyncio.sleep(2.0)  # the first ticks and timers, out of the timed window
-        before = await _scrape(metrics)
-        cpu_before = cpu_seconds(worker.pid)
-        events = latency_events(count, seed=bench.seed + n, prefix=f"{name}-{bench.run_id}-")
-        probe = LatencyProbe(app, f"{app.app_id}-probe")
-        with progress_bar(bench.console, f"live, interval {interval:g}", count) as advance:
-            latency = await latency_phase(
-                app, metrics, worker, before, events, rate, advance, probe
-            )
-        after = await _scrape(metrics)
-        cpu = cpu_seconds(worker.pid) - cpu_before
-    finally:
-        await metrics.close()
-    worker.stop(timeout=10)
-    processed, bytes_, records = _per_event(after, before)
-    per_event = cpu / processed * 1e6
-    return IntervalRun(interval, rate, per_event, bytes_, records, latency.p50, latency.p99)
+    run = await live_run(
+        bench, settings, f"live{n}", f"interval {interval:g}",
+        {"commit_interval_seconds": interval}, rate, count, bench.seed + n,
+    )  # fmt: skip
+    return IntervalRun(
+        interval, rate, run.cpu_per_event, run.changelog_bytes, run.changelog_records,
+        run.p50, run.p99,
+    )  # fmt: skip
 
 
 def show(kind: str, run: IntervalRun, console: Console) -> None:
@@ -172,7 +122,7 @@ async def compare(bench: BenchRun, events: int, rounds: int, rate: float, live: 
         results["backlog"].append(run)
         show("backlog", run, bench.console)
     for n, interval in enumerate(order):
-        run = await live_run(bench, settings, interval, n, rate, live)
+        run = await live_interval_run(bench, settings, interval, n, rate, live)
         results["live"].append(run)
         show("live", run, bench.console)
     bench.console.rule("[bold]medians")
@@ -189,20 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=500.0, help="events/s of the live runs")
     parser.add_argument("--live", type=int, default=7_500, help="events of each live run")
     arguments = parser.parse_args(argv)
-    for noisy in ("aiokafka", "processor.stream.topics"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    console = Console(stderr=True)
-    workdir = Path(tempfile.mkdtemp(prefix="socialcare-interval-"))
-    bench = BenchRun(console, workdir, arguments.broker)
     figures = (arguments.events, arguments.rounds, arguments.rate, arguments.live)
-    try:
-        asyncio.run(compare(bench, *figures))
-    except BenchError as exc:
-        console.print(f"[red]benchmark failed:[/red] {exc} (logs in {bench.workdir})")
-        return 1
-    finally:
-        stop_all(bench.children, timeout=10)
-    return 0
+    return run_comparison(
+        arguments.broker, "socialcare-interval-", lambda bench: compare(bench, *figures)
+    )
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 Latency runs from the record's timestamp at produce to the end of its processing, as the
 worker's `socialcare_pipeline_latency_seconds` histogram has it, differenced over the phase.
-A raw consumer with Faust's fetch settings reads the same records alongside: the floor the
-broker and the client set, so the worker's own share can be told apart.
+A raw consumer with the worker's fetch settings (`SOCIALCARE_FETCH_MAX_WAIT_SECONDS`,
+`SOCIALCARE_FETCH_MIN_BYTES`) reads the same records alongside: the floor the broker and
+the client set, so the worker's own share can be told apart.
 """
 
 from __future__ import annotations
@@ -64,18 +65,19 @@ class Latency:
     probe_max: float = math.nan
     probe_seen: int = 0
     probe_skipped: int = 0
+    probe_fetch: str = ""  # the probe's fetch settings (the worker's)
 
 
 class LatencyProbe:
     """A raw aiokafka consumer that times records from their timestamp to their arrival.
 
-    It fetches as Faust's aiokafka driver does (`fetch_max_wait_ms=1500`), so that its
+    It fetches as the worker's consumer does (its fetch wait and minimum bytes), so that its
     latency is what the broker and the client alone cost, before any Faust or worker code.
     """
 
-    FETCH_MAX_WAIT_MS = 1500  # faust/transport/drivers/aiokafka.py hard-codes this
-
     def __init__(self, settings: Settings, group: str) -> None:
+        self.fetch_max_wait_ms = max(1, round(settings.fetch_max_wait_seconds * 1000))
+        self.fetch_min_bytes = settings.fetch_min_bytes
         self.latencies: list[float] = []
         # Tansu 0.6 (memory storage) answers ListOffsets(latest) with the base offset of the
         # last record batch + 1, so a "latest" consumer re-reads the tail of that batch:
@@ -88,7 +90,8 @@ class LatencyProbe:
             group_id=group,
             auto_offset_reset="latest",
             enable_auto_commit=False,
-            fetch_max_wait_ms=self.FETCH_MAX_WAIT_MS,
+            fetch_max_wait_ms=self.fetch_max_wait_ms,
+            fetch_min_bytes=self.fetch_min_bytes,
             session_timeout_ms=int(SESSION_TIMEOUT * 1000),
             heartbeat_interval_ms=int(SESSION_TIMEOUT * 100),
             rebalance_timeout_ms=int(REBALANCE_TIMEOUT * 1000),
@@ -214,6 +217,8 @@ async def latency_phase(
         probe_max=probe.quantile(1.0),
         probe_seen=len(probe.latencies),
         probe_skipped=probe.skipped,
+        probe_fetch=f"fetch_max_wait_ms={probe.fetch_max_wait_ms}, "
+        f"fetch_min_bytes={probe.fetch_min_bytes:,} as the worker",
     )
 
 

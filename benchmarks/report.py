@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.harness import WHOLE_SCRAPE_INTERVAL
-from benchmarks.latency import Latency, LatencyProbe
+from benchmarks.latency import Latency
 from benchmarks.parallel import Parallel
 from benchmarks.scrape import ScrapeCost
 
@@ -162,7 +162,7 @@ def summary(results: Results, console: Console) -> None:
             "raw consumer, same events",
             f"p50 {_seconds(lat.probe_p50)}, p99 {_seconds(lat.probe_p99)}, max "
             f"{_seconds(lat.probe_max)} ({lat.probe_seen:,} seen, {lat.probe_skipped:,} older "
-            f"skipped; fetch_max_wait_ms={LatencyProbe.FETCH_MAX_WAIT_MS} as Faust)",
+            f"skipped; {lat.probe_fetch})",
         )
     details.add_row(
         "worker outcomes (backlog)",

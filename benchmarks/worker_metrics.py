@@ -23,6 +23,7 @@ CHANGELOG_RECORDS = "socialcare_state_changelog_records"
 WRITE_WAIT = "socialcare_state_write_wait_seconds"
 OWNED = "socialcare_owned_partitions"
 GC_PAUSE = "socialcare_gc_pause_seconds"
+BATCH_RECORDS = "socialcare_pipeline_batch_records"
 
 
 # What a progress probe asks for: sample names, as `name[]` filters them.
@@ -33,6 +34,8 @@ _SAMPLES = (
     f"{WRITE_WAIT}_total",
     OWNED,
     f"{GC_PAUSE}_sum",
+    f"{BATCH_RECORDS}_sum",
+    f"{BATCH_RECORDS}_count",
     *(f"{LATENCY}{suffix}" for suffix in ("_bucket", "_sum", "_count")),
 )
 
@@ -50,6 +53,8 @@ class Snapshot:
     write_wait_seconds: float = 0.0
     owned_partitions: float = 0.0
     gc_pause_seconds: float = 0.0  # every generation's, since the worker's exporter started
+    batches: float = 0.0  # the pipeline's batches, and the records they held
+    batch_records: float = 0.0
 
     @property
     def processed_total(self) -> float:
@@ -64,9 +69,10 @@ class Snapshot:
 
 def parse_metrics(text: str) -> Snapshot:
     """The processed counters, the pipeline latency histogram, the changelog counters (and
-    the time spent waiting for its writes), the partitions owned and the garbage
-    collector's pauses, from an exposition text."""
-    wanted = (PROCESSED, LATENCY, CHANGELOG_BYTES, CHANGELOG_RECORDS, WRITE_WAIT, OWNED, GC_PAUSE)
+    the time spent waiting for its writes), the partitions owned, the garbage collector's
+    pauses and the batches' sizes, from an exposition text."""
+    wanted = (PROCESSED, LATENCY, CHANGELOG_BYTES, CHANGELOG_RECORDS, WRITE_WAIT, OWNED, GC_PAUSE,
+              BATCH_RECORDS)  # fmt: skip
     lines = [
         line
         for line in text.splitlines()
@@ -95,6 +101,12 @@ def parse_metrics(text: str) -> Snapshot:
             snapshot.write_wait_seconds = _total(family)
         elif family.name == OWNED:
             snapshot.owned_partitions = sum(s.value for s in family.samples)
+        elif family.name == BATCH_RECORDS:
+            for sample in family.samples:
+                if sample.name == f"{BATCH_RECORDS}_count":
+                    snapshot.batches = sample.value
+                elif sample.name == f"{BATCH_RECORDS}_sum":
+                    snapshot.batch_records = sample.value
         elif family.name == GC_PAUSE:
             snapshot.gc_pause_seconds = sum(
                 sample.value for sample in family.samples if sample.name == f"{GC_PAUSE}_sum"

@@ -233,6 +233,16 @@ class Settings(BaseSettings):
     batch_max_events: int = Field(
         500, validation_alias=_env("SOCIALCARE_BATCH_MAX_EVENTS"), ge=1, le=100_000
     )
+    # The input consumer's fetch (Kafka's fetch.max.wait.ms and fetch.min.bytes): the broker
+    # answers once this many bytes are there or the wait is over. Live traffic then comes in
+    # fetches of a wait's worth of events, not of whatever arrived since the last fetch
+    # (a batch's fixed costs paid every few events); a backlog fills each fetch at once.
+    fetch_max_wait_seconds: float = Field(
+        0.05, validation_alias=_env("SOCIALCARE_FETCH_MAX_WAIT_SECONDS"), gt=0, le=30
+    )
+    fetch_min_bytes: int = Field(
+        1_048_576, validation_alias=_env("SOCIALCARE_FETCH_MIN_BYTES"), ge=1, le=52_428_800
+    )
     # The batches that end within this long of the last changelog write are written with
     # the next one, once (processor.stream.checkpoint): Kafka Streams' commit interval
     # under exactly-once. 0 writes every batch.

@@ -70,6 +70,10 @@ PIPELINE_LATENCY_BUCKETS: tuple[float, ...] = (
     30,
     60,
 )
+# Records per batch: a few live at Faust's fetch settings, a fetch wait's worth with the
+# worker's, up to SOCIALCARE_BATCH_MAX_EVENTS (500) in a backlog, more once aligned.
+PIPELINE_BATCH_RECORDS_BUCKETS: tuple[float, ...] = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000,
+                                                  2500, 5000)  # fmt: skip
 WEBHOOK_DURATION_BUCKETS: tuple[float, ...] = (
     0.005,
     0.01,
@@ -460,6 +464,11 @@ PIPELINE_LATENCY_SECONDS = Family(
     "socialcare_pipeline_latency_seconds", "histogram",
     "Kafka record timestamp (produce time) to the end of processing of the event.", (),
 )  # fmt: skip
+PIPELINE_BATCH_RECORDS = Family(
+    "socialcare_pipeline_batch_records", "histogram",
+    "Records per batch the pipeline processed (input records released by the alignment, "
+    "clock ticks, customer contacts).", (),
+)  # fmt: skip
 LAST_EVENT_TIMESTAMP_SECONDS = Family(
     "socialcare_last_event_timestamp_seconds", "gauge",
     "occurred_at of the latest event processed by this worker (POSIX seconds).", (),
@@ -535,9 +544,10 @@ GC_PAUSE_SECONDS = Family("socialcare_gc_pause_seconds", "histogram", "Time Pyth
                           ("generation",))  # fmt: skip
 HEALTH_FAMILIES: tuple[Family, ...] = (
     EVENTS_PROCESSED, DEADLETTERS, PROCESSING_ERRORS, EVENT_TIME_LAG_SECONDS,
-    PIPELINE_LATENCY_SECONDS, LAST_EVENT_TIMESTAMP_SECONDS, OWNED_PARTITIONS,
-    SLA_POLICY_VERSION, SLA_POLICY_RELOADS, CONSUMER_LAG_RECORDS, ALIGNMENT_ENFORCED_RECORDS,
-    ALIGNMENT_BUFFERED_RECORDS, ALIGNMENT_PAUSED_PARTITIONS, ALIGNMENT_IDLE_PARTITIONS,
+    PIPELINE_LATENCY_SECONDS, PIPELINE_BATCH_RECORDS, LAST_EVENT_TIMESTAMP_SECONDS,
+    OWNED_PARTITIONS, SLA_POLICY_VERSION, SLA_POLICY_RELOADS, CONSUMER_LAG_RECORDS,
+    ALIGNMENT_ENFORCED_RECORDS, ALIGNMENT_BUFFERED_RECORDS, ALIGNMENT_PAUSED_PARTITIONS,
+    ALIGNMENT_IDLE_PARTITIONS,
     CATCHING_UP_PARTITIONS, LABEL_OVERFLOW, REDIS_REACHABLE, STATE_RECOVERY_SECONDS,
     STATE_RECOVERY_RECORDS,
     STATE_STANDBY_PARTITIONS, STATE_STANDBY_LAG_RECORDS, STATE_CHANGELOG_RECORDS,

@@ -100,6 +100,9 @@ class HealthMetrics:
         self.pipeline_latency = BatchHistogram(
             f.PIPELINE_LATENCY_SECONDS, f.PIPELINE_LATENCY_BUCKETS, registry
         )
+        self.batch_records = BatchHistogram(
+            f.PIPELINE_BATCH_RECORDS, f.PIPELINE_BATCH_RECORDS_BUCKETS, registry
+        )
         self.last_event_time = gauge(f.LAST_EVENT_TIMESTAMP_SECONDS, registry)
         self.owned_partitions = gauge(f.OWNED_PARTITIONS, registry)
         self.sla_policy_version = gauge(f.SLA_POLICY_VERSION, registry)

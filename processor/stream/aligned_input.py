@@ -92,6 +92,7 @@ class AlignedInput:
         released = self.aligner.release(now, self.lag_of, self.polled_of)
         if released.items or ticks:
             done = released.items + ticks
+            self.health.batch_records.observe_many((len(done),))
             not_ours, written = await self.handle_batch(done)
             written.add_done_callback(partial(self._written, done, not_ours))
         if released.enforced:

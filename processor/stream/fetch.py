@@ -12,6 +12,12 @@ the monitor. The bookkeeping Faust's fetch loop does per record is kept per fetc
 offset (records older than a seek are dropped), the gaps that transaction markers leave in
 the offsets (so the commit can pass them), the stream's last inbound time (Faust's
 "stream is not progressing" check). Records of other topics take Faust's own path.
+
+The fetch itself waits on the broker for `FetchWait` (`SOCIALCARE_FETCH_MAX_WAIT_SECONDS`,
+`SOCIALCARE_FETCH_MIN_BYTES`): each batch has costs of its own (a Redis round trip, the
+sweep and the changelog's bookkeeping of each partition it touched, the consumer's and
+the event loop's hand-offs), and live traffic fetched as it arrives paid them every few
+events.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, cast
 
+import aiokafka
 import faust
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, ConsumerT, TransportT
@@ -47,6 +54,15 @@ class Fetched:
 
 
 @dataclass(frozen=True)
+class FetchWait:
+    """How long the broker may hold the input consumer's fetch for more records, and how
+    many bytes end the wait sooner (Kafka's `fetch.max.wait.ms`, `fetch.min.bytes`)."""
+
+    max_wait_seconds: float
+    min_bytes: int
+
+
+@dataclass(frozen=True)
 class Route:
     """Which topics go around Faust's per-record path, and where their fetches go."""
 
@@ -67,8 +83,40 @@ def message_of(record: Any) -> Message:
     )
 
 
+class WaitingConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
+    """Faust's consumer thread, its aiokafka consumer fetching with the app's `FetchWait`.
+
+    Faust fixes `fetch_max_wait_ms=1500` and leaves `fetch_min_bytes` at aiokafka's 1: a
+    fetch is answered as soon as any record is there (on Tansu only after about half the
+    wait, docs/benchmarks.md). aiokafka hands both to its fetcher when the consumer starts,
+    from the attributes its constructor keeps; they are set here, before that start.
+    """
+
+    def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
+        consumer = super()._create_worker_consumer(transport)
+        wait = cast(FetchWait | None, getattr(self.app, "fetch_wait", None))
+        if wait is not None:
+            with_fetch_wait(consumer, wait)
+        return consumer
+
+
+def with_fetch_wait(consumer: aiokafka.AIOKafkaConsumer, wait: FetchWait) -> None:
+    """Set a consumer's fetch wait before it starts (aiokafka has no setter for it)."""
+    for attribute in ("_fetch_max_wait_ms", "_fetch_min_bytes"):
+        if not hasattr(consumer, attribute):
+            raise RuntimeError(
+                f"aiokafka {aiokafka.__version__} keeps no {attribute}: the fetch wait "
+                "cannot be set; install the aiokafka version pyproject.toml pins"
+            )
+    consumer._fetch_max_wait_ms = max(1, round(wait.max_wait_seconds * 1000))
+    consumer._fetch_min_bytes = wait.min_bytes
+
+
 class BatchConsumer(aiokafka_driver.Consumer):
     """Faust's aiokafka consumer, fetches of the routed topics delivered whole."""
+
+    def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
+        return WaitingConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     def route(self) -> Route | None:
         return cast(Route | None, getattr(self.app, "route", None))
@@ -171,10 +219,11 @@ class PagesOnlyWeb(faust_aiohttp.Web):
 
 
 class App(faust.App):
-    """A Faust app whose consumer delivers the records of `route.topics` a fetch at a time,
-    serving only the pages the worker adds."""
+    """A Faust app whose consumer delivers the records of `route.topics` a fetch at a time
+    and fetches with `fetch_wait`, serving only the pages the worker adds."""
 
     route: Route | None = None
+    fetch_wait: FetchWait | None = None
 
     def _new_transport(self) -> TransportT:
         return BatchTransport(self.conf.broker_consumer, self)

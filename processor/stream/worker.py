@@ -64,7 +64,7 @@ from processor.stream.aligned_input import AlignedInput
 from processor.stream.checkpoint import ChangelogWriteFailed, StateCheckpoint
 from processor.stream.deadletters import TopicDeadLetters
 from processor.stream.dedup import DedupWindow
-from processor.stream.fetch import App, Fetched, Route
+from processor.stream.fetch import App, Fetched, FetchWait, Route
 from processor.stream.interfaces import Message
 from processor.stream.labels import RedisLabelRegistry
 from processor.stream.pipeline import Pipeline
@@ -203,6 +203,7 @@ class Worker:
             ),
             self._deliver,
         )
+        self.app.fetch_wait = FetchWait(settings.fetch_max_wait_seconds, settings.fetch_min_bytes)
         # The business families have a registry of their own: the whole page writes them
         # with the exposition's `TextWriter` (a third of prometheus-client's time).
         self.business = BusinessCollector(self.pipeline.view)

@@ -132,6 +132,9 @@ def test_constructor_by_field_name() -> None:
         ("SOCIALCARE_WEBHOOK_SIGNATURE_TOLERANCE_SECONDS", "0"),
         ("SOCIALCARE_CUSTOMER_TTL_SECONDS", "86400"),
         ("SOCIALCARE_PREDICTIONS", "sometimes"),
+        ("SOCIALCARE_FETCH_MAX_WAIT_SECONDS", "0"),
+        ("SOCIALCARE_FETCH_MAX_WAIT_SECONDS", "31"),
+        ("SOCIALCARE_FETCH_MIN_BYTES", "0"),
     ],
 )
 def test_bad_value_names_the_variable(
