@@ -175,6 +175,11 @@ class AlignedInput:
             return True
         return any(self.lag_of(topic, partition) != 0 for topic in self.topics)
 
+    def resume(self, stream_times: dict[int, float | None]) -> None:
+        """Partitions taken up: each holds back what jumps far past its state's stream time."""
+        for partition, stream_time in stream_times.items():
+            self.aligner.resume_from(partition, stream_time)
+
     def revoke(self, partitions: set[int]) -> None:
         """Forget what was buffered for partitions gone: not acked, their owner reads it."""
         dropped = self.aligner.drop(partitions)

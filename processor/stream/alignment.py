@@ -132,6 +132,20 @@ class Aligner(Generic[Item]):
             self._partitions[partition] = state
         return state
 
+    def resume_from(self, partition: int, stream_time: float | None) -> None:
+        """A partition taken up with its state: its stream time is at least the state's.
+
+        Without it a partition's first record in this worker is its own base: a record
+        far past what the state holds (the replies of a burst fetched before its mentions
+        show, one produce request appending the replies' partition first) went without
+        the fetch evidence a jump waits for, and the mentions after it came too late.
+        """
+        if stream_time is None:
+            return
+        state = self._partition(partition)
+        if state.stream_time is None or stream_time > state.stream_time:
+            state.stream_time = stream_time
+
     def add(
         self, topic: str, partition: int, event_time: float, item: Item,
         fetched_at: float = 0.0, created_at: float | None = None,

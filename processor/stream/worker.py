@@ -197,12 +197,8 @@ class Worker:
         # One Faust event per fetch: the consumer hands fetches to this channel, the agent
         # reads it; at most one fetch waits while the agent works on another.
         self.fetches = self.app.channel(maxsize=1)
-        self.app.route = Route(
-            frozenset(
-                (*settings.input_topics, settings.topic_ticks, settings.topic_customer_contacts)
-            ),
-            self._deliver,
-        )
+        routed = (*settings.input_topics, settings.topic_ticks, settings.topic_customer_contacts)
+        self.app.route = Route(frozenset(routed), self._deliver)
         self.app.fetch_wait = FetchWait(settings.fetch_max_wait_seconds, settings.fetch_min_bytes)
         # The business families have a registry of their own: the whole page writes them
         # with the exposition's `TextWriter` (a third of prometheus-client's time).
@@ -366,6 +362,7 @@ class Worker:
         # Index what changed (the rest kept its indexes) and export the owned partitions.
         self.pipeline.revoke(fresh | recovered.changed)
         self.pipeline.assign(owned)
+        self.input.resume({p: self.pipeline.clock.stream_time(p) for p in owned})
         log.info(
             "partitions %s ready: %d changelog records read in %.2fs (%d new, %d from the "
             "local copy, %d caught up)", sorted(owned), sum(recovered.applied.values()),

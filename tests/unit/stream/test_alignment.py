@@ -303,3 +303,36 @@ def test_a_quiet_topic_with_new_records_waits_from_when_they_showed() -> None:
     assert aligner.release(89.9, lags(surveys=1)).items == []
     released = aligner.release(90.0, lags(surveys=1))
     assert (released.items, released.enforced) == (["m60"], 1)
+
+
+def test_a_partition_taken_up_with_its_state_holds_a_first_record_far_past_it() -> None:
+    # A worker takes a partition over (a restart, a rebalance) whose state last saw event
+    # time 1,000; a burst a day later is being produced: its replies four hours into it
+    # are fetched while the response shows the mentions caught up (the replies' partition
+    # appended first by the produce request). Resumed from the state, the reply waits for
+    # a fetch sent after it was fetched, which brings the mention: mention first.
+    day, later = 86_400.0, 4 * 3600.0
+    resumed: Aligner[str] = Aligner(TOPICS, far_ahead=1800.0)
+    resumed.resume_from(0, 1000.0)
+    resumed.resume_from(1, None)  # a partition without state: nothing to resume from
+    resumed.add("replies", 0, 1000.0 + day + later, "r", fetched_at=5.0)
+    assert resumed.release(5.0, lags(), polled(4.9)).items == []
+    resumed.add("mentions", 0, 1000.0 + day, "m", fetched_at=5.05)
+    # The mention is a day past the state too: it waits for the next fetch as well.
+    assert resumed.release(5.05, lags(), polled(5.0)).items == []
+    assert resumed.release(5.1, lags(), polled(5.06)).items == ["m", "r"]
+    assert resumed.stream_time(0) == 1000.0 + day + later
+    assert resumed.stream_time(1) is None
+    # Without the state's stream time the reply is its own base and went at once: the
+    # mention after it would have been four hours late.
+    fresh: Aligner[str] = Aligner(TOPICS, far_ahead=1800.0)
+    fresh.add("replies", 0, 1000.0 + day + later, "r", fetched_at=5.0)
+    assert fresh.release(5.0, lags(), polled(4.9)).items == ["r"]
+
+
+def test_resuming_never_moves_a_partition_s_stream_time_back() -> None:
+    aligner: Aligner[str] = Aligner(TOPICS)
+    aligner.add("mentions", 0, 500.0, "m")
+    assert aligner.release(0.0, lags()).items == ["m"]
+    aligner.resume_from(0, 400.0)
+    assert aligner.stream_time(0) == 500.0
