@@ -41,7 +41,7 @@ from benchmarks.run import start_services
 # The fetch settings compared, as settings fields (the worker's defaults: none changed).
 FETCHES: dict[str, dict[str, Any]] = {
     "faust": {"fetch_max_wait_seconds": 1.5, "fetch_min_bytes": 1},
-    "worker": {},
+    "worker": {"fetch_max_wait_seconds": 0.05, "fetch_min_bytes": 1_048_576},
 }
 
 

@@ -69,7 +69,8 @@ def test_live_input_is_processed_in_batches_of_a_fetch_wait(
     now = time.time()
     events = history(now - HOUR, now, seed=21, rate=20.0)[:1500]
     assert len(events) == 1500
-    worker = workers(deployment, SOCIALCARE_FETCH_MAX_WAIT_SECONDS=str(WAIT))
+    wait = {"SOCIALCARE_FETCH_MAX_WAIT_SECONDS": str(WAIT), "SOCIALCARE_FETCH_MIN_BYTES": "1048576"}
+    worker = workers(deployment, **wait)
     worker.wait_ready()
     count_before, records_before = batches(worker.scrape())
     asyncio.run(produce_at_rate(deployment, events))
