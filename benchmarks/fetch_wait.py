@@ -7,14 +7,14 @@ Faust's aiokafka driver fetches with `fetch_max_wait_ms=1500` and aiokafka's
 `fetch_min_bytes=1`: Apache Kafka answers a fetch as soon as any record is there, so live
 traffic reaches the pipeline a few records a batch, each batch paying its fixed costs; Tansu
 holds every fetch about half its wait. The worker fetches with
-`SOCIALCARE_FETCH_MAX_WAIT_SECONDS` and `SOCIALCARE_FETCH_MIN_BYTES` (defaults 0.05 s,
-1 MiB). For each rate, both settings `--rounds` times in alternated order (`faust, worker,
-worker, faust, ...`), each a live run of `--seconds` of fresh events through a worker on
-topics of its own (`benchmarks.live_run`): the worker's CPU per event and in cores, the
-broker's cores, records per batch, changelog bytes per event, the end-to-end latency and a
-raw consumer's with the same fetch settings. First, what each costs with no input at all
-(`--idle` seconds of a worker owning its partitions: the worker's and the broker's cores).
-Prints each run, then the medians.
+`SOCIALCARE_FETCH_MAX_WAIT_SECONDS` and `SOCIALCARE_FETCH_MIN_BYTES` (compared here at 0.05
+s and 1 MiB; their defaults are Faust's). For each rate, both settings `--rounds` times in
+alternated order (`faust, worker, worker, faust, ...`), each a live run of `--seconds` of
+fresh events through a worker on topics of its own (`benchmarks.live_run`): the worker's CPU
+per event and in cores, the broker's cores, records per batch, changelog bytes per event,
+the end-to-end latency and a raw consumer's with the same fetch settings. First, what each
+costs with no input at all (`--idle` seconds of a worker owning its partitions: the worker's
+and the broker's cores). Prints each run, then the medians.
 """
 
 from __future__ import annotations

@@ -57,9 +57,6 @@ class AlignedInput:
             idle_wait=settings.alignment_idle_seconds,
             max_wait=settings.alignment_max_wait_seconds,
             max_buffered=settings.alignment_max_buffered,
-            # A jump of stream time past half the lateness waits for the other topics'
-            # fetches (see `Aligner`): past the whole lateness, their records would be late.
-            far_ahead=settings.allowed_lateness_seconds / 2,
             clock_margin=PRODUCER_CLOCK_MARGIN_SECONDS,
         )
         self._received: dict[tuple[str, int], int] = {}  # last offset taken, per tp
@@ -67,6 +64,8 @@ class AlignedInput:
         # is sent once the previous response for its broker was handled (one at a time),
         # so the latest answered a request sent after the one before it.
         self._polls: dict[tuple[str, int], tuple[float | None, float]] = {}
+        # Per tp, the earlier of the two on the monotonic clock: what `polled_of` answers.
+        self._polled: dict[tuple[str, int], float] = {}
 
     def waiting(self) -> bool:
         """Records are held back: a fetch with nothing new may still release some."""
@@ -148,37 +147,31 @@ class AlignedInput:
 
     def _sample_polls(self) -> None:
         """Note each input topic-partition's latest fetch response time, if new."""
-        polls = self._polls
+        polls, polled = self._polls, self._polled
+        to_monotonic = time.monotonic() - time.time()
         for number in self.aligner.partitions():
             for topic in self.topics:
-                polled = self.polled_at(TP(topic, number))
-                if polled is None:
+                latest = self.polled_at(TP(topic, number))
+                if latest is None:
                     continue
                 place = (topic, number)
                 known = polls.get(place)
                 if known is None:
-                    polls[place] = (None, polled)
-                elif polled != known[1]:
-                    polls[place] = (known[1], polled)
+                    polls[place] = (None, latest)
+                elif latest != known[1]:
+                    polls[place] = (known[1], latest)
+                    polled[place] = known[1] + to_monotonic
 
     def polled_of(self, topic: str, partition: int) -> float | None:
         """A time after which a fetch request for the topic-partition was sent and answered
         (the response before the latest one seen), on the monotonic clock."""
-        known = self._polls.get((topic, partition))
-        if known is None or known[0] is None:
-            return None
-        return known[0] - time.time() + time.monotonic()
+        return self._polled.get((topic, partition))
 
     def catching_up(self, partition: int) -> bool:
         """Records of the partition not processed yet: buffered here or still on the broker."""
         if self.aligner.buffered(partition):
             return True
         return any(self.lag_of(topic, partition) != 0 for topic in self.topics)
-
-    def resume(self, stream_times: dict[int, float | None]) -> None:
-        """Partitions taken up: each holds back what jumps far past its state's stream time."""
-        for partition, stream_time in stream_times.items():
-            self.aligner.resume_from(partition, stream_time)
 
     def revoke(self, partitions: set[int]) -> None:
         """Forget what was buffered for partitions gone: not acked, their owner reads it."""
@@ -189,6 +182,7 @@ class AlignedInput:
         for topic, number in list(self._polls):
             if number in partitions:
                 del self._polls[(topic, number)]
+                self._polled.pop((topic, number), None)
         if dropped:
             log.info("dropped %d buffered records of partitions gone", len(dropped))
 

@@ -12,20 +12,25 @@ buffered record or is known to have nothing more to give:
   or whose lag is not known yet, holds its partition back, at most `max_wait` seconds (then
   the partition goes on and the records passed are counted as *enforced*);
 - a caught-up empty one (lag 0) is idle: it holds nothing back after `idle_wait` seconds
-  (0 by default, as Kafka Streams' `max.task.idle.ms`), so a quiet topic never stalls;
-  except that a record which would move the partition's stream time more than
-  `far_ahead` seconds past what a quiet topic brought waits for evidence that the quiet
-  topic-partition is really caught up: lags are known from fetch responses, so records
-  on the broker since the last response do not show yet, and releasing the jump too early
-  would make them late. The evidence is a fetch response to a request sent after the
-  record was on the broker (`polled_of`: the worker knows a request was sent after the
-  previous response for that topic-partition was handled, one fetch at a time per
-  broker): after the record was fetched, or after its producer's timestamp plus
-  `clock_margin` (producers' clocks may be off by that much) when that is earlier. A
-  record produced before the jump and acknowledged by then (a replay flushes as it goes)
-  is then in the response. A wall-clock wait alone would pass without any fetch on a
-  starved CPU; a backlog produced long ago pays nothing (its timestamps are old); live
-  latency pays nothing (live events move stream time by seconds);
+  (0 by default, as Kafka Streams' `max.task.idle.ms`), so a quiet topic never stalls,
+  once its lag is known to be fresh: lags come from fetch responses, and a response read
+  while a producer's records are being appended shows some topic-partitions with the
+  new records and others without (a produce request appends its partitions one by one,
+  a producer may split one burst over several requests), so a record passes a caught-up
+  topic only once that topic-partition was answered a fetch sent after the record was
+  on the broker (`polled_of`: the worker knows a request was sent after the previous
+  response for that topic-partition was handled, one fetch at a time per broker):
+  after the record was fetched, or after its producer's timestamp plus `clock_margin`
+  (producers' clocks may be off by that much) when that is earlier. Without it, a
+  replay's first fetch showed a partition's mentions and its first reply only, its
+  other topics empty, and the mentions went up to 18 minutes before the replies (seen
+  in tests; a record more than half the lateness ahead waited so before, lest the
+  others come too late). A backlog produced long ago
+  pays nothing (its timestamps are old); a live record waits about two fetch rounds (a
+  fetch round is as long as the broker holds a fetch, at most
+  `SOCIALCARE_FETCH_MAX_WAIT_SECONDS`); a wall-clock wait alone would pass without any
+  fetch on a starved CPU, and with no fetch response seen at all the partition goes on
+  after `max_wait`;
 - a topic-partition with more than `max_buffered` records waiting is reported as one to
   pause, so memory stays bounded while a slow topic catches up.
 
@@ -50,10 +55,6 @@ LagOf = Callable[[str, int], int | None]
 # A time after which a fetch request for a topic-partition was sent (and answered), on the
 # clock of `now`; None when not known yet.
 PolledOf = Callable[[str, int], float | None]
-
-
-def _never_polled(topic: str, partition: int) -> float | None:
-    return None
 
 
 _OCCURRED_AT = re.compile(rb'"occurred_at"\s*:\s*"([^"]{1,64})"')
@@ -87,11 +88,10 @@ class _Partition(Generic[Item]):
     # so short waits of a busy backlog never add up to the max wait.
     unread_since: dict[str, float] = field(default_factory=dict)
     idle_since: dict[str, float] = field(default_factory=dict)
-    # A jump far ahead waiting for fetches: its event time, and since when it waits.
-    far_hold: tuple[float, float] | None = None
+    # Since when the partition waits for a fetch showing its caught-up topics' lags fresh;
+    # None once one did. Past `max_wait` it goes on without, until a fetch shows them.
+    unproven_since: float | None = None
     stream_time: float | None = None  # latest event time handed over
-    # Per topic, the latest event time it brought, or up to which it was found quiet.
-    latest: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -112,12 +112,10 @@ class Aligner(Generic[Item]):
         idle_wait: float = 0.0,
         max_wait: float = 30.0,
         max_buffered: int = 10_000,
-        far_ahead: float = float("inf"),
         clock_margin: float = 2.0,
     ) -> None:
         self.topics = tuple(topics)
         self.idle_wait = idle_wait
-        self.far_ahead = far_ahead
         self.clock_margin = clock_margin
         self.max_wait = max_wait
         self.max_buffered = max_buffered
@@ -131,20 +129,6 @@ class Aligner(Generic[Item]):
             state = _Partition({topic: deque() for topic in self.topics})
             self._partitions[partition] = state
         return state
-
-    def resume_from(self, partition: int, stream_time: float | None) -> None:
-        """A partition taken up with its state: its stream time is at least the state's.
-
-        Without it a partition's first record in this worker is its own base: a record
-        far past what the state holds (the replies of a burst fetched before its mentions
-        show, one produce request appending the replies' partition first) went without
-        the fetch evidence a jump waits for, and the mentions after it came too late.
-        """
-        if stream_time is None:
-            return
-        state = self._partition(partition)
-        if state.stream_time is None or stream_time > state.stream_time:
-            state.stream_time = stream_time
 
     def add(
         self, topic: str, partition: int, event_time: float, item: Item,
@@ -161,15 +145,9 @@ class Aligner(Generic[Item]):
         state.queues[topic].append((event_time, self._sequence, shown_by, item))
         state.unread_since.pop(topic, None)
         state.idle_since.pop(topic, None)
-        if event_time > state.latest.get(topic, float("-inf")):
-            state.latest[topic] = event_time
 
-    def release(
-        self, now: float, lag_of: LagOf, polled_of: PolledOf = _never_polled
-    ) -> Released[Item]:
-        """Everything that may go to the pipeline now, partition by partition, in order.
-
-        Without `polled_of`, a jump far ahead waits `max_wait` (no fetch is ever seen)."""
+    def release(self, now: float, lag_of: LagOf, polled_of: PolledOf) -> Released[Item]:
+        """Everything that may go to the pipeline now, partition by partition, in order."""
         out: Released[Item] = Released()
         for number, state in self._partitions.items():
             self._release_partition(number, state, now, lag_of, polled_of, out)
@@ -187,28 +165,13 @@ class Aligner(Generic[Item]):
             enforced = False
             (event_time, _, shown_by, item), topic = min(heads)
             if len(heads) < len(queues):
-                # How far ahead of the quiet topics this record is: of what each brought
-                # last, not of the stream time, which creeps ahead with the busy topics.
-                empty = [name for name, queue in queues.items() if not queue]
-                base = event_time if state.stream_time is None else state.stream_time
-                # A topic that never brought a record is quiet up to where it was first
-                # found empty: anchored there, not creeping with the stream time (else a
-                # burst into a caught-up worker runs hours past a topic whose first
-                # records are an instant from showing, and they come too late).
-                behind = min(state.latest.setdefault(name, base) for name in empty)
-                far = event_time - behind > self.far_ahead
-                waiting = self._waiting_on(
-                    number, state, now, lag_of, polled_of, far, event_time, shown_by
-                )
+                waiting = self._waiting_on(number, state, now, lag_of, polled_of, shown_by)
                 if waiting is None:
                     return  # hold: a topic may still bring earlier records
                 enforced = waiting
-                if far:  # waited for them: they are quiet up to here
-                    for name in empty:
-                        state.latest[name] = max(state.latest.get(name, event_time), event_time)
+            elif state.unproven_since is not None and now - state.unproven_since < self.max_wait:
+                state.unproven_since = None  # every topic brought one: a later wait starts anew
             queues[topic].popleft()
-            if state.far_hold is not None and event_time >= state.far_hold[0]:
-                state.far_hold = None  # the jump went: the next one waits afresh
             out.items.append(item)
             if enforced:
                 out.enforced += 1
@@ -217,7 +180,7 @@ class Aligner(Generic[Item]):
 
     def _waiting_on(
         self, number: int, state: _Partition[Item], now: float, lag_of: LagOf,
-        polled_of: PolledOf, far: bool, event_time: float, shown_by: float,
+        polled_of: PolledOf, shown_by: float,
     ) -> bool | None:  # fmt: skip
         """None to hold the partition; else go on (True: enforced past unread records)."""
         unread = idle_short = False
@@ -236,23 +199,22 @@ class Aligner(Generic[Item]):
                     idle_short = True
         if unread:
             return True
-        if far:
-            # The quiet topics look caught up, but their lags come from fetch responses:
-            # records on the broker since may not show yet. The jump goes once each quiet
-            # topic-partition was answered a fetch sent after `shown_by`, or after
-            # `max_wait` if no fetch ever says so.
-            if state.far_hold is None:
-                state.far_hold = (event_time, now)
-            if now - state.far_hold[1] >= self.max_wait:
-                return False
-            if idle_short:
-                return None
-            for topic, queue in state.queues.items():
+        if idle_short:
+            return None
+        # The empty topics look caught up, but their lags come from fetch responses:
+        # records on the broker since may not show yet. The record goes once each was
+        # answered a fetch sent after `shown_by`, or after `max_wait` if none ever says so.
+        for topic, queue in state.queues.items():
+            if not queue:
                 polled = polled_of(topic, number)
-                if not queue and (polled is None or polled < shown_by):
-                    return None
+                if polled is None or polled < shown_by:
+                    break
+        else:
+            state.unproven_since = None
             return False
-        return None if idle_short else False
+        if state.unproven_since is None:
+            state.unproven_since = now
+        return None if now - state.unproven_since < self.max_wait else False
 
     # -- partitions and back-pressure -----------------------------------------------------------
 

@@ -362,7 +362,6 @@ class Worker:
         # Index what changed (the rest kept its indexes) and export the owned partitions.
         self.pipeline.revoke(fresh | recovered.changed)
         self.pipeline.assign(owned)
-        self.input.resume({p: self.pipeline.clock.stream_time(p) for p in owned})
         log.info(
             "partitions %s ready: %d changelog records read in %.2fs (%d new, %d from the "
             "local copy, %d caught up)", sorted(owned), sum(recovered.applied.values()),
