@@ -13,8 +13,9 @@ import asyncio
 import contextlib
 import math
 import time
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer
 
@@ -41,7 +42,10 @@ from benchmarks.worker_metrics import (
 from processor.ingest.producer import EventProducer
 from processor.ingest.synthetic import format_event_time
 from processor.settings import Settings
+from processor.stream.fetch import FetchWait
 from processor.tools.local_services import ChildProcess
+
+Item = TypeVar("Item")
 
 LATENCY_EVENTS = 5_000
 LATENCY_RATE = 500.0  # events/s, capped at half the measured worker throughput
@@ -76,8 +80,7 @@ class LatencyProbe:
     """
 
     def __init__(self, settings: Settings, group: str) -> None:
-        self.fetch_max_wait_ms = max(1, round(settings.fetch_max_wait_seconds * 1000))
-        self.fetch_min_bytes = settings.fetch_min_bytes
+        self.fetch = FetchWait.of(settings)
         self.latencies: list[float] = []
         # Tansu 0.6 (memory storage) answers ListOffsets(latest) with the base offset of the
         # last record batch + 1, so a "latest" consumer re-reads the tail of that batch:
@@ -90,8 +93,8 @@ class LatencyProbe:
             group_id=group,
             auto_offset_reset="latest",
             enable_auto_commit=False,
-            fetch_max_wait_ms=self.fetch_max_wait_ms,
-            fetch_min_bytes=self.fetch_min_bytes,
+            fetch_max_wait_ms=self.fetch.max_wait_ms,
+            fetch_min_bytes=self.fetch.min_bytes,
             session_timeout_ms=int(SESSION_TIMEOUT * 1000),
             heartbeat_interval_ms=int(SESSION_TIMEOUT * 100),
             rebalance_timeout_ms=int(REBALANCE_TIMEOUT * 1000),
@@ -144,16 +147,22 @@ class LatencyProbe:
         return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
+async def steadily(items: Sequence[Item], rate: float) -> AsyncIterator[tuple[int, Item]]:
+    """The items, numbered, one by one at a steady `rate` a second, as live traffic comes."""
+    started = time.perf_counter()
+    for number, item in enumerate(items):
+        delay = started + number / rate - time.perf_counter()
+        if delay > 0.001:
+            await asyncio.sleep(delay)
+        yield number, item
+
+
 async def _produce_at_rate(
     settings: Settings, events: list[dict[str, Any]], rate: float, advance: Advance
 ) -> None:
     """Send at a steady `rate`, stamping each event with the wall clock as it goes out."""
     async with EventProducer(settings) as producer:
-        started = time.perf_counter()
-        for number, document in enumerate(events):
-            delay = started + number / rate - time.perf_counter()
-            if delay > 0.001:
-                await asyncio.sleep(delay)
+        async for number, document in steadily(events, rate):
             document["occurred_at"] = format_event_time(int(time.time() * 1000))
             await producer.send(document)
             if (number + 1) % 100 == 0:
@@ -217,8 +226,8 @@ async def latency_phase(
         probe_max=probe.quantile(1.0),
         probe_seen=len(probe.latencies),
         probe_skipped=probe.skipped,
-        probe_fetch=f"fetch_max_wait_ms={probe.fetch_max_wait_ms}, "
-        f"fetch_min_bytes={probe.fetch_min_bytes:,} as the worker",
+        probe_fetch=f"fetch_max_wait_ms={probe.fetch.max_wait_ms}, "
+        f"fetch_min_bytes={probe.fetch.min_bytes:,} as the worker",
     )
 
 

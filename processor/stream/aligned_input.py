@@ -60,11 +60,11 @@ class AlignedInput:
             clock_margin=PRODUCER_CLOCK_MARGIN_SECONDS,
         )
         self._received: dict[tuple[str, int], int] = {}  # last offset taken, per tp
-        # Per tp, the times (wall clock) of the last two fetch responses seen: a request
-        # is sent once the previous response for its broker was handled (one at a time),
-        # so the latest answered a request sent after the one before it.
-        self._polls: dict[tuple[str, int], tuple[float | None, float]] = {}
-        # Per tp, the earlier of the two on the monotonic clock: what `polled_of` answers.
+        # Per tp, the time (wall clock) of the latest fetch response seen, and of the one
+        # seen before it on the monotonic clock: a request is sent once the previous
+        # response for its broker was handled (one at a time), so the latest answered a
+        # request sent after the one before it (what `polled_of` answers).
+        self._latest_poll: dict[tuple[str, int], float] = {}
         self._polled: dict[tuple[str, int], float] = {}
 
     def waiting(self) -> bool:
@@ -147,7 +147,7 @@ class AlignedInput:
 
     def _sample_polls(self) -> None:
         """Note each input topic-partition's latest fetch response time, if new."""
-        polls, polled = self._polls, self._polled
+        latest_poll, polled = self._latest_poll, self._polled
         to_monotonic = time.monotonic() - time.time()
         for number in self.aligner.partitions():
             for topic in self.topics:
@@ -155,12 +155,11 @@ class AlignedInput:
                 if latest is None:
                     continue
                 place = (topic, number)
-                known = polls.get(place)
-                if known is None:
-                    polls[place] = (None, latest)
-                elif latest != known[1]:
-                    polls[place] = (known[1], latest)
-                    polled[place] = known[1] + to_monotonic
+                before = latest_poll.get(place)
+                if before != latest:
+                    latest_poll[place] = latest
+                    if before is not None:
+                        polled[place] = before + to_monotonic
 
     def polled_of(self, topic: str, partition: int) -> float | None:
         """A time after which a fetch request for the topic-partition was sent and answered
@@ -179,9 +178,9 @@ class AlignedInput:
         for topic, number in list(self._received):
             if number in partitions:
                 del self._received[(topic, number)]
-        for topic, number in list(self._polls):
+        for topic, number in list(self._latest_poll):
             if number in partitions:
-                del self._polls[(topic, number)]
+                del self._latest_poll[(topic, number)]
                 self._polled.pop((topic, number), None)
         if dropped:
             log.info("dropped %d buffered records of partitions gone", len(dropped))

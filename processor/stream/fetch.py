@@ -39,6 +39,7 @@ from faust.web.drivers import aiohttp as faust_aiohttp
 from intervaltree import IntervalTree
 from mode.utils.futures import notify
 
+from processor.settings import Settings
 from processor.stream.interfaces import Message
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,15 @@ class FetchWait:
 
     max_wait_seconds: float
     min_bytes: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> FetchWait:
+        return cls(settings.fetch_max_wait_seconds, settings.fetch_min_bytes)
+
+    @property
+    def max_wait_ms(self) -> int:
+        """As Kafka's clients take it: whole milliseconds, at least one."""
+        return max(1, round(self.max_wait_seconds * 1000))
 
 
 @dataclass(frozen=True)
@@ -109,7 +119,7 @@ def with_fetch_wait(consumer: aiokafka.AIOKafkaConsumer, wait: FetchWait) -> Non
                 f"aiokafka {aiokafka.__version__} keeps no {attribute}: the fetch wait "
                 "cannot be set; install the aiokafka version pyproject.toml pins"
             )
-    consumer._fetch_max_wait_ms = max(1, round(wait.max_wait_seconds * 1000))
+    consumer._fetch_max_wait_ms = wait.max_wait_ms
     consumer._fetch_min_bytes = wait.min_bytes
 
 

@@ -199,7 +199,7 @@ class Worker:
         self.fetches = self.app.channel(maxsize=1)
         routed = (*settings.input_topics, settings.topic_ticks, settings.topic_customer_contacts)
         self.app.route = Route(frozenset(routed), self._deliver)
-        self.app.fetch_wait = FetchWait(settings.fetch_max_wait_seconds, settings.fetch_min_bytes)
+        self.app.fetch_wait = FetchWait.of(settings)
         # The business families have a registry of their own: the whole page writes them
         # with the exposition's `TextWriter` (a third of prometheus-client's time).
         self.business = BusinessCollector(self.pipeline.view)

@@ -19,6 +19,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from benchmarks.latency import steadily
 from tests.integration.conftest import (
     Deployment,
     Samples,
@@ -40,11 +41,7 @@ async def produce_at_rate(deployment: Deployment, events: list[dict[str, Any]]) 
     producer = AIOKafkaProducer(bootstrap_servers=deployment.broker, acks="all", linger_ms=2)
     await producer.start()
     try:
-        started = time.perf_counter()
-        for number, event in enumerate(events):
-            delay = started + number / RATE - time.perf_counter()
-            if delay > 0.001:
-                await asyncio.sleep(delay)
+        async for _, event in steadily(events, RATE):
             await producer.send(
                 deployment.topic_for(event["type"]), value=orjson.dumps(event),
                 key=event["conversation_id"].encode(),
