@@ -3,7 +3,8 @@
 The glue between the consumer (`processor.stream.fetch`) and `processor.stream.alignment`:
 each record of a fetch is held (unacknowledged, so its offset is not committed) until the
 aligner releases it and the pipeline has processed it and written its batch; then it is
-acknowledged. Lag comes from the consumer's highwater against the last offset received;
+acknowledged. Lag comes from the consumer's highwater against the last offset received,
+when each topic-partition was asked and answered from `processor.stream.fetch_times`;
 partitions too far ahead are paused. Clock ticks and customer contacts are not aligned:
 they go to the pipeline with the batch (ticks run the sweep; contacts carry facts already
 in event-time order per conversation, and their counts do not depend on the order).
@@ -22,6 +23,7 @@ from faust.types import TP, AppT
 from processor.metrics.health import AlignmentSnapshot, HealthMetrics
 from processor.settings import Settings
 from processor.stream.alignment import Aligner, event_time_of
+from processor.stream.fetch_times import FetchTimes
 from processor.stream.interfaces import Message
 
 log = logging.getLogger(__name__)
@@ -43,10 +45,10 @@ class AlignedInput:
         ],
         acknowledge: Callable[[Iterable[Message]], None],
         health: HealthMetrics,
-        polled_at: Callable[[TP], float | None],
+        fetch_times: FetchTimes,
     ) -> None:
         self.app = app
-        self.polled_at = polled_at
+        self.fetch_times = fetch_times
         self.acknowledge = acknowledge
         self.settings = settings
         self.handle_batch = handle_batch
@@ -60,12 +62,6 @@ class AlignedInput:
             clock_margin=PRODUCER_CLOCK_MARGIN_SECONDS,
         )
         self._received: dict[tuple[str, int], int] = {}  # last offset taken, per tp
-        # Per tp, the time (wall clock) of the latest fetch response seen, and of the one
-        # seen before it on the monotonic clock: a request is sent once the previous
-        # response for its broker was handled (one at a time), so the latest answered a
-        # request sent after the one before it (what `polled_of` answers).
-        self._latest_poll: dict[tuple[str, int], float] = {}
-        self._polled: dict[tuple[str, int], float] = {}
 
     def waiting(self) -> bool:
         """Records are held back: a fetch with nothing new may still release some."""
@@ -79,16 +75,23 @@ class AlignedInput:
         add = self.aligner.add
         now = time.monotonic()
         to_now = now - time.time()  # wall clock -> monotonic
+        # Per tp, when its records were on the broker by: the answer that brought them
+        # (or a later one of the same tp), else now.
+        on_broker: dict[tuple[str, int], float] = {}
+        answered_at = self.fetch_times.answered_at
         for message in messages:
             if message.topic not in input_topics:
                 ticks.append(message)
                 continue
-            received[(message.topic, message.partition)] = message.offset
+            place = (message.topic, message.partition)
+            received[place] = message.offset
+            fetched_at = on_broker.get(place)
+            if fetched_at is None:
+                fetched_at = on_broker[place] = min(answered_at(*place) or now, now)
             created = None if message.timestamp is None else message.timestamp + to_now
-            add(message.topic, message.partition, event_time_of(message.value), message, now,
-                created)  # fmt: skip
-        self._sample_polls()
-        released = self.aligner.release(now, self.lag_of, self.polled_of)
+            add(message.topic, message.partition, event_time_of(message.value), message,
+                fetched_at, created)  # fmt: skip
+        released = self.aligner.release(now, self.lag_of, self.fetch_times.asked_at)
         if released.items or ticks:
             done = released.items + ticks
             self.health.batch_records.observe_many((len(done),))
@@ -145,27 +148,6 @@ class AlignedInput:
             return 0 if highwater == 0 else None
         return max(0, highwater - start)
 
-    def _sample_polls(self) -> None:
-        """Note each input topic-partition's latest fetch response time, if new."""
-        latest_poll, polled = self._latest_poll, self._polled
-        to_monotonic = time.monotonic() - time.time()
-        for number in self.aligner.partitions():
-            for topic in self.topics:
-                latest = self.polled_at(TP(topic, number))
-                if latest is None:
-                    continue
-                place = (topic, number)
-                before = latest_poll.get(place)
-                if before != latest:
-                    latest_poll[place] = latest
-                    if before is not None:
-                        polled[place] = before + to_monotonic
-
-    def polled_of(self, topic: str, partition: int) -> float | None:
-        """A time after which a fetch request for the topic-partition was sent and answered
-        (the response before the latest one seen), on the monotonic clock."""
-        return self._polled.get((topic, partition))
-
     def catching_up(self, partition: int) -> bool:
         """Records of the partition not processed yet: buffered here or still on the broker."""
         if self.aligner.buffered(partition):
@@ -178,10 +160,6 @@ class AlignedInput:
         for topic, number in list(self._received):
             if number in partitions:
                 del self._received[(topic, number)]
-        for topic, number in list(self._latest_poll):
-            if number in partitions:
-                del self._latest_poll[(topic, number)]
-                self._polled.pop((topic, number), None)
         if dropped:
             log.info("dropped %d buffered records of partitions gone", len(dropped))
 

@@ -18,17 +18,18 @@ buffered record or is known to have nothing more to give:
   others without (a produce request appends its partitions one by one, a producer may split
   one burst over several requests), so a record passes a caught-up topic only once that
   topic-partition was answered a fetch sent after the record was on the broker (`polled_of`:
-  the worker knows a request was sent after the previous response for that topic-partition
-  was handled, one fetch at a time per broker): after the record was fetched, or after its
-  producer's timestamp plus `clock_margin` (producers' clocks may be off by that much) when
-  that is earlier. Without it, a replay's first fetch showed a partition's mentions and its
-  first reply only, its other topics empty, and the mentions went up to 18 minutes before
-  the replies (seen in tests; a record more than half the lateness ahead waited so before,
-  lest the others come too late). A backlog produced long ago pays nothing (its timestamps
-  are old); a live record waits about two fetch rounds (a fetch round is as long as the
-  broker holds a fetch, at most `SOCIALCARE_FETCH_MAX_WAIT_SECONDS`); a wall-clock wait
-  alone would pass without any fetch on a starved CPU, and with no fetch response seen at
-  all the partition goes on after `max_wait`;
+  the send time of the request behind the topic-partition's latest answer,
+  `processor.stream.fetch_times`): after the answer that brought the record was read, or
+  after its producer's timestamp plus `clock_margin` (producers' clocks may be off by that
+  much) when that is earlier. Without it, a replay's first fetch showed a partition's
+  mentions and its first reply only, its other topics empty, and the mentions went up to 18
+  minutes before the replies (seen in tests; a record more than half the lateness ahead
+  waited so before, lest the others come too late). A backlog produced long ago pays
+  nothing (its timestamps are old); a live record waits for the fetch round after the one
+  that brought it (a round is as long as the broker holds a fetch, at most
+  `SOCIALCARE_FETCH_MAX_WAIT_SECONDS`); a wall-clock wait alone would pass without any
+  fetch on a starved CPU, and with no fetch answer seen at all the partition goes on after
+  `max_wait`;
 - a topic-partition with more than `max_buffered` records waiting is reported as one to
   pause, so memory stays bounded while a slow topic catches up.
 

@@ -40,6 +40,7 @@ from intervaltree import IntervalTree
 from mode.utils.futures import notify
 
 from processor.settings import Settings
+from processor.stream.fetch_times import FetchTimes, track_fetch_times
 from processor.stream.interfaces import Message
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,14 @@ class WaitingConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
             with_fetch_wait(consumer, wait)
         return consumer
 
+    async def on_start(self) -> None:
+        # aiokafka builds its fetcher in `start`; the first fetch waits for the group's
+        # assignment, which comes after (Faust subscribes once the thread has started).
+        await super().on_start()
+        times = cast(FetchTimes | None, getattr(self.app, "fetch_times", None))
+        if times is not None:
+            track_fetch_times(self._ensure_consumer()._fetcher, times)
+
 
 def with_fetch_wait(consumer: aiokafka.AIOKafkaConsumer, wait: FetchWait) -> None:
     """Set a consumer's fetch wait before it starts (aiokafka has no setter for it)."""
@@ -131,15 +140,6 @@ class BatchConsumer(aiokafka_driver.Consumer):
 
     def route(self) -> Route | None:
         return cast(Route | None, getattr(self.app, "route", None))
-
-    def polled_at(self, tp: TP) -> float | None:
-        """When the last fetch response for `tp` was received (POSIX seconds), records or
-        not; None when not known (not assigned, or not fetched yet)."""
-        try:
-            polled_ms = self._thread._ensure_consumer().last_poll_timestamp(tp)
-        except Exception:  # not assigned (any more), or the consumer is starting
-            return None
-        return None if polled_ms is None else polled_ms / 1000.0
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, FaustMessage]]:
         route = self.route()
@@ -252,10 +252,12 @@ class PagesOnlyWeb(faust_aiohttp.Web):
 
 class App(faust.App):
     """A Faust app whose consumer delivers the records of `route.topics` a fetch at a time
-    and fetches with `fetch_wait`, serving only the pages the worker adds."""
+    and fetches with `fetch_wait`, noting its fetches' times in `fetch_times`, serving only
+    the pages the worker adds."""
 
     route: Route | None = None
     fetch_wait: FetchWait | None = None
+    fetch_times: FetchTimes | None = None
 
     def _new_transport(self) -> TransportT:
         return BatchTransport(self.conf.broker_consumer, self)

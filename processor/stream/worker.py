@@ -65,6 +65,7 @@ from processor.stream.checkpoint import ChangelogWriteFailed, StateCheckpoint
 from processor.stream.deadletters import TopicDeadLetters
 from processor.stream.dedup import DedupWindow
 from processor.stream.fetch import App, Fetched, FetchWait, Route
+from processor.stream.fetch_times import FetchTimes
 from processor.stream.interfaces import Message
 from processor.stream.labels import RedisLabelRegistry
 from processor.stream.pipeline import Pipeline
@@ -189,17 +190,18 @@ class Worker:
             label_registry=RedisLabelRegistry(self.redis, settings.redis_prefix, self.redis_state),
             send_contact=self.checkpoint.stage,
         )
+        self.app.fetch_wait = FetchWait.of(settings)
+        fetch_times = self.app.fetch_times = FetchTimes()
         self.input = AlignedInput(
             self.app, settings, self.handle_batch,
             lambda messages: self.app.batch_consumer().ack_messages(messages), self.health,
-            lambda tp: self.app.batch_consumer().polled_at(tp),
+            fetch_times,
         )  # fmt: skip
         # One Faust event per fetch: the consumer hands fetches to this channel, the agent
         # reads it; at most one fetch waits while the agent works on another.
         self.fetches = self.app.channel(maxsize=1)
         routed = (*settings.input_topics, settings.topic_ticks, settings.topic_customer_contacts)
         self.app.route = Route(frozenset(routed), self._deliver)
-        self.app.fetch_wait = FetchWait.of(settings)
         # The business families have a registry of their own: the whole page writes them
         # with the exposition's `TextWriter` (a third of prometheus-client's time).
         self.business = BusinessCollector(self.pipeline.view)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -26,7 +27,7 @@ def test_consumer_lag_follows_a_burst(
     )
     start = time.time() - 3600
     burst = 6000
-    deployment.produce(
+    events = [
         {
             "event_id": f"m-{n}",
             "type": "mention",
@@ -39,7 +40,11 @@ def test_consumer_lag_follows_a_burst(
             "author_id": f"u-{n}",
         }
         for n in range(burst)
-    )
+    ]
+    # Scraped while the burst is produced too: a worker that keeps pace with a slow
+    # producer (a loaded machine) has read everything by the time the burst is sent.
+    producing = threading.Thread(target=deployment.produce, args=(events,))
+    producing.start()
     seen: list[float] = []
 
     def caught_up() -> bool:
@@ -47,7 +52,13 @@ def test_consumer_lag_follows_a_burst(
         seen.append(value(samples, lag, topic=topics[0]))
         return value(samples, "socialcare_events_processed_total", outcome="counted") == burst
 
-    wait_until(caught_up, 120, "the burst processed", worker.log_tail)
+    try:
+        while producing.is_alive():
+            caught_up()
+            time.sleep(0.05)
+        wait_until(caught_up, 120, "the burst processed", worker.log_tail)
+    finally:
+        producing.join()
     # Produced faster than one worker reads: at some scrape records were waiting.
     assert max(seen) > 0, seen
     wait_until(lambda: value(worker.scrape(), lag) == 0, 30, "the lag back to 0", worker.log_tail)

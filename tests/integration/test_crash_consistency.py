@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
@@ -73,11 +74,35 @@ def counted(worker: WorkerProcess) -> float:
         return 0.0
 
 
-def kill_after(worker: WorkerProcess, events: int, timeout: float = 120.0) -> None:
-    """SIGKILL once the worker counted at least `events` (of its own) since it started."""
-    wait_until(lambda: counted(worker) >= events, timeout, f"{events} events counted",
-               worker.log_tail)  # fmt: skip
+def kill_after(
+    worker: WorkerProcess, events: int, timeout: float = 120.0,
+    before: Callable[[], bool] = lambda: True,
+) -> None:  # fmt: skip
+    """SIGKILL once the worker counted at least `events` (of its own) since it started,
+    and `before` holds."""
+    wait_until(lambda: counted(worker) >= events and before(), timeout,
+               f"{events} events counted", worker.log_tail)  # fmt: skip
     worker.kill()
+
+
+def standby_holds_all(deployment: Deployment, worker: WorkerProcess) -> bool:
+    """Every changelog partition written, and the worker's standby copies caught up with
+    the ones it does not own (a worker whose first batches all fell on one of its
+    partitions has nothing of the other on the changelog yet: no copy to take up)."""
+    ends = asyncio.run(changelog_ends(deployment))
+    return min(ends) > 0 and value(worker.scrape(), "socialcare_state_standby_lag_records") == 0
+
+
+async def changelog_ends(deployment: Deployment) -> list[int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=deployment.broker)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(f"{deployment.app_id}-state-changelog", partition)
+               for partition in range(deployment.partitions)]  # fmt: skip
+        ends = await consumer.end_offsets(tps)
+        return [ends[tp] for tp in tps]
+    finally:
+        await consumer.stop()
 
 
 def agree_with(
@@ -167,7 +192,7 @@ def test_one_of_two_workers_killed_the_survivor_takes_over(
     deployment.produce(events)
     # The reference run reads it as a backlog from the start (see the test above).
     clean = workers(deployment.sharing_topics(), name="clean")
-    kill_after(second, 300)
+    kill_after(second, 300, before=lambda: standby_holds_all(deployment, first))
     killed_at = time.monotonic()
 
     def survivor_owns_all() -> bool:

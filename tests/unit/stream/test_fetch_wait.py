@@ -17,6 +17,7 @@ import pytest
 
 from processor.settings import Settings
 from processor.stream.fetch import App, FetchWait, WaitingConsumerThread, with_fetch_wait
+from processor.stream.fetch_times import FetchTimes, track_fetch_times
 from processor.stream.worker import Worker
 
 
@@ -48,13 +49,13 @@ def test_the_worker_consumer_fetches_with_the_settings(tmp_path: Path) -> None:
     assert consumer._max_poll_records == settings.batch_max_events
 
 
-def test_the_defaults_fetch_as_faust_does(tmp_path: Path) -> None:
+def test_by_default_a_fetch_waits_50_ms_for_a_mebibyte(tmp_path: Path) -> None:
     worker = Worker(Settings.model_validate({"data_dir": tmp_path}))
     try:
         consumer = consumer_of(worker.app)
     finally:
         worker.local.close()
-    assert (consumer._fetch_max_wait_ms, consumer._fetch_min_bytes) == (1500, 1)
+    assert (consumer._fetch_max_wait_ms, consumer._fetch_min_bytes) == (50, 1_048_576)
 
 
 def test_without_a_fetch_wait_faust_fetches_as_it_does() -> None:
@@ -79,3 +80,20 @@ def test_an_aiokafka_without_the_attributes_is_refused_with_what_to_do() -> None
 
     with pytest.raises(RuntimeError, match="fetch wait cannot be set; install the aiokafka"):
         with_fetch_wait(Other(), FetchWait(0.05, 1))  # type: ignore[arg-type]
+
+
+def test_a_fetcher_without_its_request_handler_is_refused_with_what_to_do() -> None:
+    # The fetch times (processor.stream.fetch_times) wrap aiokafka's private request
+    # handler; a version without it must stop the worker at start, not fetch untracked
+    # (the alignment would then hold every record until its max wait).
+    class Other:
+        pass
+
+    with pytest.raises(RuntimeError, match="cannot be followed; install the aiokafka"):
+        track_fetch_times(Other(), FetchTimes())
+
+
+def test_the_pinned_fetcher_has_the_request_handler_the_times_wrap() -> None:
+    from aiokafka.consumer.fetcher import Fetcher
+
+    assert callable(Fetcher._proc_fetch_request)
