@@ -43,6 +43,7 @@ from processor.ingest.producer import EventProducer
 from processor.ingest.synthetic import format_event_time
 from processor.settings import Settings
 from processor.stream.fetch import FetchWait
+from processor.stream.topics import ensure_topics
 from processor.tools.local_services import ChildProcess
 
 Item = TypeVar("Item")
@@ -70,6 +71,18 @@ class Latency:
     probe_seen: int = 0
     probe_skipped: int = 0
     probe_fetch: str = ""  # the probe's fetch settings (the worker's)
+
+
+@dataclass
+class Floor:
+    """A raw consumer's latency on a broker, fetching as the worker does (exact quantiles):
+    what that broker and the client alone cost at the rate."""
+
+    broker: str
+    rate: float
+    p50: float
+    p99: float
+    seen: int
 
 
 class LatencyProbe:
@@ -251,3 +264,22 @@ async def fresh_latency(
         return await latency_phase(
             settings, metrics, worker, caught_up, fresh, rate, advance, probe
         )
+
+
+async def probe_floor(
+    bench: BenchRun, settings: Settings, broker: str, rate: float, count: int, seed: int
+) -> Floor:
+    """`count` fresh events at `rate`/s to `settings`' broker (its own topics), read by a
+    raw probe with the worker's fetch settings and no worker: the broker's floor."""
+    await ensure_topics(settings, timeout=30.0)
+    fresh = latency_events(count, seed=seed, prefix=f"floor-{bench.run_id}-")
+    probe = LatencyProbe(settings, f"{settings.app_id}-floor")
+    await probe.start(len(settings.input_topics) * settings.partitions)
+    seen = False
+    try:
+        with progress_bar(bench.console, f"{broker} floor (sent)", count) as advance:
+            await _produce_at_rate(settings, fresh, rate, advance)
+        seen = True
+    finally:
+        await probe.stop(count if seen else 0)
+    return Floor(broker, rate, probe.quantile(0.5), probe.quantile(0.99), len(probe.latencies))

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.harness import WHOLE_SCRAPE_INTERVAL
-from benchmarks.latency import Latency
+from benchmarks.latency import Floor, Latency
 from benchmarks.parallel import Parallel
 from benchmarks.scrape import ScrapeCost
 
@@ -67,6 +67,8 @@ class Results:
     scale_two_eps: float = math.nan
     parallel: Parallel | None = None  # target 3's ceiling measured: the processing, 2 copies
     target_latency: Latency | None = None
+    # Beside target 4 on Kafka: Tansu's floor at the same rate (the embedded default's).
+    tansu_floor: Floor | None = None
     scrape: ScrapeCost | None = None
 
 

@@ -10,7 +10,8 @@
    machine's own ceiling for two processes of this work (`benchmarks.parallel`: the
    processing code alone, two copies at once against one).
 8. Latency at `TARGET_RATE` events/s on the main worker, caught up (target 4; see
-   `benchmarks.latency`, whose raw consumer gives the broker's fetch-wait floor beside it).
+   `benchmarks.latency`, whose raw consumer gives the broker's fetch-wait floor beside it;
+   on Kafka, Tansu's floor at the same rate too, on a Tansu broker of its own).
 9. Scrape: a whole /metrics page with `SCRAPE_OPEN` open conversations, in-process
    (`benchmarks.scrape`, target 5).
 """
@@ -22,7 +23,7 @@ import time
 
 from benchmarks.data import backlog_events, produce, thread_events
 from benchmarks.harness import START_TIMEOUT, BenchError, BenchRun, progress_bar
-from benchmarks.latency import fresh_latency
+from benchmarks.latency import Floor, fresh_latency, probe_floor
 from benchmarks.parallel import measure_parallel
 from benchmarks.report import Results
 from benchmarks.scrape import scrape_cost
@@ -30,7 +31,7 @@ from benchmarks.worker_metrics import MetricsClient, Snapshot
 from benchmarks.worker_run import start_worker, workers_throughput
 from processor.settings import Settings
 from processor.stream.topics import ensure_topics
-from processor.tools.local_services import ChildProcess, free_port
+from processor.tools.local_services import ChildProcess, free_port, start_tansu
 
 LONG_THREAD_POSTS = 2_000
 SCALE_PARTITIONS = 8
@@ -171,6 +172,27 @@ async def measure_target_latency(
     results.target_latency = await fresh_latency(
         bench, settings, metrics, worker, caught_up, TARGET_RATE, count, bench.seed + 2, "lat5k"
     )
+    if bench.broker == "kafka":
+        results.tansu_floor = await tansu_floor(bench, settings, count)
+
+
+async def tansu_floor(bench: BenchRun, settings: Settings, count: int) -> Floor:
+    """Tansu's fetch-wait floor at TARGET_RATE, beside target 4: a Tansu broker of its own
+    for the while, a raw consumer with the worker's fetch settings, no worker."""
+    folder = bench.workdir / "tansu-floor"
+    folder.mkdir(exist_ok=True)
+    tansu, bootstrap = start_tansu(folder)
+    bench.adopt(tansu)
+    try:
+        on_tansu = variant(settings, bench, "floor", kafka_bootstrap_servers=bootstrap)
+        floor = await probe_floor(bench, on_tansu, "tansu", TARGET_RATE, count, bench.seed + 3)
+    finally:
+        tansu.stop(timeout=10)
+    bench.console.print(
+        f"tansu floor at {TARGET_RATE:,.0f}/s: raw consumer p50 {1e3 * floor.p50:,.0f} ms, "
+        f"p99 {1e3 * floor.p99:,.0f} ms ({floor.seen:,} seen)"
+    )
+    return floor
 
 
 async def measure_scrape(bench: BenchRun, results: Results) -> None:

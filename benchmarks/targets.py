@@ -130,6 +130,12 @@ def verdicts(results: Results, broker: str) -> list[Verdict]:
         f"p99 {1e3 * latency.probe_p99:,.0f} ms (fetch-wait floor)"
         if latency is not None else "n/a"
     )  # fmt: skip
+    tansu = results.tansu_floor
+    if tansu is not None:
+        floor += (
+            f"; on Tansu, same fetch settings and rate: p50 {1e3 * tansu.p50:,.0f} ms, "
+            f"p99 {1e3 * tansu.p99:,.0f} ms"
+        )
     out.append(Verdict(
         4, f"latency p99 < {LATENCY_P99_SECONDS:g} s at {TARGET_RATE:,.0f} events/s on Kafka",
         f"p99 {p99:,.2f} s, p50 {latency.p50:,.2f} s" if latency is not None else "n/a",

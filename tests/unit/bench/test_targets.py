@@ -7,7 +7,7 @@ import math
 
 from rich.console import Console
 
-from benchmarks.latency import Latency
+from benchmarks.latency import Floor, Latency
 from benchmarks.report import Results
 from benchmarks.scrape import ScrapeCost
 from benchmarks.targets import print_verdicts, scale_out_ceiling, verdicts
@@ -156,3 +156,13 @@ def test_a_run_too_short_to_time_gives_no_ratio_for_the_alternated_pairs() -> No
     results.taking_turns = [TakingTurns((10.0, 0.0), (0.4, 0.0), (math.nan, math.nan), 2)]
     found = verdicts(results, "kafka")[5]
     assert found.met is None and found.measured.endswith("the median of no run")
+
+
+def test_tansu_s_floor_is_printed_beside_target_4() -> None:
+    floor = Floor("tansu", 5_000.0, 0.081, 0.312, 50_000)
+    found = verdicts(figures(tansu_floor=floor), "kafka")
+    assert found[3].baseline == (
+        "raw consumer on kafka: p50 100 ms, p99 300 ms (fetch-wait floor); on Tansu, same "
+        "fetch settings and rate: p50 81 ms, p99 312 ms"
+    )
+    assert found[3].met is True  # the floor is shown, not judged
