@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--pairs", type=int, default=3,
         help="alternated runs of the no-op agent and the worker with and without predictions; "
              "target 1 takes each's best; issue 16 the median of the two taking turns, "
-             "twice a pair",
+             "twice a pair; as many scale-out rounds, target 3 takes the median",
     )  # fmt: skip
     arguments = parser.parse_args(argv)
     return run_benchmark(

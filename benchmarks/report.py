@@ -63,8 +63,9 @@ class Results:
     short_bytes_per_event: float = math.nan
     long_eps: float = math.nan
     long_bytes_per_event: float = math.nan
-    scale_one_eps: float = math.nan
+    scale_one_eps: float = math.nan  # the median round's (by ratio)
     scale_two_eps: float = math.nan
+    scale_rounds: list[tuple[float, float]] = field(default_factory=list)  # (one, two) each
     parallel: Parallel | None = None  # target 3's ceiling measured: the processing, 2 copies
     target_latency: Latency | None = None
     # Beside target 4 on Kafka: Tansu's floor at the same rate (the embedded default's).

@@ -65,6 +65,14 @@ def scale_out_ceiling(cpu: Mapping[str, Mapping[str, float]], cores: int) -> flo
     return (cores - others) / worker
 
 
+def _rounds(rounds: list[tuple[float, float]]) -> str:
+    """The scale-out rounds behind the median one: each round's ratio."""
+    if len(rounds) < 2:
+        return ""
+    ratios = ", ".join(f"{two / one:.2f}" for one, two in rounds)
+    return f", the median of {len(rounds)} rounds ({ratios})"
+
+
 def _runs(runs: list[tuple[float, float]]) -> str:
     """The runs behind a best figure: events/s and µs of CPU an event of each."""
     if not runs:
@@ -119,7 +127,7 @@ def verdicts(results: Results, broker: str) -> list[Verdict]:
         )
     out.append(Verdict(
         3, f"two workers on {SCALE_PARTITIONS} partitions >= {SCALE_OUT}x one worker",
-        f"{results.scale_two_eps:,.0f} events/s = {scale:.2f}x",
+        f"{results.scale_two_eps:,.0f} events/s = {scale:.2f}x{_rounds(results.scale_rounds)}",
         f"one worker {results.scale_one_eps:,.0f} events/s (CPU per process below){bound}",
         None if math.isnan(scale) else scale >= SCALE_OUT,
     ))  # fmt: skip

@@ -10,6 +10,7 @@ from rich.console import Console
 from benchmarks.latency import Floor, Latency
 from benchmarks.report import Results
 from benchmarks.scrape import ScrapeCost
+from benchmarks.target_phases import median_round
 from benchmarks.targets import print_verdicts, scale_out_ceiling, verdicts
 from benchmarks.turns import TakingTurns
 
@@ -166,3 +167,15 @@ def test_tansu_s_floor_is_printed_beside_target_4() -> None:
         "fetch settings and rate: p50 81 ms, p99 312 ms"
     )
     assert found[3].met is True  # the floor is shown, not judged
+
+
+def test_target_3_is_judged_on_the_median_round() -> None:
+    rounds = [(5_000.0, 6_000.0), (4_000.0, 7_600.0), (5_000.0, 9_000.0)]
+    assert median_round(rounds) == 2  # 1.2, 1.9, 1.8: the median is 1.8
+    assert median_round(rounds[:2]) == 0  # even: the lower of the middle two
+    one, two = rounds[median_round(rounds)]
+    found = verdicts(figures(scale_one_eps=one, scale_two_eps=two, scale_rounds=rounds), "kafka")
+    assert found[2].measured == (
+        "9,000 events/s = 1.80x, the median of 3 rounds (1.20, 1.90, 1.80)"
+    )
+    assert found[2].met is True
