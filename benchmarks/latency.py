@@ -78,8 +78,6 @@ class Floor:
     """A raw consumer's latency on a broker, fetching as the worker does (exact quantiles):
     what that broker and the client alone cost at the rate."""
 
-    broker: str
-    rate: float
     p50: float
     p99: float
     seen: int
@@ -267,7 +265,7 @@ async def fresh_latency(
 
 
 async def probe_floor(
-    bench: BenchRun, settings: Settings, broker: str, rate: float, count: int, seed: int
+    bench: BenchRun, settings: Settings, name: str, rate: float, count: int, seed: int
 ) -> Floor:
     """`count` fresh events at `rate`/s to `settings`' broker (its own topics), read by a
     raw probe with the worker's fetch settings and no worker: the broker's floor."""
@@ -277,9 +275,9 @@ async def probe_floor(
     await probe.start(len(settings.input_topics) * settings.partitions)
     seen = False
     try:
-        with progress_bar(bench.console, f"{broker} floor (sent)", count) as advance:
+        with progress_bar(bench.console, f"{name} floor (sent)", count) as advance:
             await _produce_at_rate(settings, fresh, rate, advance)
         seen = True
     finally:
         await probe.stop(count if seen else 0)
-    return Floor(broker, rate, probe.quantile(0.5), probe.quantile(0.99), len(probe.latencies))
+    return Floor(probe.quantile(0.5), probe.quantile(0.99), len(probe.latencies))

@@ -50,12 +50,6 @@ class FetchTimes:
         """When the latest answer was read; None if none seen yet."""
         return self._answered.get((topic, partition))
 
-    def forget(self, partitions: set[int]) -> None:
-        """Partitions gone: a later owner's answers are not these."""
-        for place in [place for place in self._asked if place[1] in partitions]:
-            del self._asked[place]
-            self._answered.pop(place, None)
-
 
 FetchRequestHandler = Callable[[Any, int, Any], Awaitable[bool]]
 

@@ -25,6 +25,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from processor.metrics.families import BUSINESS_FAMILIES
 from processor.metrics.prediction_families import PREDICTION_FAMILIES
+from processor.state.records import changelog_topic
 from tests.integration.conftest import (
     Deployment,
     Samples,
@@ -97,7 +98,7 @@ async def changelog_ends(deployment: Deployment) -> list[int]:
     consumer = AIOKafkaConsumer(bootstrap_servers=deployment.broker)
     await consumer.start()
     try:
-        tps = [TopicPartition(f"{deployment.app_id}-state-changelog", partition)
+        tps = [TopicPartition(changelog_topic(deployment.app_id), partition)
                for partition in range(deployment.partitions)]  # fmt: skip
         ends = await consumer.end_offsets(tps)
         return [ends[tp] for tp in tps]

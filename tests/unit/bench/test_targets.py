@@ -160,7 +160,7 @@ def test_a_run_too_short_to_time_gives_no_ratio_for_the_alternated_pairs() -> No
 
 
 def test_tansu_s_floor_is_printed_beside_target_4() -> None:
-    floor = Floor("tansu", 5_000.0, 0.081, 0.312, 50_000)
+    floor = Floor(0.081, 0.312, 50_000)
     found = verdicts(figures(tansu_floor=floor), "kafka")
     assert found[3].baseline == (
         "raw consumer on kafka: p50 100 ms, p99 300 ms (fetch-wait floor); on Tansu, same "
