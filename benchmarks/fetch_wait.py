@@ -8,7 +8,7 @@ Faust's aiokafka driver fetches with `fetch_max_wait_ms=1500` and aiokafka's
 traffic reaches the pipeline a few records a batch, each batch paying its fixed costs; Tansu
 holds every fetch about half its wait. The worker fetches with
 `SOCIALCARE_FETCH_MAX_WAIT_SECONDS` and `SOCIALCARE_FETCH_MIN_BYTES` (compared here at 0.05
-s and 1 MiB; their defaults are Faust's). For each rate, both settings `--rounds` times in
+s and 1 MiB, their defaults). For each rate, both settings `--rounds` times in
 alternated order (`faust, worker, worker, faust, ...`), each a live run of `--seconds` of
 fresh events through a worker on topics of its own (`benchmarks.live_run`): the worker's CPU
 per event and in cores, the broker's cores, records per batch, changelog bytes per event,

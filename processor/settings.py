@@ -237,14 +237,13 @@ class Settings(BaseSettings):
     # answers once this many bytes are there or the wait is over. Live traffic then comes in
     # fetches of a wait's worth of events, not of whatever arrived since the last fetch
     # (a batch's fixed costs paid every few events); a backlog fills each fetch at once.
-    # Faust's own values by default until the race seen with a short wait after a worker
-    # takeover is understood (docs/benchmarks.md); 0.05 and 1048576 halve a live worker's
-    # CPU on Kafka.
+    # This halves a live worker's CPU on Kafka (Faust's own: 1.5 s and 1 byte;
+    # docs/benchmarks.md, "A fetch wait").
     fetch_max_wait_seconds: float = Field(
-        1.5, validation_alias=_env("SOCIALCARE_FETCH_MAX_WAIT_SECONDS"), gt=0, le=30
+        0.05, validation_alias=_env("SOCIALCARE_FETCH_MAX_WAIT_SECONDS"), gt=0, le=30
     )
     fetch_min_bytes: int = Field(
-        1, validation_alias=_env("SOCIALCARE_FETCH_MIN_BYTES"), ge=1, le=52_428_800
+        1_048_576, validation_alias=_env("SOCIALCARE_FETCH_MIN_BYTES"), ge=1, le=52_428_800
     )
     # The batches that end within this long of the last changelog write are written with
     # the next one, once (processor.stream.checkpoint): Kafka Streams' commit interval
@@ -259,6 +258,12 @@ class Settings(BaseSettings):
     )
     alignment_max_wait_seconds: float = Field(
         30.0, validation_alias=_env("SOCIALCARE_ALIGNMENT_MAX_WAIT_SECONDS"), ge=0
+    )
+    # How long a producer's request may take the broker to append (its partitions one by
+    # one): a record far past the partition's settled stream time waits that long after
+    # it was on the broker for the other topics' fetches (processor.stream.alignment).
+    alignment_settle_seconds: float = Field(
+        1.0, validation_alias=_env("SOCIALCARE_ALIGNMENT_SETTLE_SECONDS"), ge=0, le=60
     )
     alignment_max_buffered: int = Field(
         10_000, validation_alias=_env("SOCIALCARE_ALIGNMENT_MAX_BUFFERED"), ge=1

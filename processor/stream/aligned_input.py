@@ -60,6 +60,7 @@ class AlignedInput:
             max_wait=settings.alignment_max_wait_seconds,
             max_buffered=settings.alignment_max_buffered,
             clock_margin=PRODUCER_CLOCK_MARGIN_SECONDS,
+            settle=settings.alignment_settle_seconds,
         )
         self._received: dict[tuple[str, int], int] = {}  # last offset taken, per tp
 

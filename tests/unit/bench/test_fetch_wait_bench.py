@@ -37,8 +37,8 @@ def test_faust_is_compared_at_its_driver_s_fetch_and_the_worker_at_its_defaults(
     # (tests/unit/stream/test_fetch_wait.py reads them off a consumer Faust builds).
     assert FETCHES["faust"] == {"fetch_max_wait_seconds": 1.5, "fetch_min_bytes": 1}
     assert FETCHES["worker"] == {"fetch_max_wait_seconds": 0.05, "fetch_min_bytes": 1_048_576}
-    defaults = Settings()  # Faust's own, until the takeover race is understood
-    assert (defaults.fetch_max_wait_seconds, defaults.fetch_min_bytes) == (1.5, 1)
+    defaults = Settings()
+    assert (defaults.fetch_max_wait_seconds, defaults.fetch_min_bytes) == (0.05, 1_048_576)
 
 
 def test_a_field_is_passed_as_its_environment_variable() -> None:

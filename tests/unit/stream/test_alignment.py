@@ -287,3 +287,73 @@ def test_a_quiet_topic_with_new_records_waits_from_when_they_showed() -> None:
     assert aligner.release(89.9, lags(surveys=1), SHOWN).items == []
     released = aligner.release(90.0, lags(surveys=1), SHOWN)
     assert (released.items, released.enforced) == (["m60"], 1)
+
+
+def asked(per_topic: dict[str, float]) -> object:
+    """polled_of: each topic-partition last asked at its own time."""
+    return lambda topic, partition: per_topic[topic]
+
+
+def test_a_far_record_waits_for_the_rest_of_its_produce_request() -> None:
+    # Kafka appends a produce request's partitions one after the other; a fetch answered by
+    # its wait's end in between shows the replies of a burst and not the mentions sent
+    # before them, and on a loaded broker the next fetch, sent after the replies were seen,
+    # may be answered before the mentions are appended too (found in the log segments of a
+    # CI run: 146 ms). A reply four hours past the settled stream time waits until every
+    # empty topic was asked `settle` (1 s) after it was on the broker.
+    hours = 3600.0
+    aligner: Aligner[str] = Aligner(TOPICS, settle=1.0)
+    aligner.add("replies", 3, 4 * hours, "r-slow", fetched_at=10.0)
+    assert aligner.release(10.1, lags(), polled(10.05)).items == []  # the quick proof: no
+    assert aligner.release(10.9, lags(), polled(10.8)).items == []
+    aligner.add("mentions", 3, 60.0, "m", fetched_at=10.95)  # appended late
+    # The mention, far past nothing settled, waits its own settle time, then both go.
+    assert aligner.release(11.2, lags(), polled(11.1)).items == []
+    assert aligner.release(12.0, lags(), polled(11.96)).items == ["m", "r-slow"]
+    # Without the settle time the reply went on the first fetch after it: mention too late.
+    quick: Aligner[str] = Aligner(TOPICS)
+    quick.add("replies", 3, 4 * hours, "r-slow", fetched_at=10.0)
+    assert quick.release(10.1, lags(), polled(10.05)).items == ["r-slow"]
+
+
+def test_live_traffic_near_the_settled_stream_time_pays_nothing_more() -> None:
+    # Live: one mention a second, each fetched as it comes; the other topics quiet. Once the
+    # first ones settled, every next record goes on the fetch after it, as before.
+    aligner: Aligner[str] = Aligner(TOPICS, settle=1.0)
+    aligner.add("mentions", 0, 1000.0, "m0", fetched_at=0.0)
+    assert aligner.release(0.1, lags(), polled(0.05)).items == []  # nothing settled yet
+    assert aligner.release(1.1, lags(), polled(1.05)).items == ["m0"]
+    for second in range(2, 30):
+        aligner.add("mentions", 0, 1000.0 + second, f"m{second}", fetched_at=float(second))
+        released = aligner.release(second + 0.1, lags(), polled(second + 0.05))
+        assert released.items == [f"m{second}"]
+    assert aligner.stream_time(0) == 1029.0
+
+
+def test_a_record_after_a_quiet_spell_waits_the_settle_time_once() -> None:
+    # A partition quiet for ten minutes of event time: its next record is far past the
+    # settled stream time and waits `settle`; the one after it does not.
+    aligner: Aligner[str] = Aligner(TOPICS, settle=1.0, jump=60.0)
+    aligner.add("mentions", 0, 0.0, "m0", fetched_at=0.0)
+    assert aligner.release(1.1, lags(), polled(1.05)).items == ["m0"]
+    assert aligner.release(2.2, lags(), polled(2.1)).items == []  # settles m0
+    aligner.add("mentions", 0, 600.0, "m600", fetched_at=600.0)
+    assert aligner.release(600.1, lags(), polled(600.05)).items == []
+    assert aligner.release(601.1, lags(), polled(601.05)).items == ["m600"]
+    assert aligner.release(602.2, lags(), polled(602.1)).items == []  # settles m600
+    aligner.add("replies", 0, 630.0, "r630", fetched_at=603.0)
+    assert aligner.release(603.1, lags(), polled(603.05)).items == ["r630"]
+
+
+def test_a_topic_not_asked_again_keeps_the_settled_stream_time_back() -> None:
+    # Settling needs every input topic asked after the release: one not asked since (its
+    # records still buffered in the consumer, say) keeps the partition's settled stream
+    # time where it was, and far records keep waiting the settle time.
+    aligner: Aligner[str] = Aligner(TOPICS, settle=1.0)
+    aligner.add("mentions", 0, 0.0, "m0", fetched_at=0.0)
+    assert aligner.release(1.1, lags(), polled(1.05)).items == ["m0"]
+    stale = {"mentions": 5.0, "replies": 5.0, "redirections": 5.0, "surveys": 0.5}
+    aligner.add("mentions", 0, 30.0, "m30", fetched_at=3.0)
+    assert aligner.release(5.1, lags(), asked(stale)).items == []  # surveys asked too early
+    # Asked 3.5 s after m0 and 1.5 s after m30: m0 settles, m30 needs only the quick proof.
+    assert aligner.release(5.2, lags(), asked({**stale, "surveys": 3.5})).items == ["m30"]

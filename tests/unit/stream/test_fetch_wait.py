@@ -49,13 +49,13 @@ def test_the_worker_consumer_fetches_with_the_settings(tmp_path: Path) -> None:
     assert consumer._max_poll_records == settings.batch_max_events
 
 
-def test_the_defaults_fetch_as_faust_does(tmp_path: Path) -> None:
+def test_by_default_a_fetch_waits_50_ms_for_a_mebibyte(tmp_path: Path) -> None:
     worker = Worker(Settings.model_validate({"data_dir": tmp_path}))
     try:
         consumer = consumer_of(worker.app)
     finally:
         worker.local.close()
-    assert (consumer._fetch_max_wait_ms, consumer._fetch_min_bytes) == (1500, 1)
+    assert (consumer._fetch_max_wait_ms, consumer._fetch_min_bytes) == (50, 1_048_576)
 
 
 def test_without_a_fetch_wait_faust_fetches_as_it_does() -> None:
