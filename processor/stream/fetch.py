@@ -161,11 +161,15 @@ class BatchConsumer(aiokafka_driver.Consumer):
         monitor = self.app.monitor
         now = time.monotonic()
         for tp, tp_records in records.items():
-            if active is not None and tp not in active and tp not in self._buffered_partitions:
-                continue
             if tp.topic not in route.topics:
-                others[tp] = tp_records
+                if active is None or tp in active or tp in self._buffered_partitions:
+                    others[tp] = tp_records
                 continue
+            # Not filtered by the active partitions, as Faust's loop does: that set is the
+            # consumer's own, and a partition the alignment paused while this fetch was on
+            # its way left it, so its records (already past aiokafka's position) were
+            # dropped, not read again until a rebalance (500 records in a test's burst).
+            # A fetch of the current generation holds only assigned partitions' records.
             self._take(tp, tp_records, batch)
             if monitor is not None:
                 monitor.stream_inbound_time[tp] = now
