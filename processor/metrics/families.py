@@ -53,6 +53,8 @@ EVENT_LAG_BUCKETS: tuple[float, ...] = (
     2592000,
     31536000,
 )
+# Produce time to processed: finer between 50 ms and 1 s, where a live worker's fetch wait
+# and alignment put it (with 0.1 and 0.25 alone every live p99 read as about 247 ms).
 PIPELINE_LATENCY_BUCKETS: tuple[float, ...] = (
     0.001,
     0.0025,
@@ -60,9 +62,14 @@ PIPELINE_LATENCY_BUCKETS: tuple[float, ...] = (
     0.01,
     0.025,
     0.05,
+    0.075,
     0.1,
+    0.15,
+    0.2,
     0.25,
+    0.35,
     0.5,
+    0.75,
     1,
     2.5,
     5,
