@@ -1,7 +1,9 @@
 """One live run: fresh events at a steady rate through a worker that owns its partitions.
 
 On topics of its own (so nothing of an earlier run is read), once the worker owns its
-partitions and its first ticks and timers are past: the worker's CPU per event and in
+partitions, its first ticks and timers are past and three seconds of the same traffic went
+through it untimed (a fresh partition's first records wait the alignment's settle time
+once): the worker's CPU per event and in
 cores, the broker's cores, changelog bytes and records per event, records per batch, and
 the end-to-end latency (`socialcare_pipeline_latency_seconds`) beside a raw consumer's.
 The comparisons of a setting (`benchmarks.commit_interval`, `benchmarks.fetch_wait`)
@@ -106,16 +108,22 @@ class Window:
         return held / self.batches if self.batches else math.nan
 
 
+# Seconds of live traffic each live run sends before its timed window.
+WARM_UP_SECONDS = 3.0
+
+
 async def measured(
     bench: BenchRun,
     settings: Settings,
     name: str,
     fields: dict[str, Any],
     during: Callable[[Settings, MetricsClient, ChildProcess, Snapshot], Awaitable[T]],
+    warm_up: Callable[[Settings, MetricsClient, ChildProcess, Snapshot], Awaitable[object]]
+    | None = None,
 ) -> tuple[T, Window]:
     """A worker on topics of its own, its settings changed by `fields` (passed as their
-    environment variables), once it owns its partitions: `during` runs, timed, between
-    two scrapes."""
+    environment variables), once it owns its partitions (and `warm_up` ran, untimed):
+    `during` runs, timed, between two scrapes."""
     app = variant(settings, bench, name).model_copy(update=fields)
     await ensure_topics(app, timeout=30.0)
     env = {variable_of(field): str(value) for field, value in fields.items()}
@@ -125,6 +133,8 @@ async def measured(
     try:
         await owning([metrics], [worker], app.partitions)
         await asyncio.sleep(2.0)  # the first ticks and timers, out of the timed window
+        if warm_up is not None:
+            await warm_up(app, metrics, worker, await scrape(metrics))
         before = await scrape(metrics)
         started = time.monotonic()
         cpu_before = cpu_seconds(worker.pid)
@@ -153,15 +163,22 @@ async def live_run(
     """`count` fresh events at `rate`/s through a worker whose settings differ from
     `settings` by `fields` (the raw consumer fetches with them too)."""
 
-    async def send(
-        app: Settings, metrics: MetricsClient, worker: ChildProcess, before: Snapshot
-    ) -> Latency:
-        events = latency_events(count, seed=seed, prefix=f"{name}-{bench.run_id}-")
-        probe = LatencyProbe(app, f"{app.app_id}-probe")
-        with progress_bar(bench.console, f"live {label}, {rate:,.0f}/s", count) as advance:
-            return await latency_phase(app, metrics, worker, before, events, rate, advance, probe)
+    def sending(events: int, tag: str) -> Callable[..., Awaitable[Latency]]:
+        async def send(
+            app: Settings, metrics: MetricsClient, worker: ChildProcess, before: Snapshot
+        ) -> Latency:
+            fresh = latency_events(events, seed=seed, prefix=f"{name}{tag}-{bench.run_id}-")
+            probe = LatencyProbe(app, f"{app.app_id}-probe{tag}")
+            with progress_bar(bench.console, f"live {label}{tag}, {rate:,.0f}/s", events) as go:
+                return await latency_phase(app, metrics, worker, before, fresh, rate, go, probe)
 
-    latency, window = await measured(bench, settings, name, fields, send)
+        return send
+
+    # A few seconds of traffic first, untimed: a fresh partition's first records wait the
+    # alignment's settle time once (nothing on it is settled yet), which is a start-up
+    # cost, not the live latency compared here.
+    warm_up = sending(max(20, round(rate * WARM_UP_SECONDS)), "-warm-up")
+    latency, window = await measured(bench, settings, name, fields, sending(count, ""), warm_up)
     processed, bytes_, records = per_event(window.after, window.before)
     return LiveRun(
         label, rate, window.worker_cpu / processed * 1e6, window.worker_cpu / window.elapsed,

@@ -262,7 +262,8 @@ class Aligner(Generic[Item]):
         # answered a fetch sent after `shown_by` (`settle` later if it runs far past the
         # settled stream time), or after `max_wait` if none ever says so.
         settled = state.settled_time
-        if settled is None or event_time > settled + self.jump:
+        far = settled is None or event_time > settled + self.jump
+        if far:
             shown_by += self.settle
         for topic, queue in state.queues.items():
             if not queue:
@@ -271,6 +272,8 @@ class Aligner(Generic[Item]):
                     break
         else:
             state.unproven_since = None
+            if far:  # the empty topics are settled up to it: what follows it is near
+                state.settled_time = event_time
             return False
         if state.unproven_since is None:
             state.unproven_since = now

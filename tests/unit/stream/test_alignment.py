@@ -357,3 +357,16 @@ def test_a_topic_not_asked_again_keeps_the_settled_stream_time_back() -> None:
     assert aligner.release(5.1, lags(), asked(stale)).items == []  # surveys asked too early
     # Asked 3.5 s after m0 and 1.5 s after m30: m0 settles, m30 needs only the quick proof.
     assert aligner.release(5.2, lags(), asked({**stale, "surveys": 3.5})).items == ["m30"]
+
+
+def test_once_a_far_record_passed_the_records_near_it_go_at_once() -> None:
+    # A fresh partition live: its first record waits the settle time (nothing settled);
+    # passing it settles the quiet topics up to it, so the next ones, a second later in
+    # event time, go on the fetch after them, not a settle time each.
+    aligner: Aligner[str] = Aligner(TOPICS, settle=1.0)
+    aligner.add("mentions", 0, 5000.0, "m0", fetched_at=0.0)
+    aligner.add("mentions", 0, 5000.5, "m1", fetched_at=0.5)
+    assert aligner.release(0.6, lags(), polled(0.55)).items == []
+    assert aligner.release(1.1, lags(), polled(1.05)).items == ["m0", "m1"]
+    aligner.add("mentions", 0, 5001.2, "m2", fetched_at=1.2)
+    assert aligner.release(1.3, lags(), polled(1.25)).items == ["m2"]
