@@ -42,7 +42,8 @@ buffered record or is known to have nothing more to give:
   more than `jump` seconds of event time past the partition's *settled* stream time waits
   for each empty topic to be asked `settle` seconds after it was on the broker. The settled
   stream time is the stream time of the records released before every input topic of the
-  partition was asked `settle` after them: live traffic stays within `jump` of it and
+  partition was asked `settle` after them, or the event time of a record that waited so:
+  live traffic stays within `jump` of it and
   pays nothing; a burst of history, the first record after a quiet spell or after a
   takeover pays `settle` once;
 - a topic-partition with more than `max_buffered` records waiting is reported as one to
@@ -223,8 +224,12 @@ class Aligner(Generic[Item]):
             horizon = min(horizon, asked)
         horizon -= self.settle
         pending = state.unsettled
+        settled = state.settled_time
         while pending and pending[0][0] <= horizon:
-            state.settled_time = pending.popleft()[1]
+            stream_time = pending.popleft()[1]
+            if settled is None or stream_time > settled:
+                settled = stream_time
+        state.settled_time = settled  # never back: a record's own settle time may be ahead
 
     def _unsettled(self, state: _Partition[Item], shown_by: float, stream_time: float) -> None:
         pending = state.unsettled

@@ -370,3 +370,24 @@ def test_once_a_far_record_passed_the_records_near_it_go_at_once() -> None:
     assert aligner.release(1.1, lags(), polled(1.05)).items == ["m0", "m1"]
     aligner.add("mentions", 0, 5001.2, "m2", fetched_at=1.2)
     assert aligner.release(1.3, lags(), polled(1.25)).items == ["m2"]
+
+
+def test_the_settled_stream_time_never_goes_back() -> None:
+    # A release's entry settling after a later record passed with its own settle time must
+    # not pull the settled time back behind that record (surveys, not asked for a while,
+    # keeps the entries from settling while the empty topics prove the far reply).
+    aligner: Aligner[str] = Aligner(TOPICS, settle=1.0, jump=60.0)
+    aligner.add("mentions", 0, 0.0, "m0", fetched_at=0.0)
+    assert aligner.release(1.1, lags(), polled(1.05)).items == ["m0"]  # settled: 0
+    aligner.add("mentions", 0, 10.0, "m10", fetched_at=1.2)
+    assert aligner.release(1.3, lags(), polled(1.25)).items == ["m10"]  # near: no wait
+    aligner.add("replies", 0, 700.0, "r700", fetched_at=1.4)
+    aligner.add("surveys", 0, 720.0, "s720", fetched_at=1.4)
+    aligner.add("mentions", 0, 750.0, "m750", fetched_at=1.5)
+    stale = {"mentions": 2.45, "replies": 2.45, "redirections": 2.45, "surveys": 0.5}
+    # r700 passes with its settle time; m750 waits for surveys to be asked after it.
+    assert aligner.release(2.5, lags(), asked(stale)).items == ["r700", "s720"]
+    # m10's release settles now (every topic asked a second after it), not s720's: the
+    # settled time stays at r700's, so m750, near it, needs no settle time of its own.
+    later = {"mentions": 3.05, "replies": 3.05, "redirections": 3.05, "surveys": 2.3}
+    assert aligner.release(3.1, lags(), asked(later)).items == ["m750"]
