@@ -22,19 +22,17 @@ transactions there, which is where a write per batch costs most.
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.console import Console
 
+from benchmarks import settings_ab
 from benchmarks.data import backlog_events, produce
 from benchmarks.harness import BenchRun, progress_bar
-from benchmarks.live_run import alternated, live_run, per_event, run_comparison
+from benchmarks.live_run import alternated, live_run, run_comparison
 from benchmarks.run import start_services
-from benchmarks.worker_metrics import MetricsClient, Snapshot
-from benchmarks.worker_run import fresh_application, start_worker, worker_throughput
 from processor.settings import Settings
 
 DEFAULT_INTERVAL = Settings.model_fields["commit_interval_seconds"].default
@@ -70,21 +68,12 @@ def medians(runs: Sequence[IntervalRun]) -> dict[float, IntervalRun]:
 async def backlog_run(
     bench: BenchRun, settings: Settings, interval: float, n: int, events: int
 ) -> IntervalRun:
-    name = f"backlog{n}"
-    app = fresh_application(bench, settings, name)
     env = {"SOCIALCARE_COMMIT_INTERVAL_SECONDS": f"{interval:g}"}
-    worker = start_worker(bench, app, name, env)
-    metrics = MetricsClient(app.metrics_port)
-    try:
-        with progress_bar(bench.console, f"backlog, interval {interval:g}", events) as advance:
-            eps, _, caught_up, cpu = await worker_throughput(
-                metrics, worker, events, advance, bench.meter
-            )
-    finally:
-        await metrics.close()
-    worker.stop(timeout=10)
-    _, bytes_, records = per_event(caught_up, Snapshot())
-    return IntervalRun(interval, eps, cpu.get(name, math.nan) / eps * 1e6, bytes_, records)
+    run = await settings_ab.backlog_run(bench, f"interval {interval:g}", env, n, events, settings)
+    return IntervalRun(
+        interval, run.events_per_second, run.worker_cpu, run.changelog_bytes,
+        run.changelog_records,
+    )  # fmt: skip
 
 
 async def live_interval_run(

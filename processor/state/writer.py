@@ -166,8 +166,11 @@ class TransactionalWriter:
 
     transactional = True
 
-    def __init__(self, bootstrap_servers: str, app_id: str, topic: str) -> None:
+    def __init__(
+        self, bootstrap_servers: str, app_id: str, topic: str, compression: str | None = None
+    ) -> None:
         self._bootstrap = bootstrap_servers
+        self._compression = compression
         self._app_id = app_id
         self._topic = topic
         self._producers: dict[int, AIOKafkaProducer] = {}
@@ -183,6 +186,7 @@ class TransactionalWriter:
             max_batch_size=256 * 1024,
             max_request_size=MAX_REQUEST_BYTES,
             transaction_timeout_ms=60_000,
+            compression_type=self._compression,
         )
 
     async def start(self, partitions: set[int]) -> None:
@@ -248,8 +252,15 @@ class FramedWriter:
 
     transactional = False
 
-    def __init__(self, bootstrap_servers: str, topic: str, one_record_per_batch: bool) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        one_record_per_batch: bool,
+        compression: str | None = None,
+    ) -> None:
         self._bootstrap = bootstrap_servers
+        self._compression = compression
         self._topic = topic
         self._framing = _Framing()
         # Tansu 0.6 reports a wrong end offset for multi-record batches.
@@ -264,6 +275,7 @@ class FramedWriter:
                 linger_ms=0,
                 max_batch_size=self._max_batch_size,
                 max_request_size=MAX_REQUEST_BYTES,
+                compression_type=self._compression,
             )
             await producer.start()
             self._producer = producer
@@ -290,3 +302,20 @@ class FramedWriter:
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
+
+
+def changelog_writer(
+    bootstrap_servers: str,
+    app_id: str,
+    topic: str,
+    *,
+    transactional: bool,
+    one_record_per_batch: bool,
+    compression: str,
+) -> ChangelogWriter:
+    """The writer a worker's processing guarantee asks for; `compression` is Kafka's
+    compression.type of its record batches ("none" or a codec)."""
+    codec = None if compression == "none" else compression
+    if transactional:
+        return TransactionalWriter(bootstrap_servers, app_id, topic, codec)
+    return FramedWriter(bootstrap_servers, topic, one_record_per_batch, codec)

@@ -53,12 +53,7 @@ from processor.state.records import changelog_topic
 from processor.state.recovery import recover
 from processor.state.standby import StandbyCopies
 from processor.state.store import StateStore
-from processor.state.writer import (
-    ChangelogWriter,
-    FramedWriter,
-    TransactionalWriter,
-    check_transactions,
-)
+from processor.state.writer import ChangelogWriter, changelog_writer, check_transactions
 from processor.state.writer_thread import ThreadedWriter
 from processor.stream.aligned_input import AlignedInput
 from processor.stream.checkpoint import ChangelogWriteFailed, StateCheckpoint
@@ -142,12 +137,13 @@ class Worker:
         # On a thread of its own: a batch's write waits on the broker while the next
         # batch is processed (`processor.state.writer_thread`).
         self.writer: ChangelogWriter = ThreadedWriter(
-            TransactionalWriter(settings.kafka_bootstrap_servers, settings.app_id, self.changelog)
-            if settings.processing_guarantee == "exactly_once"
-            else FramedWriter(
-                settings.kafka_bootstrap_servers, self.changelog, settings.one_record_per_batch
+            changelog_writer(
+                settings.kafka_bootstrap_servers, settings.app_id, self.changelog,
+                transactional=settings.processing_guarantee == "exactly_once",
+                one_record_per_batch=settings.one_record_per_batch,
+                compression=settings.changelog_compression,
             )
-        )
+        )  # fmt: skip
         self.checkpoint = StateCheckpoint(
             self.store, self.writer, settings.topic_deadletters, self.health,
             interval=settings.commit_interval_seconds,

@@ -43,8 +43,17 @@ Labels = frozenset[tuple[str, str]]
 Samples = dict[tuple[str, Labels], float]
 
 
+@dataclass(frozen=True)
+class KafkaServer:
+    """The session's Kafka: its address, and its log directory (None for a broker the tests
+    did not start)."""
+
+    bootstrap: str
+    log_dir: Path | None
+
+
 @pytest.fixture(scope="session")
-def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def kafka_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaServer]:
     """An Apache Kafka broker (KRaft, one node, log dir on disk) for the session.
 
     SOCIALCARE_TEST_BOOTSTRAP points the tests at a broker that is already running instead
@@ -52,16 +61,23 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """
     existing = os.environ.get("SOCIALCARE_TEST_BOOTSTRAP")
     if existing:
-        yield existing
+        yield KafkaServer(existing, None)
         return
     reason = kafka_unavailable()
     if reason is not None:
         pytest.skip(f"Apache Kafka tests need Java and Maven: {reason}")
-    kafka, bootstrap = start_kafka(tmp_path_factory.mktemp("kafka"))
+    log_dir = tmp_path_factory.mktemp("kafka")
+    kafka, bootstrap = start_kafka(log_dir)
     try:
-        yield bootstrap
+        yield KafkaServer(bootstrap, log_dir / "kafka-data" / "logs")
     finally:
         kafka.stop(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(kafka_server: KafkaServer) -> str:
+    """The bootstrap address of the session's Apache Kafka."""
+    return kafka_server.bootstrap
 
 
 @pytest.fixture(scope="session")
