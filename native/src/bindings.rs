@@ -8,10 +8,16 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
+use crate::tail::{MemoryChunks, Tail};
 use crate::thread::{Code, Item, Mark, MarkKey, ThreadWalk};
 
 pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
-    module.add_class::<PyThreadWalk>()
+    module.add_class::<PyThreadWalk>()?;
+    module.add_class::<PyTail>()
+}
+
+fn mark_pair(mark: &Mark) -> (f64, String) {
+    (mark.at, mark.code.text())
 }
 
 fn mark_of(at: f64, code: &str) -> PyResult<Mark> {
@@ -187,5 +193,80 @@ impl PyThreadWalk {
 
     fn __eq__(&self, other: &PyThreadWalk) -> bool {
         self.walk == other.walk
+    }
+}
+
+/// `processor.domain.thread_tail` over a conversation's tail, natively, with its closed
+/// chunks in memory.
+#[pyclass(name = "Tail", module = "socialcare_native")]
+#[derive(Default)]
+pub struct PyTail {
+    tail: Tail,
+    store: MemoryChunks,
+}
+
+#[pymethods]
+impl PyTail {
+    #[new]
+    fn new() -> PyTail {
+        PyTail::default()
+    }
+
+    fn append(&mut self, at: f64, code: &str) -> PyResult<()> {
+        self.tail.append(mark_of(at, code)?, &mut self.store);
+        Ok(())
+    }
+
+    fn insert(&mut self, at: f64, code: &str) -> PyResult<()> {
+        self.tail.insert(mark_of(at, code)?, &mut self.store);
+        Ok(())
+    }
+
+    /// The marks that left the tail, in the order they were stepped.
+    fn settle(&mut self, watermark: f64) -> Vec<(f64, String)> {
+        let mut stepped = Vec::new();
+        self.tail.settle(watermark, &mut self.store, &mut |mark| {
+            stepped.push(mark_pair(mark))
+        });
+        stepped
+    }
+
+    fn drop_chunks(&mut self) {
+        self.tail.drop_chunks(&mut self.store);
+    }
+
+    /// Every mark in walk order.
+    fn marks(&self) -> Vec<(f64, String)> {
+        self.tail.marks(&self.store).iter().map(mark_pair).collect()
+    }
+
+    /// (chunk references as the document keeps them, the next chunk's number, the open
+    /// chunk).
+    #[allow(clippy::type_complexity)]
+    fn stored(&self) -> (Vec<(f64, String, i64, usize)>, i64, Vec<(f64, String)>) {
+        let chunks = self
+            .tail
+            .chunks
+            .iter()
+            .map(|chunk| {
+                (
+                    chunk.first.at,
+                    chunk.first.code.text(),
+                    chunk.number,
+                    chunk.marks,
+                )
+            })
+            .collect();
+        let open = self.tail.open.iter().map(mark_pair).collect();
+        (chunks, self.tail.next_chunk, open)
+    }
+
+    /// The closed chunks by number.
+    fn chunks(&self) -> std::collections::BTreeMap<i64, Vec<(f64, String)>> {
+        self.store
+            .chunks
+            .iter()
+            .map(|(number, marks)| (*number, marks.iter().map(mark_pair).collect()))
+            .collect()
     }
 }

@@ -5,6 +5,7 @@
 //! `socialcare_native` exposes the parts as they land; the pipeline uses none of them
 //! until the core is whole.
 
+pub mod tail;
 pub mod thread;
 
 #[cfg(feature = "python")]
