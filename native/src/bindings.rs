@@ -8,12 +8,38 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use pyo3::types::PyDict;
+
+use crate::conversation::{self, ConversationState, Event, EventKind, Rules, Targets};
+use crate::series::{Contributions, Family, Kind};
 use crate::tail::{MemoryChunks, Tail};
 use crate::thread::{Code, Item, Mark, MarkKey, ThreadWalk};
 
 pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<PyThreadWalk>()?;
-    module.add_class::<PyTail>()
+    module.add_class::<PyTail>()?;
+    module.add_class::<PyConversation>()?;
+    module.add_function(pyo3::wrap_pyfunction!(catalogue, module)?)
+}
+
+/// The families the native fold writes: (name, kind, bucket bounds), to hold them to
+/// `processor.metrics.families`.
+#[pyfunction]
+fn catalogue() -> Vec<(&'static str, &'static str, Vec<f64>)> {
+    Family::ALL
+        .iter()
+        .map(|family| {
+            let kind = match family.kind() {
+                Kind::Counter => "counter",
+                Kind::Gauge => "gauge",
+                Kind::Histogram => "histogram",
+            };
+            (family.name(), kind, family.bounds().to_vec())
+        })
+        .collect()
 }
 
 fn mark_pair(mark: &Mark) -> (f64, String) {
@@ -268,5 +294,248 @@ impl PyTail {
             .iter()
             .map(|(number, marks)| (*number, marks.iter().map(mark_pair).collect()))
             .collect()
+    }
+}
+
+fn contributions_dict(py: Python<'_>, values: &Contributions) -> PyResult<PyObject> {
+    let dict = PyDict::new_bound(py);
+    for (key, amount) in values {
+        let labels = PyTuple::new_bound(py, key.labels.iter().map(|label| &**label));
+        let python_key = (
+            key.family.name(),
+            labels,
+            key.at,
+            key.part.text(),
+            key.bucket,
+        );
+        dict.set_item(python_key, *amount)?;
+    }
+    Ok(dict.into_py(py))
+}
+
+fn text(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Option<Arc<str>>> {
+    let found = value.getattr(name)?;
+    if found.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(Arc::from(found.extract::<String>()?)))
+}
+
+fn flag(value: &Bound<'_, PyAny>, name: &str) -> PyResult<bool> {
+    Ok(value
+        .getattr(name)?
+        .extract::<Option<bool>>()?
+        .unwrap_or(false))
+}
+
+fn targets_of((first_response, next_response, resolution): (f64, f64, f64)) -> Targets {
+    Targets {
+        first_response,
+        next_response,
+        resolution,
+    }
+}
+
+/// An event of `processor.domain.events` as the fold reads it.
+fn event_of(value: &Bound<'_, PyAny>, targets: Targets, states_leaving: bool) -> PyResult<Event> {
+    let kind_name: String = value.getattr("type")?.extract()?;
+    let kind = match kind_name.as_str() {
+        "mention" => EventKind::Mention {
+            author_id: Arc::from(value.getattr("author_id")?.extract::<String>()?),
+            priority: Arc::from(value.getattr("effective_priority")?.extract::<String>()?),
+            sentiment: value.getattr("sentiment")?.extract()?,
+            inquiry_type: text(value, "inquiry_type")?,
+            customer_value: value.getattr("customer_value")?.extract()?,
+            rating: value.getattr("rating")?.extract()?,
+            review_source: text(value, "review_source")?,
+            states_leaving,
+            targets,
+        },
+        "reply" => EventKind::Reply {
+            automated: flag(value, "automated")?,
+            team: text(value, "team")?,
+            resolves: flag(value, "resolves")?,
+            agent_id: text(value, "agent_id")?,
+        },
+        "redirection" => EventKind::Redirection {
+            to_channel: Arc::from(value.getattr("to_channel")?.extract::<String>()?),
+        },
+        "survey" => EventKind::Survey {
+            kind: Arc::from(value.getattr("kind")?.extract::<String>()?),
+            score: value.getattr("score")?.extract()?,
+        },
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "not a conversation event: {other}"
+            )))
+        }
+    };
+    Ok(Event {
+        at: value.getattr("occurred_ts")?.extract()?,
+        brand: Arc::from(value.getattr("brand")?.extract::<String>()?),
+        channel: Arc::from(value.getattr("channel")?.extract::<String>()?),
+        kind,
+    })
+}
+
+/// One conversation folded natively (`processor.domain.conversation`), its closed chunks in
+/// memory.
+#[pyclass(name = "Conversation", module = "socialcare_native")]
+pub struct PyConversation {
+    state: ConversationState,
+    rules: Rules,
+    store: MemoryChunks,
+}
+
+#[pymethods]
+impl PyConversation {
+    #[new]
+    #[pyo3(signature = (negative_below, positive_above, inactivity_seconds, at_risk_margin_seconds, teams=None, agents=Vec::new()))]
+    fn new(
+        negative_below: f64,
+        positive_above: f64,
+        inactivity_seconds: f64,
+        at_risk_margin_seconds: f64,
+        teams: Option<Vec<String>>,
+        agents: Vec<String>,
+    ) -> PyConversation {
+        let names = |values: Vec<String>| -> HashSet<Arc<str>> {
+            values.into_iter().map(Arc::from).collect()
+        };
+        PyConversation {
+            state: ConversationState::default(),
+            rules: Rules {
+                negative_below,
+                positive_above,
+                inactivity_seconds,
+                at_risk_margin_seconds,
+                teams: teams.map(names),
+                agents: names(agents),
+            },
+            store: MemoryChunks::default(),
+        }
+    }
+
+    /// Fold an event; the change of the conversation's contributions.
+    #[pyo3(signature = (event, targets, states_leaving=false))]
+    fn apply(
+        &mut self,
+        py: Python<'_>,
+        event: &Bound<'_, PyAny>,
+        targets: (f64, f64, f64),
+        states_leaving: bool,
+    ) -> PyResult<PyObject> {
+        let targets = targets_of(targets);
+        let event = event_of(event, targets, states_leaving)?;
+        let change =
+            conversation::apply_event(&mut self.state, &event, &self.rules, &mut self.store);
+        contributions_dict(py, &change)
+    }
+
+    /// The event's own counts (`event_increments`).
+    #[pyo3(signature = (event, targets=(0.0, 0.0, 0.0)))]
+    fn event_increments(
+        &self,
+        py: Python<'_>,
+        event: &Bound<'_, PyAny>,
+        targets: (f64, f64, f64),
+    ) -> PyResult<PyObject> {
+        let targets = targets_of(targets);
+        let event = event_of(event, targets, false)?;
+        contributions_dict(py, &conversation::event_increments(&event, &self.rules))
+    }
+
+    #[pyo3(signature = (watermark))]
+    fn settle(&mut self, watermark: Option<f64>) {
+        conversation::settle(&mut self.state, watermark, &mut self.store);
+    }
+
+    fn settled_before(&self, at: f64) -> bool {
+        conversation::settled_before(&self.state, at)
+    }
+
+    fn sweep(&mut self, py: Python<'_>, now: f64) -> PyResult<Option<PyObject>> {
+        match conversation::sweep(&mut self.state, now) {
+            None => Ok(None),
+            Some(change) => Ok(Some(contributions_dict(py, &change)?)),
+        }
+    }
+
+    fn current(&mut self, py: Python<'_>) -> PyResult<PyObject> {
+        contributions_dict(py, &conversation::current(&mut self.state))
+    }
+
+    /// Everything the conversation contributes besides what its settled history completed.
+    fn live(&mut self, py: Python<'_>) -> PyResult<PyObject> {
+        contributions_dict(py, &conversation::live(&mut self.state, false, &self.store))
+    }
+
+    fn next_check(&self) -> Option<f64> {
+        conversation::next_check(&self.state)
+    }
+
+    fn retirement(&mut self, py: Python<'_>) -> PyResult<PyObject> {
+        contributions_dict(py, &conversation::retirement(&mut self.state))
+    }
+
+    /// The header's fields as `ConversationState` names them (those the fold sets).
+    fn header(&self, py: Python<'_>) -> PyResult<PyObject> {
+        let state = &self.state;
+        let dict = PyDict::new_bound(py);
+        let label = |value: &Option<Arc<str>>| value.as_ref().map(|text| text.to_string());
+        dict.set_item("brand", label(&state.brand))?;
+        dict.set_item("channel", label(&state.channel))?;
+        dict.set_item("priority", state.priority.to_string())?;
+        dict.set_item("opened_at", state.opened_at)?;
+        dict.set_item("customer_posts", state.customer_posts)?;
+        dict.set_item("brand_posts", state.brand_posts)?;
+        dict.set_item("automated_posts", state.automated_posts)?;
+        dict.set_item("first_response_target", state.first_response_target)?;
+        dict.set_item("next_response_target", state.next_response_target)?;
+        dict.set_item("resolution_target", state.resolution_target)?;
+        dict.set_item("inactivity_seconds", state.inactivity_seconds)?;
+        dict.set_item("at_risk_margin", state.at_risk_margin)?;
+        dict.set_item("negative_below", state.negative_below)?;
+        dict.set_item("customer_value", state.customer_value)?;
+        dict.set_item("opening_sentiment", state.opening_sentiment)?;
+        dict.set_item("opening_instant_sentiment", state.opening_instant_sentiment)?;
+        dict.set_item("later_sentiment_max", state.later_sentiment_max)?;
+        let redirections = PyDict::new_bound(py);
+        for (channel, at) in &state.redirections {
+            redirections.set_item(&**channel, *at)?;
+        }
+        dict.set_item("redirections", redirections)?;
+        let surveys: Vec<(String, i64)> = state
+            .surveys
+            .iter()
+            .map(|(kind, score)| (kind.to_string(), *score))
+            .collect();
+        dict.set_item("surveys", surveys)?;
+        dict.set_item("churn_risk_at", state.churn_risk_at)?;
+        dict.set_item("customer_id", label(&state.customer_id))?;
+        dict.set_item("review_source", label(&state.review_source))?;
+        dict.set_item("first_rating", state.first_rating)?;
+        dict.set_item("first_rating_at", state.first_rating_at)?;
+        dict.set_item("last_rating", state.last_rating)?;
+        dict.set_item("last_rating_at", state.last_rating_at)?;
+        dict.set_item("inquiry_type", label(&state.inquiry_type))?;
+        dict.set_item("swept_until", state.swept_until)?;
+        dict.set_item("last_event_at", state.last_event_at)?;
+        dict.set_item("settled_until", state.settled_until)?;
+        dict.set_item(
+            "settled",
+            PyThreadWalk {
+                walk: state.settled.clone(),
+            }
+            .to_json(py),
+        )?;
+        dict.set_item(
+            "walk",
+            PyThreadWalk {
+                walk: state.walk.clone(),
+            }
+            .to_json(py),
+        )?;
+        Ok(dict.into_py(py))
     }
 }

@@ -5,6 +5,8 @@
 //! `socialcare_native` exposes the parts as they land; the pipeline uses none of them
 //! until the core is whole.
 
+pub mod conversation;
+pub mod series;
 pub mod tail;
 pub mod thread;
 
