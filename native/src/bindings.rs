@@ -313,7 +313,10 @@ fn contributions_dict(py: Python<'_>, values: &Contributions) -> PyResult<PyObje
     Ok(dict.into_py(py))
 }
 
-fn text(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Option<Arc<str>>> {
+fn text(
+    value: &Bound<'_, PyAny>,
+    name: &Bound<'_, pyo3::types::PyString>,
+) -> PyResult<Option<Arc<str>>> {
     let found = value.getattr(name)?;
     if found.is_none() {
         return Ok(None);
@@ -321,7 +324,7 @@ fn text(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Option<Arc<str>>> {
     Ok(Some(Arc::from(found.extract::<String>()?)))
 }
 
-fn flag(value: &Bound<'_, PyAny>, name: &str) -> PyResult<bool> {
+fn flag(value: &Bound<'_, PyAny>, name: &Bound<'_, pyo3::types::PyString>) -> PyResult<bool> {
     Ok(value
         .getattr(name)?
         .extract::<Option<bool>>()?
@@ -338,31 +341,57 @@ fn targets_of((first_response, next_response, resolution): (f64, f64, f64)) -> T
 
 /// An event of `processor.domain.events` as the fold reads it.
 fn event_of(value: &Bound<'_, PyAny>, targets: Targets, states_leaving: bool) -> PyResult<Event> {
-    let kind_name: String = value.getattr("type")?.extract()?;
+    let kind_name: String = value
+        .getattr(pyo3::intern!(value.py(), "type"))?
+        .extract()?;
     let kind = match kind_name.as_str() {
         "mention" => EventKind::Mention {
-            author_id: Arc::from(value.getattr("author_id")?.extract::<String>()?),
-            priority: Arc::from(value.getattr("effective_priority")?.extract::<String>()?),
-            sentiment: value.getattr("sentiment")?.extract()?,
-            inquiry_type: text(value, "inquiry_type")?,
-            customer_value: value.getattr("customer_value")?.extract()?,
-            rating: value.getattr("rating")?.extract()?,
-            review_source: text(value, "review_source")?,
+            author_id: Arc::from(
+                value
+                    .getattr(pyo3::intern!(value.py(), "author_id"))?
+                    .extract::<String>()?,
+            ),
+            priority: Arc::from(
+                value
+                    .getattr(pyo3::intern!(value.py(), "effective_priority"))?
+                    .extract::<String>()?,
+            ),
+            sentiment: value
+                .getattr(pyo3::intern!(value.py(), "sentiment"))?
+                .extract()?,
+            inquiry_type: text(value, pyo3::intern!(value.py(), "inquiry_type"))?,
+            customer_value: value
+                .getattr(pyo3::intern!(value.py(), "customer_value"))?
+                .extract()?,
+            rating: value
+                .getattr(pyo3::intern!(value.py(), "rating"))?
+                .extract()?,
+            review_source: text(value, pyo3::intern!(value.py(), "review_source"))?,
             states_leaving,
             targets,
         },
         "reply" => EventKind::Reply {
-            automated: flag(value, "automated")?,
-            team: text(value, "team")?,
-            resolves: flag(value, "resolves")?,
-            agent_id: text(value, "agent_id")?,
+            automated: flag(value, pyo3::intern!(value.py(), "automated"))?,
+            team: text(value, pyo3::intern!(value.py(), "team"))?,
+            resolves: flag(value, pyo3::intern!(value.py(), "resolves"))?,
+            agent_id: text(value, pyo3::intern!(value.py(), "agent_id"))?,
         },
         "redirection" => EventKind::Redirection {
-            to_channel: Arc::from(value.getattr("to_channel")?.extract::<String>()?),
+            to_channel: Arc::from(
+                value
+                    .getattr(pyo3::intern!(value.py(), "to_channel"))?
+                    .extract::<String>()?,
+            ),
         },
         "survey" => EventKind::Survey {
-            kind: Arc::from(value.getattr("kind")?.extract::<String>()?),
-            score: value.getattr("score")?.extract()?,
+            kind: Arc::from(
+                value
+                    .getattr(pyo3::intern!(value.py(), "kind"))?
+                    .extract::<String>()?,
+            ),
+            score: value
+                .getattr(pyo3::intern!(value.py(), "score"))?
+                .extract()?,
         },
         other => {
             return Err(PyValueError::new_err(format!(
@@ -371,9 +400,19 @@ fn event_of(value: &Bound<'_, PyAny>, targets: Targets, states_leaving: bool) ->
         }
     };
     Ok(Event {
-        at: value.getattr("occurred_ts")?.extract()?,
-        brand: Arc::from(value.getattr("brand")?.extract::<String>()?),
-        channel: Arc::from(value.getattr("channel")?.extract::<String>()?),
+        at: value
+            .getattr(pyo3::intern!(value.py(), "occurred_ts"))?
+            .extract()?,
+        brand: Arc::from(
+            value
+                .getattr(pyo3::intern!(value.py(), "brand"))?
+                .extract::<String>()?,
+        ),
+        channel: Arc::from(
+            value
+                .getattr(pyo3::intern!(value.py(), "channel"))?
+                .extract::<String>()?,
+        ),
         kind,
     })
 }
@@ -416,19 +455,24 @@ impl PyConversation {
         }
     }
 
-    /// Fold an event; the change of the conversation's contributions.
-    #[pyo3(signature = (event, targets, states_leaving=false))]
+    /// Fold an event; the change of the conversation's contributions (None with
+    /// `convert=False`: the benchmark's measure of the boundary).
+    #[pyo3(signature = (event, targets, states_leaving=false, convert=true))]
     fn apply(
         &mut self,
         py: Python<'_>,
         event: &Bound<'_, PyAny>,
         targets: (f64, f64, f64),
         states_leaving: bool,
+        convert: bool,
     ) -> PyResult<PyObject> {
         let targets = targets_of(targets);
         let event = event_of(event, targets, states_leaving)?;
         let change =
             conversation::apply_event(&mut self.state, &event, &self.rules, &mut self.store);
+        if !convert {
+            return Ok(py.None());
+        }
         contributions_dict(py, &change)
     }
 

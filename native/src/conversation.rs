@@ -293,7 +293,11 @@ pub fn apply_event(
         let after = live(state, true, store);
         return difference(&before, &after);
     }
-    let before = current(state);
+    // The remembered values are replaced below: taken, not copied.
+    let before = match state.current_values.take() {
+        Some(values) => values,
+        None => current_of(state),
+    };
     apply_header(state, event, rules);
     let mut completed = Vec::new();
     let next_target = state.next_response_target;
@@ -553,7 +557,10 @@ pub fn sweep(state: &mut ConversationState, now: f64) -> Option<Contributions> {
         state.current_values = None;
         return None;
     }
-    let before = current(state);
+    let before = match state.current_values.take() {
+        Some(values) => values,
+        None => current_of(state),
+    };
     state.swept_until = Some(now);
     let after = current_of(state);
     let change = difference(&before, &after);

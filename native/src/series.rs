@@ -195,12 +195,23 @@ pub fn observe(out: &mut Contributions, family: Family, labels: Vec<Label>, valu
     add(out, key(Part::Count, -1), 1.0);
 }
 
-/// after - before, without the zero entries (Python's `difference`).
+/// after - before, without the zero entries (Python's `difference`: a series of both is
+/// `after - before`, of `after` alone its value, of `before` alone `0.0 - before`).
 pub fn difference(before: &Contributions, after: &Contributions) -> Contributions {
-    let mut delta = after.clone();
-    for (key, value) in before {
-        *delta.entry(key.clone()).or_insert(0.0) -= value;
+    let mut delta = Contributions::new();
+    for (key, value) in after {
+        let changed = match before.get(key) {
+            Some(old) => value - old,
+            None => *value,
+        };
+        if changed != 0.0 {
+            delta.insert(key.clone(), changed);
+        }
     }
-    delta.retain(|_, value| *value != 0.0);
+    for (key, value) in before {
+        if !after.contains_key(key) && 0.0 - value != 0.0 {
+            delta.insert(key.clone(), 0.0 - value);
+        }
+    }
     delta
 }
