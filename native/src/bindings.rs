@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use pyo3::types::PyDict;
 
+use crate::calendar::Calendar;
 use crate::conversation::{self, ConversationState, Event, EventKind, Rules, Targets};
 use crate::series::{Contributions, Family, Kind};
 use crate::tail::{MemoryChunks, Tail};
@@ -22,7 +23,36 @@ pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<PyThreadWalk>()?;
     module.add_class::<PyTail>()?;
     module.add_class::<PyConversation>()?;
-    module.add_function(pyo3::wrap_pyfunction!(catalogue, module)?)
+    module.add_function(pyo3::wrap_pyfunction!(catalogue, module)?)?;
+    module.add_function(pyo3::wrap_pyfunction!(business_deadline, module)?)
+}
+
+/// A calendar of `BusinessCalendar`'s JSON form (`{"timezone", "hours", "holidays"}`).
+fn calendar_of(document: &Bound<'_, PyDict>) -> PyResult<Calendar> {
+    let timezone: String = document
+        .get_item("timezone")?
+        .ok_or_else(|| PyValueError::new_err("a calendar without a timezone"))?
+        .extract()?;
+    let hours: Vec<(String, Vec<String>)> = match document.get_item("hours")? {
+        Some(hours) => hours.downcast::<PyDict>()?.items().extract()?,
+        None => Vec::new(),
+    };
+    let holidays: Vec<String> = match document.get_item("holidays")? {
+        Some(days) => days
+            .iter()?
+            .map(|day| day?.str()?.extract())
+            .collect::<PyResult<_>>()?,
+        None => Vec::new(),
+    };
+    Calendar::new(&timezone, &hours, &holidays).map_err(PyValueError::new_err)
+}
+
+/// `BusinessCalendar.deadline`: when `seconds` of business time have passed since `start`.
+#[pyfunction]
+fn business_deadline(calendar: &Bound<'_, PyDict>, start: f64, seconds: f64) -> PyResult<f64> {
+    calendar_of(calendar)?
+        .deadline(start, seconds)
+        .map_err(PyValueError::new_err)
 }
 
 /// The families the native fold writes: (name, kind, bucket bounds), to hold them to
@@ -340,7 +370,12 @@ fn targets_of((first_response, next_response, resolution): (f64, f64, f64)) -> T
 }
 
 /// An event of `processor.domain.events` as the fold reads it.
-fn event_of(value: &Bound<'_, PyAny>, targets: Targets, states_leaving: bool) -> PyResult<Event> {
+fn event_of(
+    value: &Bound<'_, PyAny>,
+    targets: Targets,
+    states_leaving: bool,
+    calendar: Option<Arc<Calendar>>,
+) -> PyResult<Event> {
     let kind_name: String = value
         .getattr(pyo3::intern!(value.py(), "type"))?
         .extract()?;
@@ -369,6 +404,7 @@ fn event_of(value: &Bound<'_, PyAny>, targets: Targets, states_leaving: bool) ->
             review_source: text(value, pyo3::intern!(value.py(), "review_source"))?,
             states_leaving,
             targets,
+            calendar,
         },
         "reply" => EventKind::Reply {
             automated: flag(value, pyo3::intern!(value.py(), "automated"))?,
@@ -457,7 +493,7 @@ impl PyConversation {
 
     /// Fold an event; the change of the conversation's contributions (None with
     /// `convert=False`: the benchmark's measure of the boundary).
-    #[pyo3(signature = (event, targets, states_leaving=false, convert=true))]
+    #[pyo3(signature = (event, targets, states_leaving=false, convert=true, calendar=None))]
     fn apply(
         &mut self,
         py: Python<'_>,
@@ -465,9 +501,11 @@ impl PyConversation {
         targets: (f64, f64, f64),
         states_leaving: bool,
         convert: bool,
+        calendar: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<PyObject> {
         let targets = targets_of(targets);
-        let event = event_of(event, targets, states_leaving)?;
+        let calendar = calendar.map(calendar_of).transpose()?.map(Arc::new);
+        let event = event_of(event, targets, states_leaving, calendar)?;
         let change =
             conversation::apply_event(&mut self.state, &event, &self.rules, &mut self.store);
         if !convert {
@@ -485,7 +523,7 @@ impl PyConversation {
         targets: (f64, f64, f64),
     ) -> PyResult<PyObject> {
         let targets = targets_of(targets);
-        let event = event_of(event, targets, false)?;
+        let event = event_of(event, targets, false, None)?;
         contributions_dict(py, &conversation::event_increments(&event, &self.rules))
     }
 

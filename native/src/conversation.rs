@@ -2,12 +2,13 @@
 //! of `processor/domain/conversation.py` with `contributions.py`, `quality.py` and
 //! `reviews.py` (the reference; differential tests in `tests/unit/native/`).
 //!
-//! Not yet here (docs/native-core.md, step 2): business-hours calendars (a conversation
-//! whose policy names one is refused), the customer facts, the predictions.
+//! Not yet here (docs/native-core.md, step 2): the stored document, the customer facts,
+//! the predictions.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use crate::calendar::Calendar;
 use crate::series::{add, count, difference, observe, Contributions, Family, Label};
 use crate::tail::{ChunkStore, Tail};
 use crate::thread::{Code, Item, Mark, ThreadWalk};
@@ -76,6 +77,8 @@ pub enum EventKind {
         states_leaving: bool,
         /// The targets of its policy, should it open the conversation.
         targets: Targets,
+        /// The business calendar its policy's clocks follow (None: around the clock).
+        calendar: Option<Arc<Calendar>>,
     },
     Reply {
         automated: bool,
@@ -117,6 +120,8 @@ pub struct ConversationState {
     pub inactivity_seconds: f64,
     pub at_risk_margin: f64,
     pub negative_below: Option<f64>,
+    /// Business hours the clocks follow (None: 24/7).
+    pub calendar: Option<Arc<Calendar>>,
     /// The largest customer value of its mentions.
     pub customer_value: Option<f64>,
     pub opening_sentiment: Option<f64>,
@@ -160,6 +165,7 @@ impl Default for ConversationState {
             inactivity_seconds: 0.0,
             at_risk_margin: 0.0,
             negative_below: None,
+            calendar: None,
             customer_value: None,
             opening_sentiment: None,
             opening_instant_sentiment: None,
@@ -185,6 +191,20 @@ impl Default for ConversationState {
     }
 }
 
+/// `target` seconds after `start` on a calendar (or none).
+///
+/// A calendar that cannot hold the target (more than three years of business time) was
+/// refused when its policy was set; Python raises here, and so does this (a panic, which
+/// the binding turns into an exception).
+pub fn deadline(calendar: &Option<Arc<Calendar>>, start: f64, target: f64) -> f64 {
+    match calendar {
+        None => start + target,
+        Some(calendar) => calendar
+            .deadline(start, target)
+            .unwrap_or_else(|error| panic!("{error}")),
+    }
+}
+
 fn label(text: &str) -> Label {
     Arc::from(text)
 }
@@ -194,9 +214,9 @@ impl ConversationState {
         self.swept_until.unwrap_or(f64::NEG_INFINITY)
     }
 
-    /// `target` seconds after `start` (calendar time: calendars are not ported yet).
+    /// `target` seconds after `start`: calendar time, or business time with a calendar.
     pub fn deadline(&self, start: f64, target: f64) -> f64 {
-        start + target
+        deadline(&self.calendar, start, target)
     }
 
     pub fn first_response_deadline(&self) -> Option<f64> {
@@ -302,7 +322,13 @@ pub fn apply_event(
     let mut completed = Vec::new();
     let next_target = state.next_response_target;
     for mark in marks {
-        step(next_target, &mut state.walk, &mark, &mut completed);
+        step(
+            next_target,
+            &state.calendar,
+            &mut state.walk,
+            &mark,
+            &mut completed,
+        );
         state.tail.append(mark, store);
     }
     let after = current_of(state);
@@ -398,6 +424,7 @@ fn apply_header(state: &mut ConversationState, event: &Event, rules: &Rules) {
             review_source,
             states_leaving,
             targets,
+            calendar,
         } => {
             state.customer_posts += 1;
             if let Some(value) = customer_value {
@@ -422,6 +449,7 @@ fn apply_header(state: &mut ConversationState, event: &Event, rules: &Rules) {
                 state.first_response_target = Some(targets.first_response);
                 state.next_response_target = Some(targets.next_response);
                 state.resolution_target = Some(targets.resolution);
+                state.calendar = calendar.clone();
                 state.negative_below = Some(rules.negative_below);
                 state.inactivity_seconds = rules.inactivity_seconds;
                 state.at_risk_margin = rules.at_risk_margin_seconds;
@@ -460,14 +488,20 @@ fn apply_header(state: &mut ConversationState, event: &Event, rules: &Rules) {
 }
 
 /// Step the walk; a stopped wait the clock may still breach goes to its pending list.
-fn step(next_target: Option<f64>, walk: &mut ThreadWalk, mark: &Mark, out: &mut Vec<Item>) {
+fn step(
+    next_target: Option<f64>,
+    calendar: &Option<Arc<Calendar>>,
+    walk: &mut ThreadWalk,
+    mark: &Mark,
+    out: &mut Vec<Item>,
+) {
     let mut stepped = Vec::new();
     walk.step(mark, &mut stepped);
     for item in stepped {
         match item {
             Item::Stopped { start, at } => {
                 if let Some(target) = next_target {
-                    let deadline = start + target;
+                    let deadline = deadline(calendar, start, target);
                     // Stopped before its deadline: never decides anything.
                     if at > deadline {
                         walk.pending.push([start, at, deadline]);
@@ -484,7 +518,13 @@ fn replay(state: &ConversationState, store: &dyn ChunkStore) -> (ThreadWalk, Vec
     let mut walk = state.settled.clone();
     let mut items = Vec::new();
     for mark in state.tail.marks(store) {
-        step(state.next_response_target, &mut walk, &mark, &mut items);
+        step(
+            state.next_response_target,
+            &state.calendar,
+            &mut walk,
+            &mark,
+            &mut items,
+        );
     }
     (walk, items)
 }
@@ -522,10 +562,11 @@ pub fn settle(state: &mut ConversationState, watermark: Option<f64>, store: &mut
     if state.settled_until.map_or(true, |until| watermark > until) {
         state.settled_until = Some(watermark);
         let next_target = state.next_response_target;
+        let calendar = state.calendar.clone();
         let settled = &mut state.settled;
         let mut discarded = Vec::new();
         state.tail.settle(watermark, store, &mut |mark| {
-            step(next_target, settled, mark, &mut discarded)
+            step(next_target, &calendar, settled, mark, &mut discarded)
         });
     }
     let swept = state.swept();

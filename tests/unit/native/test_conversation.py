@@ -3,12 +3,12 @@ same events (in and out of order, before and after the opening mention), the sam
 settlings and clock sweeps give the same change of contributions for every event, the same
 event counts, the same current values, next clock check and header.
 
-Not covered yet (docs/native-core.md, step 2): business-hours calendars, the customer
-facts, the predictions."""
+Not covered yet (docs/native-core.md, step 2): the stored document, the customer facts,
+the predictions."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from types import ModuleType
 from typing import Any
 
@@ -16,15 +16,31 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from processor.domain import conversation
+from processor.domain.business_hours import BusinessCalendar
 from processor.domain.churn import states_leaving
 from processor.domain.conversation import ConversationRules, ConversationState
 from processor.domain.events import Mention, Redirection, Reply, Survey
 from processor.domain.quality import SentimentRules
-from processor.domain.sla import SlaPolicyCache
+from processor.domain.sla import SlaPolicyCache, SlaPolicySet, SlaTargets
 from processor.metrics.families import BUSINESS_FAMILIES, HISTOGRAM_BOUNDS
 
 START = 1_750_000_000.0
-POLICIES = SlaPolicyCache()
+# The built-in targets around the clock, or business hours with short targets (a
+# deadline falls on a later day, across a weekend).
+AROUND_THE_CLOCK = SlaPolicyCache()
+OFFICE_HOURS = SlaPolicyCache(
+    SlaPolicySet(
+        default=SlaTargets(
+            first_response=timedelta(minutes=30), next_response=timedelta(minutes=20),
+            resolution=timedelta(hours=6), calendar="office",
+        ),
+        calendars={"office": BusinessCalendar(
+            timezone="America/New_York",
+            hours={day: ["09:00-12:00", "13:00-17:30"] for day in ("mon", "tue", "wed", "fri")},
+            holidays=[date(2025, 6, 19)],
+        )},
+    )
+)  # fmt: skip
 
 
 def iso(at: float) -> str:
@@ -67,9 +83,9 @@ def events(draw: st.DrawFn, number: int) -> Any:
 
 
 @st.composite
-def lives(draw: st.DrawFn) -> tuple[ConversationRules, list[Any]]:
-    """Rules, and a conversation's life: its events in arrival order with clock steps
-    (the partition's watermark and the sweep's now) between them."""
+def lives(draw: st.DrawFn) -> tuple[ConversationRules, SlaPolicyCache, list[Any]]:
+    """Rules, policies, and a conversation's life: its events in arrival order with clock
+    steps (the partition's watermark and the sweep's now) between them."""
     rules = ConversationRules(
         sentiment=SentimentRules(-0.05, 0.05),
         inactivity_seconds=draw(st.sampled_from([0.0, 3600.0, 86400.0])),
@@ -87,12 +103,12 @@ def lives(draw: st.DrawFn) -> tuple[ConversationRules, list[Any]]:
         timed = sorted((s for s in steps if not isinstance(s, tuple)), key=lambda e: e.occurred_ts)
         steps = [s if isinstance(s, tuple) else timed.pop(0) for s in steps]
     steps.append(("clock", draw(st.integers(min_value=0, max_value=3000)) * 60.0))
-    return rules, steps
+    return rules, draw(st.sampled_from([AROUND_THE_CLOCK, OFFICE_HOURS])), steps
 
 
-def targets(event: Mention) -> tuple[float, float, float]:
+def targets(policies: SlaPolicyCache, event: Mention) -> tuple[float, float, float]:
     return tuple(  # type: ignore[return-value]
-        POLICIES.target_seconds(target, event.brand, event.channel, event.effective_priority)
+        policies.target_seconds(target, event.brand, event.channel, event.effective_priority)
         for target in ("first_response", "next_response", "resolution")
     )
 
@@ -134,9 +150,9 @@ def native_header(twin: Any) -> dict[str, Any]:
 @settings(max_examples=500, deadline=None)
 @given(lives())
 def test_the_native_fold_changes_the_metrics_as_the_reference(
-    native: ModuleType, life: tuple[ConversationRules, list[Any]]
+    native: ModuleType, life: tuple[ConversationRules, SlaPolicyCache, list[Any]]
 ) -> None:
-    rules, steps = life
+    rules, policies, steps = life
     reference = ConversationState(conversation_id="c1", partition=0)
     twin = native.Conversation(
         rules.sentiment.negative_below, rules.sentiment.positive_above,
@@ -161,12 +177,17 @@ def test_the_native_fold_changes_the_metrics_as_the_reference(
                 continue
             conversation.settle(reference, watermark)
             twin.settle(watermark)
-            goal = targets(event) if isinstance(event, Mention) else (0.0, 0.0, 0.0)
+            goal = targets(policies, event) if isinstance(event, Mention) else (0.0, 0.0, 0.0)
+            calendar = (
+                policies.calendar_for(event.brand, event.channel, event.effective_priority)
+                if isinstance(event, Mention)
+                else None
+            )
             leaving = isinstance(event, Mention) and states_leaving(
                 event.inquiry_type, event.text, rules.churn_phrases
             )
-            expected = conversation.apply_event(reference, event, POLICIES, rules)
-            assert twin.apply(event, goal, leaving) == expected, (number, event)
+            expected = conversation.apply_event(reference, event, policies, rules)
+            assert twin.apply(event, goal, leaving, True, calendar) == expected, (number, event)
             assert twin.event_increments(event) == conversation.event_increments(event, rules)
             latest = max(latest, at)
         assert twin.current() == conversation.current(reference), number
