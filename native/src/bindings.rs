@@ -27,30 +27,54 @@ pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(pyo3::wrap_pyfunction!(business_deadline, module)?)
 }
 
-/// A calendar of `BusinessCalendar`'s JSON form (`{"timezone", "hours", "holidays"}`).
-fn calendar_of(document: &Bound<'_, PyDict>) -> PyResult<Calendar> {
-    let timezone: String = document
-        .get_item("timezone")?
-        .ok_or_else(|| PyValueError::new_err("a calendar without a timezone"))?
-        .extract()?;
-    let hours: Vec<(String, Vec<String>)> = match document.get_item("hours")? {
-        Some(hours) => hours.downcast::<PyDict>()?.items().extract()?,
-        None => Vec::new(),
-    };
-    let holidays: Vec<String> = match document.get_item("holidays")? {
-        Some(days) => days
-            .iter()?
-            .map(|day| day?.str()?.extract())
-            .collect::<PyResult<_>>()?,
-        None => Vec::new(),
-    };
-    Calendar::new(&timezone, &hours, &holidays).map_err(PyValueError::new_err)
+/// A JSON-like Python value (dicts, lists, strings, numbers, booleans, None) as JSON.
+fn value_of(value: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
+    use serde_json::Value;
+    if value.is_none() {
+        return Ok(Value::Null);
+    }
+    if let Ok(flag) = value.downcast::<pyo3::types::PyBool>() {
+        return Ok(Value::Bool(flag.is_true()));
+    }
+    if let Ok(whole) = value.downcast::<pyo3::types::PyInt>() {
+        return Ok(Value::from(whole.extract::<i64>()?));
+    }
+    if let Ok(float) = value.downcast::<pyo3::types::PyFloat>() {
+        return Ok(serde_json::json!(float.value()));
+    }
+    if let Ok(text) = value.downcast::<pyo3::types::PyString>() {
+        return Ok(Value::String(text.to_cow()?.into_owned()));
+    }
+    if let Ok(dict) = value.downcast::<PyDict>() {
+        let mut found = serde_json::Map::new();
+        for (key, item) in dict.iter() {
+            found.insert(key.str()?.to_cow()?.into_owned(), value_of(&item)?);
+        }
+        return Ok(Value::Object(found));
+    }
+    if let Ok(items) = value.iter() {
+        return Ok(Value::Array(
+            items
+                .map(|item| value_of(&item?))
+                .collect::<PyResult<_>>()?,
+        ));
+    }
+    Err(PyValueError::new_err(format!("not JSON: {value}")))
+}
+
+/// A calendar of `BusinessCalendar`'s JSON form (`{"timezone", "hours", "holidays"}`), and
+/// that form.
+fn calendar_of(document: &Bound<'_, PyDict>) -> PyResult<(Calendar, serde_json::Value)> {
+    let value = value_of(document.as_any())?;
+    let calendar = crate::document::calendar_of(&value).map_err(PyValueError::new_err)?;
+    Ok((calendar, value))
 }
 
 /// `BusinessCalendar.deadline`: when `seconds` of business time have passed since `start`.
 #[pyfunction]
 fn business_deadline(calendar: &Bound<'_, PyDict>, start: f64, seconds: f64) -> PyResult<f64> {
     calendar_of(calendar)?
+        .0
         .deadline(start, seconds)
         .map_err(PyValueError::new_err)
 }
@@ -374,8 +398,12 @@ fn event_of(
     value: &Bound<'_, PyAny>,
     targets: Targets,
     states_leaving: bool,
-    calendar: Option<Arc<Calendar>>,
+    calendar: Option<(Calendar, serde_json::Value)>,
 ) -> PyResult<Event> {
+    let (calendar, calendar_document) = match calendar {
+        Some((calendar, document)) => (Some(Arc::new(calendar)), Some(document)),
+        None => (None, None),
+    };
     let kind_name: String = value
         .getattr(pyo3::intern!(value.py(), "type"))?
         .extract()?;
@@ -405,6 +433,7 @@ fn event_of(
             states_leaving,
             targets,
             calendar,
+            calendar_document,
         },
         "reply" => EventKind::Reply {
             automated: flag(value, pyo3::intern!(value.py(), "automated"))?,
@@ -465,7 +494,8 @@ pub struct PyConversation {
 #[pymethods]
 impl PyConversation {
     #[new]
-    #[pyo3(signature = (negative_below, positive_above, inactivity_seconds, at_risk_margin_seconds, teams=None, agents=Vec::new()))]
+    #[pyo3(signature = (negative_below, positive_above, inactivity_seconds, at_risk_margin_seconds, teams=None, agents=Vec::new(), conversation_id="", partition=0))]
+    #[allow(clippy::too_many_arguments)] // Python's keyword arguments
     fn new(
         negative_below: f64,
         positive_above: f64,
@@ -473,12 +503,18 @@ impl PyConversation {
         at_risk_margin_seconds: f64,
         teams: Option<Vec<String>>,
         agents: Vec<String>,
+        conversation_id: &str,
+        partition: i64,
     ) -> PyConversation {
         let names = |values: Vec<String>| -> HashSet<Arc<str>> {
             values.into_iter().map(Arc::from).collect()
         };
         PyConversation {
-            state: ConversationState::default(),
+            state: ConversationState {
+                conversation_id: Arc::from(conversation_id),
+                partition,
+                ..ConversationState::default()
+            },
             rules: Rules {
                 negative_below,
                 positive_above,
@@ -504,7 +540,7 @@ impl PyConversation {
         calendar: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<PyObject> {
         let targets = targets_of(targets);
-        let calendar = calendar.map(calendar_of).transpose()?.map(Arc::new);
+        let calendar = calendar.map(calendar_of).transpose()?;
         let event = event_of(event, targets, states_leaving, calendar)?;
         let change =
             conversation::apply_event(&mut self.state, &event, &self.rules, &mut self.store);
@@ -512,6 +548,32 @@ impl PyConversation {
             return Ok(py.None());
         }
         contributions_dict(py, &change)
+    }
+
+    /// The stored document (JSON), as `ConversationState.to_json` writes it.
+    fn document(&self, py: Python<'_>) -> PyObject {
+        let written = crate::document::to_document(&self.state).to_string();
+        pyo3::types::PyBytes::new_bound(py, written.as_bytes()).into_py(py)
+    }
+
+    /// Take up a stored document (JSON) and its closed chunks (number -> marks).
+    fn load(
+        &mut self,
+        document: &[u8],
+        chunks: std::collections::BTreeMap<i64, Vec<(f64, String)>>,
+    ) -> PyResult<()> {
+        let value: serde_json::Value = serde_json::from_slice(document)
+            .map_err(|error| PyValueError::new_err(format!("not JSON: {error}")))?;
+        self.state = crate::document::from_document(&value).map_err(PyValueError::new_err)?;
+        self.store = MemoryChunks::default();
+        for (number, marks) in chunks {
+            let marks = marks
+                .iter()
+                .map(|(at, code)| mark_of(*at, code))
+                .collect::<PyResult<Vec<_>>>()?;
+            self.store.chunks.insert(number, marks);
+        }
+        Ok(())
     }
 
     /// The event's own counts (`event_increments`).

@@ -2,8 +2,8 @@
 //! of `processor/domain/conversation.py` with `contributions.py`, `quality.py` and
 //! `reviews.py` (the reference; differential tests in `tests/unit/native/`).
 //!
-//! Not yet here (docs/native-core.md, step 2): the stored document, the customer facts,
-//! the predictions.
+//! Not yet here (docs/native-core.md, step 2): the customer facts, the predictions (their
+//! fields are carried through the stored document, `document.rs`).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -77,8 +77,10 @@ pub enum EventKind {
         states_leaving: bool,
         /// The targets of its policy, should it open the conversation.
         targets: Targets,
-        /// The business calendar its policy's clocks follow (None: around the clock).
+        /// The business calendar its policy's clocks follow (None: around the clock), and
+        /// its stored form.
         calendar: Option<Arc<Calendar>>,
+        calendar_document: Option<serde_json::Value>,
     },
     Reply {
         automated: bool,
@@ -106,6 +108,8 @@ pub struct Event {
 /// What the processor knows of one conversation.
 #[derive(Clone, Debug)]
 pub struct ConversationState {
+    pub conversation_id: Label,
+    pub partition: i64,
     pub brand: Option<Label>,
     pub channel: Option<Label>,
     pub priority: Label,
@@ -120,8 +124,9 @@ pub struct ConversationState {
     pub inactivity_seconds: f64,
     pub at_risk_margin: f64,
     pub negative_below: Option<f64>,
-    /// Business hours the clocks follow (None: 24/7).
+    /// Business hours the clocks follow (None: 24/7), and their stored form.
     pub calendar: Option<Arc<Calendar>>,
+    pub calendar_document: Option<serde_json::Value>,
     /// The largest customer value of its mentions.
     pub customer_value: Option<f64>,
     pub opening_sentiment: Option<f64>,
@@ -133,12 +138,19 @@ pub struct ConversationState {
     pub surveys: Vec<(Label, i64)>,
     pub churn_risk_at: Option<f64>,
     pub customer_id: Option<Label>,
+    /// [opened_at, resolved_at] as told to the customer's partition (carried, not read).
+    pub customer_told: Option<serde_json::Value>,
     pub review_source: Option<Label>,
     pub first_rating: Option<i64>,
     pub first_rating_at: Option<f64>,
     pub last_rating: Option<i64>,
     pub last_rating_at: Option<f64>,
     pub inquiry_type: Option<Label>,
+    /// The predictions' bookkeeping (carried, not read yet).
+    pub predicted_csat: Option<f64>,
+    pub scored_resolutions: i64,
+    pub csat_learned: i64,
+    pub clock_scored_at: Option<f64>,
     pub swept_until: Option<f64>,
     pub last_event_at: Option<f64>,
     pub settled_until: Option<f64>,
@@ -152,6 +164,8 @@ pub struct ConversationState {
 impl Default for ConversationState {
     fn default() -> ConversationState {
         ConversationState {
+            conversation_id: Arc::from(""),
+            partition: 0,
             brand: None,
             channel: None,
             priority: Arc::from("normal"),
@@ -166,6 +180,7 @@ impl Default for ConversationState {
             at_risk_margin: 0.0,
             negative_below: None,
             calendar: None,
+            calendar_document: None,
             customer_value: None,
             opening_sentiment: None,
             opening_instant_sentiment: None,
@@ -174,12 +189,17 @@ impl Default for ConversationState {
             surveys: Vec::new(),
             churn_risk_at: None,
             customer_id: None,
+            customer_told: None,
             review_source: None,
             first_rating: None,
             first_rating_at: None,
             last_rating: None,
             last_rating_at: None,
             inquiry_type: None,
+            predicted_csat: None,
+            scored_resolutions: 0,
+            csat_learned: 0,
+            clock_scored_at: None,
             swept_until: None,
             last_event_at: None,
             settled_until: None,
@@ -425,6 +445,7 @@ fn apply_header(state: &mut ConversationState, event: &Event, rules: &Rules) {
             states_leaving,
             targets,
             calendar,
+            calendar_document,
         } => {
             state.customer_posts += 1;
             if let Some(value) = customer_value {
@@ -450,6 +471,7 @@ fn apply_header(state: &mut ConversationState, event: &Event, rules: &Rules) {
                 state.next_response_target = Some(targets.next_response);
                 state.resolution_target = Some(targets.resolution);
                 state.calendar = calendar.clone();
+                state.calendar_document = calendar_document.clone();
                 state.negative_below = Some(rules.negative_below);
                 state.inactivity_seconds = rules.inactivity_seconds;
                 state.at_risk_margin = rules.at_risk_margin_seconds;

@@ -7,6 +7,7 @@
 
 pub mod calendar;
 pub mod conversation;
+pub mod document;
 pub mod series;
 pub mod tail;
 pub mod thread;

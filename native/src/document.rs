@@ -1,0 +1,419 @@
+//! A conversation's stored document: the same JSON as `ConversationState.to_json` writes
+//! and `from_json` reads (`processor/domain/conversation.py`), so the Python and the native
+//! fold can take over each other's state.
+
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+
+use crate::calendar::Calendar;
+use crate::conversation::ConversationState;
+use crate::tail::{ChunkRef, Tail};
+use crate::thread::{Code, Mark, MarkKey, ThreadWalk};
+
+fn label(value: &Option<Arc<str>>) -> Value {
+    value
+        .as_ref()
+        .map_or(Value::Null, |text| Value::from(&**text))
+}
+
+fn mark_value(mark: &Mark) -> Value {
+    json!([mark.at, mark.code.text()])
+}
+
+/// `ThreadWalk.to_json`: a positional list.
+pub fn walk_value(walk: &ThreadWalk) -> Value {
+    let last = walk.last.as_ref().map_or(Value::Null, |key| {
+        json!([key.at, key.rank, key.code.text()])
+    });
+    json!([
+        walk.opened_at,
+        walk.inactivity,
+        last,
+        &*walk.last_team,
+        walk.first_response_at,
+        &*walk.first_response_team,
+        walk.first_resolution_at,
+        &*walk.first_resolution_team,
+        walk.resolutions,
+        walk.reopens,
+        walk.open_now,
+        walk.waiting_since,
+        walk.last_human,
+        walk.unanswered,
+        walk.answered,
+        walk.customer,
+        walk.brand,
+        walk.humans,
+        walk.pending
+            .iter()
+            .map(|entry| entry.to_vec())
+            .collect::<Vec<_>>(),
+        walk.longest_wait,
+    ])
+}
+
+/// The document of a state (its index entries are the store's to add).
+pub fn to_document(state: &ConversationState) -> Value {
+    let mut document = Map::new();
+    let mut put = |name: &str, value: Value| {
+        document.insert(name.to_owned(), value);
+    };
+    put("conversation_id", Value::from(&*state.conversation_id));
+    put("partition", Value::from(state.partition));
+    put("brand", label(&state.brand));
+    put("channel", label(&state.channel));
+    put("priority", Value::from(&*state.priority));
+    put("opened_at", json!(state.opened_at));
+    put("customer_posts", Value::from(state.customer_posts));
+    put("brand_posts", Value::from(state.brand_posts));
+    put("automated_posts", Value::from(state.automated_posts));
+    put("first_response_target", json!(state.first_response_target));
+    put("next_response_target", json!(state.next_response_target));
+    put("resolution_target", json!(state.resolution_target));
+    put("inactivity_seconds", json!(state.inactivity_seconds));
+    put("at_risk_margin", json!(state.at_risk_margin));
+    put("negative_below", json!(state.negative_below));
+    put(
+        "calendar",
+        state.calendar_document.clone().unwrap_or(Value::Null),
+    );
+    put("customer_value", json!(state.customer_value));
+    put("opening_sentiment", json!(state.opening_sentiment));
+    put(
+        "opening_instant_sentiment",
+        json!(state.opening_instant_sentiment),
+    );
+    put("later_sentiment_max", json!(state.later_sentiment_max));
+    let redirections: Map<String, Value> = state
+        .redirections
+        .iter()
+        .map(|(channel, at)| (channel.to_string(), json!(at)))
+        .collect();
+    put("redirections", Value::Object(redirections));
+    put(
+        "surveys",
+        Value::Array(
+            state
+                .surveys
+                .iter()
+                .map(|(kind, score)| json!([&**kind, score]))
+                .collect(),
+        ),
+    );
+    put("churn_risk_at", json!(state.churn_risk_at));
+    put("customer_id", label(&state.customer_id));
+    put(
+        "customer_told",
+        state.customer_told.clone().unwrap_or(Value::Null),
+    );
+    if state.first_rating.is_some() {
+        // Most conversations are no reviews: the review's fields only for a review.
+        put("review_source", label(&state.review_source));
+        put("first_rating", json!(state.first_rating));
+        put("first_rating_at", json!(state.first_rating_at));
+        put("last_rating", json!(state.last_rating));
+        put("last_rating_at", json!(state.last_rating_at));
+    }
+    // Left out while they hold their default.
+    if state.inquiry_type.is_some() {
+        put("inquiry_type", label(&state.inquiry_type));
+    }
+    if state.predicted_csat.is_some() {
+        put("predicted_csat", json!(state.predicted_csat));
+    }
+    if state.scored_resolutions != 0 {
+        put("scored_resolutions", Value::from(state.scored_resolutions));
+    }
+    if state.csat_learned != 0 {
+        put("csat_learned", Value::from(state.csat_learned));
+    }
+    if state.clock_scored_at.is_some() {
+        put("clock_scored_at", json!(state.clock_scored_at));
+    }
+    put("swept_until", json!(state.swept_until));
+    put("last_event_at", json!(state.last_event_at));
+    put("settled_until", json!(state.settled_until));
+    put("settled", walk_value(&state.settled));
+    let chunks = state
+        .tail
+        .chunks
+        .iter()
+        .map(|chunk| {
+            json!([
+                chunk.first.at,
+                chunk.first.code.text(),
+                chunk.number,
+                chunk.marks
+            ])
+        })
+        .collect();
+    put("chunks", Value::Array(chunks));
+    put("next_chunk", Value::from(state.tail.next_chunk));
+    put(
+        "tail",
+        Value::Array(state.tail.open.iter().map(mark_value).collect()),
+    );
+    put("walk", walk_value(&state.walk));
+    Value::Object(document)
+}
+
+// -- reading ---------------------------------------------------------------------------------
+
+fn field<'a>(document: &'a Map<String, Value>, name: &str) -> &'a Value {
+    document.get(name).unwrap_or(&Value::Null)
+}
+
+fn number(value: &Value, name: &str) -> Result<Option<f64>, String> {
+    match value {
+        Value::Null => Ok(None),
+        Value::Number(found) => Ok(found.as_f64()),
+        other => Err(format!("{name}: a number or null, got {other}")),
+    }
+}
+
+fn integer(value: &Value, name: &str) -> Result<i64, String> {
+    match value {
+        Value::Null => Ok(0),
+        Value::Number(found) => found
+            .as_i64()
+            .or_else(|| found.as_f64().map(|float| float as i64))
+            .ok_or_else(|| format!("{name}: an integer, got {found}")),
+        other => Err(format!("{name}: an integer, got {other}")),
+    }
+}
+
+fn text(value: &Value, name: &str) -> Result<Option<Arc<str>>, String> {
+    match value {
+        Value::Null => Ok(None),
+        Value::String(found) => Ok(Some(Arc::from(found.as_str()))),
+        other => Err(format!("{name}: a string or null, got {other}")),
+    }
+}
+
+fn list<'a>(value: &'a Value, name: &str) -> Result<&'a Vec<Value>, String> {
+    value
+        .as_array()
+        .ok_or_else(|| format!("{name}: a list, got {value}"))
+}
+
+fn mark_of(value: &Value) -> Result<Mark, String> {
+    let pair = list(value, "mark")?;
+    let at = number(pair.first().unwrap_or(&Value::Null), "mark time")?
+        .ok_or("a mark without a time")?;
+    let code = pair
+        .get(1)
+        .and_then(Value::as_str)
+        .and_then(Code::parse)
+        .ok_or("a mark without a code")?;
+    Ok(Mark { at, code })
+}
+
+fn team(value: &Value) -> Result<Arc<str>, String> {
+    Ok(text(value, "team")?.unwrap_or_else(|| Arc::from("unassigned")))
+}
+
+/// `ThreadWalk.from_json`.
+pub fn walk_of(value: &Value) -> Result<ThreadWalk, String> {
+    let values = list(value, "walk")?;
+    let at = |index: usize| values.get(index).unwrap_or(&Value::Null);
+    let last = match at(2) {
+        Value::Null => None,
+        key => {
+            let parts = list(key, "last mark")?;
+            let mark = mark_of(&json!([parts.first(), parts.get(2)]))?;
+            Some(MarkKey {
+                at: mark.at,
+                rank: integer(parts.get(1).unwrap_or(&Value::Null), "rank")? as u8,
+                code: mark.code,
+            })
+        }
+    };
+    let pending = list(at(18), "pending")?
+        .iter()
+        .map(|entry| {
+            let entry = list(entry, "pending wait")?;
+            let read = |index: usize| -> Result<f64, String> {
+                number(entry.get(index).unwrap_or(&Value::Null), "pending wait")?
+                    .ok_or_else(|| "a pending wait is [start, stopped, deadline]".to_owned())
+            };
+            Ok([read(0)?, read(1)?, read(2)?])
+        })
+        .collect::<Result<_, String>>()?;
+    Ok(ThreadWalk {
+        opened_at: number(at(0), "opened_at")?,
+        inactivity: number(at(1), "inactivity")?.unwrap_or(0.0),
+        last,
+        last_team: team(at(3))?,
+        first_response_at: number(at(4), "first_response_at")?,
+        first_response_team: team(at(5))?,
+        first_resolution_at: number(at(6), "first_resolution_at")?,
+        first_resolution_team: team(at(7))?,
+        resolutions: integer(at(8), "resolutions")?,
+        reopens: integer(at(9), "reopens")?,
+        open_now: at(10).as_bool().unwrap_or(true),
+        waiting_since: number(at(11), "waiting_since")?,
+        last_human: number(at(12), "last_human")?,
+        unanswered: integer(at(13), "unanswered")?,
+        answered: integer(at(14), "answered")?,
+        customer: integer(at(15), "customer")?,
+        brand: integer(at(16), "brand")?,
+        humans: integer(at(17), "humans")?,
+        awaiting_customer_since: None,
+        // Written before the longest wait was kept: 0 until a wait ends.
+        longest_wait: number(at(19), "longest_wait")?.unwrap_or(0.0),
+        pending,
+    })
+}
+
+/// The state of a stored document (its closed chunks stay in their records).
+pub fn from_document(value: &Value) -> Result<ConversationState, String> {
+    let document = value
+        .as_object()
+        .ok_or("a conversation document is an object")?;
+    if !document.contains_key("walk") {
+        return Err("a document from before the walk: read it in Python (legacy_state)".into());
+    }
+    let get = |name: &str| field(document, name);
+    let calendar_document = match get("calendar") {
+        Value::Null => None,
+        found => Some(found.clone()),
+    };
+    let calendar = match &calendar_document {
+        None => None,
+        Some(found) => Some(Arc::new(calendar_of(found)?)),
+    };
+    let redirections = match get("redirections") {
+        Value::Object(found) => found
+            .iter()
+            .map(|(channel, at)| {
+                Ok((
+                    Arc::from(channel.as_str()),
+                    number(at, "redirection")?.ok_or("a redirection without a time")?,
+                ))
+            })
+            .collect::<Result<_, String>>()?,
+        _ => Vec::new(),
+    };
+    let surveys = list(get("surveys"), "surveys")?
+        .iter()
+        .map(|pair| {
+            let pair = list(pair, "survey")?;
+            let kind = text(pair.first().unwrap_or(&Value::Null), "survey kind")?
+                .ok_or("a survey without a kind")?;
+            Ok((
+                kind,
+                integer(pair.get(1).unwrap_or(&Value::Null), "survey score")?,
+            ))
+        })
+        .collect::<Result<_, String>>()?;
+    let chunks = match get("chunks") {
+        Value::Array(refs) => refs
+            .iter()
+            .map(|chunk| {
+                let parts = list(chunk, "chunk")?;
+                let first = mark_of(&json!([parts.first(), parts.get(1)]))?;
+                Ok(ChunkRef {
+                    first,
+                    number: integer(parts.get(2).unwrap_or(&Value::Null), "chunk number")?,
+                    marks: integer(parts.get(3).unwrap_or(&Value::Null), "chunk size")? as usize,
+                })
+            })
+            .collect::<Result<_, String>>()?,
+        _ => Vec::new(),
+    };
+    let open = list(get("tail"), "tail")?
+        .iter()
+        .map(mark_of)
+        .collect::<Result<_, _>>()?;
+    Ok(ConversationState {
+        conversation_id: text(get("conversation_id"), "conversation_id")?
+            .unwrap_or_else(|| Arc::from("")),
+        partition: integer(get("partition"), "partition")?,
+        brand: text(get("brand"), "brand")?,
+        channel: text(get("channel"), "channel")?,
+        priority: text(get("priority"), "priority")?.unwrap_or_else(|| Arc::from("normal")),
+        opened_at: number(get("opened_at"), "opened_at")?,
+        customer_posts: integer(get("customer_posts"), "customer_posts")?,
+        brand_posts: integer(get("brand_posts"), "brand_posts")?,
+        automated_posts: integer(get("automated_posts"), "automated_posts")?,
+        first_response_target: number(get("first_response_target"), "first_response_target")?,
+        next_response_target: number(get("next_response_target"), "next_response_target")?,
+        resolution_target: number(get("resolution_target"), "resolution_target")?,
+        inactivity_seconds: number(get("inactivity_seconds"), "inactivity_seconds")?.unwrap_or(0.0),
+        at_risk_margin: number(get("at_risk_margin"), "at_risk_margin")?.unwrap_or(0.0),
+        negative_below: number(get("negative_below"), "negative_below")?,
+        calendar,
+        calendar_document,
+        customer_value: number(get("customer_value"), "customer_value")?,
+        opening_sentiment: number(get("opening_sentiment"), "opening_sentiment")?,
+        opening_instant_sentiment: number(
+            get("opening_instant_sentiment"),
+            "opening_instant_sentiment",
+        )?,
+        later_sentiment_max: number(get("later_sentiment_max"), "later_sentiment_max")?,
+        redirections,
+        surveys,
+        churn_risk_at: number(get("churn_risk_at"), "churn_risk_at")?,
+        customer_id: text(get("customer_id"), "customer_id")?,
+        customer_told: match get("customer_told") {
+            Value::Null => None,
+            found => Some(found.clone()),
+        },
+        review_source: text(get("review_source"), "review_source")?,
+        first_rating: number(get("first_rating"), "first_rating")?.map(|rating| rating as i64),
+        first_rating_at: number(get("first_rating_at"), "first_rating_at")?,
+        last_rating: number(get("last_rating"), "last_rating")?.map(|rating| rating as i64),
+        last_rating_at: number(get("last_rating_at"), "last_rating_at")?,
+        inquiry_type: text(get("inquiry_type"), "inquiry_type")?,
+        predicted_csat: number(get("predicted_csat"), "predicted_csat")?,
+        scored_resolutions: integer(get("scored_resolutions"), "scored_resolutions")?,
+        csat_learned: integer(get("csat_learned"), "csat_learned")?,
+        clock_scored_at: number(get("clock_scored_at"), "clock_scored_at")?,
+        swept_until: number(get("swept_until"), "swept_until")?,
+        last_event_at: number(get("last_event_at"), "last_event_at")?,
+        settled_until: number(get("settled_until"), "settled_until")?,
+        settled: walk_of(get("settled"))?,
+        tail: Tail {
+            chunks,
+            next_chunk: integer(get("next_chunk"), "next_chunk")?,
+            open,
+        },
+        walk: walk_of(get("walk"))?,
+        current_values: None,
+    })
+}
+
+/// A calendar of its stored form (`BusinessCalendar.model_dump(mode="json")`).
+pub fn calendar_of(value: &Value) -> Result<Calendar, String> {
+    let timezone = value
+        .get("timezone")
+        .and_then(Value::as_str)
+        .ok_or("a calendar without a timezone")?;
+    let hours = match value.get("hours") {
+        Some(Value::Object(days)) => days
+            .iter()
+            .map(|(day, spans)| {
+                let spans = list(spans, "opening hours")?
+                    .iter()
+                    .map(|span| {
+                        span.as_str()
+                            .map(str::to_owned)
+                            .ok_or_else(|| format!("a span is a string, got {span}"))
+                    })
+                    .collect::<Result<Vec<_>, String>>()?;
+                Ok((day.clone(), spans))
+            })
+            .collect::<Result<Vec<_>, String>>()?,
+        _ => Vec::new(),
+    };
+    let holidays = match value.get("holidays") {
+        Some(Value::Array(days)) => days
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    };
+    Calendar::new(timezone, &hours, &holidays)
+}
