@@ -576,6 +576,26 @@ impl PyConversation {
         Ok(())
     }
 
+    /// `facts_to_tell`: (conversation_id, brand, channel, customer_id, opened_at,
+    /// resolved_at, first_told, resolution_first_told), or None.
+    #[allow(clippy::type_complexity)]
+    fn facts_to_tell(
+        &mut self,
+    ) -> Option<(String, String, String, String, f64, Option<f64>, bool, bool)> {
+        conversation::facts_to_tell(&mut self.state).map(|facts| {
+            (
+                facts.conversation_id.to_string(),
+                facts.brand.to_string(),
+                facts.channel.to_string(),
+                facts.customer_id.to_string(),
+                facts.opened_at,
+                facts.resolved_at,
+                facts.first_told,
+                facts.resolution_first_told,
+            )
+        })
+    }
+
     /// The event's own counts (`event_increments`).
     #[pyo3(signature = (event, targets=(0.0, 0.0, 0.0)))]
     fn event_increments(

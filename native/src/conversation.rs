@@ -2,8 +2,8 @@
 //! of `processor/domain/conversation.py` with `contributions.py`, `quality.py` and
 //! `reviews.py` (the reference; differential tests in `tests/unit/native/`).
 //!
-//! Not yet here (docs/native-core.md, step 2): the customer facts, the predictions (their
-//! fields are carried through the stored document, `document.rs`).
+//! Not yet here (docs/native-core.md, step 2): the predictions (their fields are carried
+//! through the stored document, `document.rs`).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -138,8 +138,8 @@ pub struct ConversationState {
     pub surveys: Vec<(Label, i64)>,
     pub churn_risk_at: Option<f64>,
     pub customer_id: Option<Label>,
-    /// [opened_at, resolved_at] as told to the customer's partition (carried, not read).
-    pub customer_told: Option<serde_json::Value>,
+    /// (opened_at, resolved_at) as last told to the customer's partition.
+    pub customer_told: Option<(f64, Option<f64>)>,
     pub review_source: Option<Label>,
     pub first_rating: Option<i64>,
     pub first_rating_at: Option<f64>,
@@ -1218,4 +1218,50 @@ fn add_review_values(
             out.insert(count(Family::ReviewRecoveries, review, None), 1.0);
         }
     }
+}
+
+/// What a conversation tells its customer's partition (`ContactFacts`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContactFacts {
+    pub conversation_id: Label,
+    pub brand: Label,
+    pub channel: Label,
+    pub customer_id: Label,
+    pub opened_at: f64,
+    pub resolved_at: Option<f64>,
+    /// The conversation's first facts, its first with a resolution.
+    pub first_told: bool,
+    pub resolution_first_told: bool,
+}
+
+/// The conversation's facts if its customer has not been told them yet (then they are
+/// recorded as told): at its opening, at its first resolution, when either moves.
+pub fn facts_to_tell(state: &mut ConversationState) -> Option<ContactFacts> {
+    let (customer, opened_at, brand, channel) = match (
+        &state.customer_id,
+        state.opened_at,
+        &state.brand,
+        &state.channel,
+    ) {
+        (Some(customer), Some(opened_at), Some(brand), Some(channel)) => {
+            (customer.clone(), opened_at, brand.clone(), channel.clone())
+        }
+        _ => return None,
+    };
+    let resolved = state.walk.first_resolution_by(state.swept());
+    let told = state.customer_told;
+    if told == Some((opened_at, resolved)) {
+        return None;
+    }
+    state.customer_told = Some((opened_at, resolved));
+    Some(ContactFacts {
+        conversation_id: state.conversation_id.clone(),
+        brand,
+        channel,
+        customer_id: customer,
+        opened_at,
+        resolved_at: resolved,
+        first_told: told.is_none(),
+        resolution_first_told: resolved.is_some() && told.map_or(true, |(_, was)| was.is_none()),
+    })
 }

@@ -105,7 +105,9 @@ pub fn to_document(state: &ConversationState) -> Value {
     put("customer_id", label(&state.customer_id));
     put(
         "customer_told",
-        state.customer_told.clone().unwrap_or(Value::Null),
+        state
+            .customer_told
+            .map_or(Value::Null, |(opened, resolved)| json!([opened, resolved])),
     );
     if state.first_rating.is_some() {
         // Most conversations are no reviews: the review's fields only for a review.
@@ -358,7 +360,15 @@ pub fn from_document(value: &Value) -> Result<ConversationState, String> {
         customer_id: text(get("customer_id"), "customer_id")?,
         customer_told: match get("customer_told") {
             Value::Null => None,
-            found => Some(found.clone()),
+            found => {
+                let told = list(found, "customer_told")?;
+                let opened = number(told.first().unwrap_or(&Value::Null), "customer_told")?
+                    .ok_or("customer_told without its opening")?;
+                Some((
+                    opened,
+                    number(told.get(1).unwrap_or(&Value::Null), "customer_told")?,
+                ))
+            }
         },
         review_source: text(get("review_source"), "review_source")?,
         first_rating: number(get("first_rating"), "first_rating")?.map(|rating| rating as i64),

@@ -6,7 +6,10 @@ event counts, the same current values, next clock check and header.
 The stored document too: after every step the native document is the reference's, and
 at a random point both take up the reference's document (a restart) and go on from it.
 
-Not covered yet (docs/native-core.md, step 2): the customer facts, the predictions."""
+The customer facts told after each event and each sweep that changed something (as the
+pipeline tells them) are the reference's too.
+
+Not covered yet (docs/native-core.md, step 2): the predictions."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processor.domain import conversation
+from processor.domain import conversation, customers
 from processor.domain.business_hours import BusinessCalendar
 from processor.domain.churn import states_leaving
 from processor.domain.conversation import ConversationRules, ConversationState
@@ -139,6 +142,11 @@ def header(state: ConversationState) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def told(state: ConversationState) -> tuple[Any, ...] | None:
+    facts = customers.facts_to_tell(state)
+    return None if facts is None else tuple(facts)
+
+
 def _listed(stored: list[Any]) -> list[Any]:
     return [list(value) if isinstance(value, tuple) else value for value in stored]
 
@@ -171,7 +179,10 @@ def test_the_native_fold_changes_the_metrics_as_the_reference(
             conversation.settle(reference, watermark)
             twin.settle(watermark)
             now = latest + step[1]
-            assert twin.sweep(now) == conversation.sweep(reference, now), number
+            swept = conversation.sweep(reference, now)
+            assert twin.sweep(now) == swept, number
+            if swept is not None:
+                assert twin.facts_to_tell() == told(reference), number
         else:
             event = step
             at = event.occurred_ts
@@ -193,6 +204,7 @@ def test_the_native_fold_changes_the_metrics_as_the_reference(
             expected = conversation.apply_event(reference, event, policies, rules)
             assert twin.apply(event, goal, leaving, True, calendar) == expected, (number, event)
             assert twin.event_increments(event) == conversation.event_increments(event, rules)
+            assert twin.facts_to_tell() == told(reference), number
             latest = max(latest, at)
         assert twin.current() == conversation.current(reference), number
         assert twin.next_check() == conversation.next_check(reference), number
