@@ -246,11 +246,12 @@ class Settings(BaseSettings):
         1_048_576, validation_alias=_env("SOCIALCARE_FETCH_MIN_BYTES"), ge=1, le=52_428_800
     )
     # The changelog's record batches compressed by the producer (Kafka's compression.type;
-    # readers decompress whatever they find): a conversation's JSON document shrinks about
-    # fourfold, and what the broker stores, the standby copies read and a recovery replays
-    # shrinks with it. "none" writes them as they are.
+    # readers decompress whatever they find): with lz4 the broker stores a fifth of the
+    # state's JSON, and the standby copies and a recovery read a fifth. Off by default:
+    # with it the worker's predictions cost 1-14 % instead of 3-5 % (docs/benchmarks.md,
+    # "The changelog compressed").
     changelog_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
-        "lz4", validation_alias=_env("SOCIALCARE_CHANGELOG_COMPRESSION")
+        "none", validation_alias=_env("SOCIALCARE_CHANGELOG_COMPRESSION")
     )
     # The batches that end within this long of the last changelog write are written with
     # the next one, once (processor.stream.checkpoint): Kafka Streams' commit interval

@@ -47,10 +47,10 @@ def test_none_writes_batches_as_they_are() -> None:
     assert producer_codec(writer) is None
 
 
-def test_lz4_by_default_and_an_unknown_codec_names_the_variable(
+def test_none_by_default_and_an_unknown_codec_names_the_variable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert Settings().changelog_compression == "lz4"
+    assert Settings().changelog_compression == "none"
     monkeypatch.setenv("SOCIALCARE_CHANGELOG_COMPRESSION", "brotli")
     with pytest.raises(Exception, match="SOCIALCARE_CHANGELOG_COMPRESSION"):
         Settings()
