@@ -24,7 +24,25 @@ pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<PyTail>()?;
     module.add_class::<PyConversation>()?;
     module.add_function(pyo3::wrap_pyfunction!(catalogue, module)?)?;
-    module.add_function(pyo3::wrap_pyfunction!(business_deadline, module)?)
+    module.add_function(pyo3::wrap_pyfunction!(business_deadline, module)?)?;
+    module.add_function(pyo3::wrap_pyfunction!(round6, module)?)?;
+    module.add_function(pyo3::wrap_pyfunction!(added_up, module)?)
+}
+
+/// Python's `round(value, 6)`, natively.
+#[pyfunction]
+fn round6(value: f64) -> f64 {
+    crate::aggregates::round6(value)
+}
+
+/// A record after `add_to_field` of each (field, amount) in turn, from empty.
+#[pyfunction]
+fn added_up(changes: Vec<(String, f64)>) -> std::collections::HashMap<String, f64> {
+    let mut record = std::collections::HashMap::new();
+    for (field, amount) in changes {
+        crate::aggregates::add_to_field(&mut record, field, amount);
+    }
+    record
 }
 
 /// A JSON-like Python value (dicts, lists, strings, numbers, booleans, None) as JSON.

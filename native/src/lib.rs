@@ -5,6 +5,7 @@
 //! `socialcare_native` exposes the parts as they land; the pipeline uses none of them
 //! until the core is whole.
 
+pub mod aggregates;
 pub mod calendar;
 pub mod conversation;
 pub mod document;
