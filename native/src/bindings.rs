@@ -17,7 +17,7 @@ use crate::calendar::Calendar;
 use crate::conversation::{self, ConversationState, Event, EventKind, Rules, Targets};
 use crate::series::{Contributions, Family, Kind};
 use crate::tail::{MemoryChunks, Tail};
-use crate::thread::{Code, Item, Mark, MarkKey, ThreadWalk};
+use crate::thread::{Code, Item, Mark, ThreadWalk};
 
 pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<PyThreadWalk>()?;
@@ -78,6 +78,30 @@ fn value_of(value: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
         ));
     }
     Err(PyValueError::new_err(format!("not JSON: {value}")))
+}
+
+/// JSON as the Python values `orjson.loads` gives (the inverse of `value_of`).
+fn py_of(py: Python<'_>, value: &serde_json::Value) -> PyObject {
+    use serde_json::Value;
+    match value {
+        Value::Null => py.None(),
+        Value::Bool(flag) => flag.into_py(py),
+        Value::Number(number) => match number.as_i64() {
+            Some(whole) => whole.into_py(py),
+            None => number.as_f64().unwrap_or(f64::NAN).into_py(py),
+        },
+        Value::String(text) => text.into_py(py),
+        Value::Array(items) => {
+            PyList::new_bound(py, items.iter().map(|item| py_of(py, item))).into_py(py)
+        }
+        Value::Object(fields) => {
+            let dict = PyDict::new_bound(py);
+            for (key, item) in fields {
+                dict.set_item(key, py_of(py, item)).expect("a str key");
+            }
+            dict.into_py(py)
+        }
+    }
 }
 
 /// A calendar of `BusinessCalendar`'s JSON form (`{"timezone", "hours", "holidays"}`), and
@@ -195,97 +219,14 @@ impl PyThreadWalk {
 
     /// The stored form of `processor.domain.thread.ThreadWalk.to_json`.
     fn to_json(&self, py: Python<'_>) -> PyObject {
-        let w = &self.walk;
-        let last: PyObject = match &w.last {
-            None => py.None(),
-            Some(key) => (key.at, key.rank, key.code.text()).into_py(py),
-        };
-        let pending = PyList::new_bound(py, w.pending.iter().map(|p| p.to_vec()));
-        let values: Vec<PyObject> = vec![
-            w.opened_at.into_py(py),
-            w.inactivity.into_py(py),
-            last,
-            w.last_team.to_string().into_py(py),
-            w.first_response_at.into_py(py),
-            w.first_response_team.to_string().into_py(py),
-            w.first_resolution_at.into_py(py),
-            w.first_resolution_team.to_string().into_py(py),
-            w.resolutions.into_py(py),
-            w.reopens.into_py(py),
-            w.open_now.into_py(py),
-            w.waiting_since.into_py(py),
-            w.last_human.into_py(py),
-            w.unanswered.into_py(py),
-            w.answered.into_py(py),
-            w.customer.into_py(py),
-            w.brand.into_py(py),
-            w.humans.into_py(py),
-            pending.into_py(py),
-            w.longest_wait.into_py(py),
-        ];
-        PyList::new_bound(py, values).into_py(py)
+        py_of(py, &crate::document::walk_value(&self.walk))
     }
 
     /// A walk from its stored form (as `ThreadWalk.from_json` reads it).
     #[staticmethod]
     fn from_json(values: &Bound<'_, PyList>) -> PyResult<PyThreadWalk> {
-        let get = |index: usize| values.get_item(index);
-        let last = get(2)?;
-        let last = if last.is_none() {
-            None
-        } else {
-            let key = last
-                .downcast::<PyList>()
-                .map(|l| l.to_tuple())
-                .or_else(|_| last.downcast::<PyTuple>().cloned().map_err(PyErr::from))?;
-            let code: String = key.get_item(2)?.extract()?;
-            let mark = mark_of(key.get_item(0)?.extract()?, &code)?;
-            Some(MarkKey {
-                at: mark.at,
-                rank: key.get_item(1)?.extract()?,
-                code: mark.code,
-            })
-        };
-        let team = |index: usize| -> PyResult<std::sync::Arc<str>> {
-            Ok(std::sync::Arc::from(get(index)?.extract::<String>()?))
-        };
-        let pending: Vec<Vec<f64>> = get(18)?.extract()?;
-        let walk = ThreadWalk {
-            opened_at: get(0)?.extract()?,
-            inactivity: get(1)?.extract()?,
-            last,
-            last_team: team(3)?,
-            first_response_at: get(4)?.extract()?,
-            first_response_team: team(5)?,
-            first_resolution_at: get(6)?.extract()?,
-            first_resolution_team: team(7)?,
-            resolutions: get(8)?.extract()?,
-            reopens: get(9)?.extract()?,
-            open_now: get(10)?.extract()?,
-            waiting_since: get(11)?.extract()?,
-            last_human: get(12)?.extract()?,
-            unanswered: get(13)?.extract()?,
-            answered: get(14)?.extract()?,
-            customer: get(15)?.extract()?,
-            brand: get(16)?.extract()?,
-            humans: get(17)?.extract()?,
-            awaiting_customer_since: None,
-            // Written before the longest wait was kept: 0 until a wait ends.
-            longest_wait: if values.len() > 19 {
-                get(19)?.extract()?
-            } else {
-                0.0
-            },
-            pending: pending
-                .into_iter()
-                .map(|entry| match entry.as_slice() {
-                    [start, stopped, deadline] => Ok([*start, *stopped, *deadline]),
-                    _ => Err(PyValueError::new_err(
-                        "a pending wait is [start, stopped, deadline]",
-                    )),
-                })
-                .collect::<PyResult<_>>()?,
-        };
+        let walk =
+            crate::document::walk_of(&value_of(values.as_any())?).map_err(PyValueError::new_err)?;
         Ok(PyThreadWalk { walk })
     }
 
@@ -385,22 +326,12 @@ fn contributions_dict(py: Python<'_>, values: &Contributions) -> PyResult<PyObje
     Ok(dict.into_py(py))
 }
 
-fn text(
-    value: &Bound<'_, PyAny>,
-    name: &Bound<'_, pyo3::types::PyString>,
-) -> PyResult<Option<Arc<str>>> {
-    let found = value.getattr(name)?;
+/// An optional string attribute's value.
+fn text(found: &Bound<'_, PyAny>) -> PyResult<Option<Arc<str>>> {
     if found.is_none() {
         return Ok(None);
     }
     Ok(Some(Arc::from(found.extract::<String>()?)))
-}
-
-fn flag(value: &Bound<'_, PyAny>, name: &Bound<'_, pyo3::types::PyString>) -> PyResult<bool> {
-    Ok(value
-        .getattr(name)?
-        .extract::<Option<bool>>()?
-        .unwrap_or(false))
 }
 
 fn targets_of((first_response, next_response, resolution): (f64, f64, f64)) -> Targets {
@@ -418,63 +349,52 @@ fn event_of(
     states_leaving: bool,
     calendar: Option<(Calendar, serde_json::Value)>,
 ) -> PyResult<Event> {
+    // An attribute by its interned name: the same few names for every event.
+    macro_rules! attr {
+        ($name:literal) => {
+            value.getattr(pyo3::intern!(value.py(), $name))?
+        };
+    }
+    macro_rules! label {
+        ($name:literal) => {
+            Arc::<str>::from(attr!($name).extract::<String>()?)
+        };
+    }
     let (calendar, calendar_document) = match calendar {
         Some((calendar, document)) => (Some(Arc::new(calendar)), Some(document)),
         None => (None, None),
     };
-    let kind_name: String = value
-        .getattr(pyo3::intern!(value.py(), "type"))?
-        .extract()?;
+    let kind_name: String = attr!("type").extract()?;
     let kind = match kind_name.as_str() {
         "mention" => EventKind::Mention {
-            author_id: Arc::from(
-                value
-                    .getattr(pyo3::intern!(value.py(), "author_id"))?
-                    .extract::<String>()?,
-            ),
-            priority: Arc::from(
-                value
-                    .getattr(pyo3::intern!(value.py(), "effective_priority"))?
-                    .extract::<String>()?,
-            ),
-            sentiment: value
-                .getattr(pyo3::intern!(value.py(), "sentiment"))?
-                .extract()?,
-            inquiry_type: text(value, pyo3::intern!(value.py(), "inquiry_type"))?,
-            customer_value: value
-                .getattr(pyo3::intern!(value.py(), "customer_value"))?
-                .extract()?,
-            rating: value
-                .getattr(pyo3::intern!(value.py(), "rating"))?
-                .extract()?,
-            review_source: text(value, pyo3::intern!(value.py(), "review_source"))?,
+            author_id: label!("author_id"),
+            priority: label!("effective_priority"),
+            sentiment: attr!("sentiment").extract()?,
+            inquiry_type: text(&attr!("inquiry_type"))?,
+            customer_value: attr!("customer_value").extract()?,
+            rating: attr!("rating").extract()?,
+            review_source: text(&attr!("review_source"))?,
             states_leaving,
             targets,
             calendar,
             calendar_document,
         },
         "reply" => EventKind::Reply {
-            automated: flag(value, pyo3::intern!(value.py(), "automated"))?,
-            team: text(value, pyo3::intern!(value.py(), "team"))?,
-            resolves: flag(value, pyo3::intern!(value.py(), "resolves"))?,
-            agent_id: text(value, pyo3::intern!(value.py(), "agent_id"))?,
+            automated: attr!("automated")
+                .extract::<Option<bool>>()?
+                .unwrap_or(false),
+            team: text(&attr!("team"))?,
+            resolves: attr!("resolves")
+                .extract::<Option<bool>>()?
+                .unwrap_or(false),
+            agent_id: text(&attr!("agent_id"))?,
         },
         "redirection" => EventKind::Redirection {
-            to_channel: Arc::from(
-                value
-                    .getattr(pyo3::intern!(value.py(), "to_channel"))?
-                    .extract::<String>()?,
-            ),
+            to_channel: label!("to_channel"),
         },
         "survey" => EventKind::Survey {
-            kind: Arc::from(
-                value
-                    .getattr(pyo3::intern!(value.py(), "kind"))?
-                    .extract::<String>()?,
-            ),
-            score: value
-                .getattr(pyo3::intern!(value.py(), "score"))?
-                .extract()?,
+            kind: label!("kind"),
+            score: attr!("score").extract()?,
         },
         other => {
             return Err(PyValueError::new_err(format!(
@@ -483,19 +403,9 @@ fn event_of(
         }
     };
     Ok(Event {
-        at: value
-            .getattr(pyo3::intern!(value.py(), "occurred_ts"))?
-            .extract()?,
-        brand: Arc::from(
-            value
-                .getattr(pyo3::intern!(value.py(), "brand"))?
-                .extract::<String>()?,
-        ),
-        channel: Arc::from(
-            value
-                .getattr(pyo3::intern!(value.py(), "channel"))?
-                .extract::<String>()?,
-        ),
+        at: attr!("occurred_ts").extract()?,
+        brand: label!("brand"),
+        channel: label!("channel"),
         kind,
     })
 }

@@ -162,6 +162,11 @@ pub fn to_document(state: &ConversationState) -> Value {
 
 // -- reading ---------------------------------------------------------------------------------
 
+/// A positional list's item, null past its end (an older, shorter stored form).
+fn nth(values: &[Value], index: usize) -> &Value {
+    values.get(index).unwrap_or(&Value::Null)
+}
+
 fn field<'a>(document: &'a Map<String, Value>, name: &str) -> &'a Value {
     document.get(name).unwrap_or(&Value::Null)
 }
@@ -201,8 +206,7 @@ fn list<'a>(value: &'a Value, name: &str) -> Result<&'a Vec<Value>, String> {
 
 fn mark_of(value: &Value) -> Result<Mark, String> {
     let pair = list(value, "mark")?;
-    let at = number(pair.first().unwrap_or(&Value::Null), "mark time")?
-        .ok_or("a mark without a time")?;
+    let at = number(nth(pair, 0), "mark time")?.ok_or("a mark without a time")?;
     let code = pair
         .get(1)
         .and_then(Value::as_str)
@@ -218,7 +222,7 @@ fn team(value: &Value) -> Result<Arc<str>, String> {
 /// `ThreadWalk.from_json`.
 pub fn walk_of(value: &Value) -> Result<ThreadWalk, String> {
     let values = list(value, "walk")?;
-    let at = |index: usize| values.get(index).unwrap_or(&Value::Null);
+    let at = |index: usize| nth(values, index);
     let last = match at(2) {
         Value::Null => None,
         key => {
@@ -226,7 +230,7 @@ pub fn walk_of(value: &Value) -> Result<ThreadWalk, String> {
             let mark = mark_of(&json!([parts.first(), parts.get(2)]))?;
             Some(MarkKey {
                 at: mark.at,
-                rank: integer(parts.get(1).unwrap_or(&Value::Null), "rank")? as u8,
+                rank: integer(nth(parts, 1), "rank")? as u8,
                 code: mark.code,
             })
         }
@@ -236,7 +240,7 @@ pub fn walk_of(value: &Value) -> Result<ThreadWalk, String> {
         .map(|entry| {
             let entry = list(entry, "pending wait")?;
             let read = |index: usize| -> Result<f64, String> {
-                number(entry.get(index).unwrap_or(&Value::Null), "pending wait")?
+                number(nth(entry, index), "pending wait")?
                     .ok_or_else(|| "a pending wait is [start, stopped, deadline]".to_owned())
             };
             Ok([read(0)?, read(1)?, read(2)?])
@@ -301,12 +305,8 @@ pub fn from_document(value: &Value) -> Result<ConversationState, String> {
         .iter()
         .map(|pair| {
             let pair = list(pair, "survey")?;
-            let kind = text(pair.first().unwrap_or(&Value::Null), "survey kind")?
-                .ok_or("a survey without a kind")?;
-            Ok((
-                kind,
-                integer(pair.get(1).unwrap_or(&Value::Null), "survey score")?,
-            ))
+            let kind = text(nth(pair, 0), "survey kind")?.ok_or("a survey without a kind")?;
+            Ok((kind, integer(nth(pair, 1), "survey score")?))
         })
         .collect::<Result<_, String>>()?;
     let chunks = match get("chunks") {
@@ -317,8 +317,8 @@ pub fn from_document(value: &Value) -> Result<ConversationState, String> {
                 let first = mark_of(&json!([parts.first(), parts.get(1)]))?;
                 Ok(ChunkRef {
                     first,
-                    number: integer(parts.get(2).unwrap_or(&Value::Null), "chunk number")?,
-                    marks: integer(parts.get(3).unwrap_or(&Value::Null), "chunk size")? as usize,
+                    number: integer(nth(parts, 2), "chunk number")?,
+                    marks: integer(nth(parts, 3), "chunk size")? as usize,
                 })
             })
             .collect::<Result<_, String>>()?,
@@ -362,12 +362,9 @@ pub fn from_document(value: &Value) -> Result<ConversationState, String> {
             Value::Null => None,
             found => {
                 let told = list(found, "customer_told")?;
-                let opened = number(told.first().unwrap_or(&Value::Null), "customer_told")?
+                let opened = number(nth(told, 0), "customer_told")?
                     .ok_or("customer_told without its opening")?;
-                Some((
-                    opened,
-                    number(told.get(1).unwrap_or(&Value::Null), "customer_told")?,
-                ))
+                Some((opened, number(nth(told, 1), "customer_told")?))
             }
         },
         review_source: text(get("review_source"), "review_source")?,
