@@ -6,6 +6,7 @@ worker before it touches Kafka, with a message naming the variable.
 
 from __future__ import annotations
 
+import importlib.util
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -186,6 +187,13 @@ class Settings(BaseSettings):
     conversation_ttl_seconds: float = Field(
         30 * 86400, validation_alias=_env("SOCIALCARE_CONVERSATION_TTL_SECONDS"), gt=0
     )
+    # Which code folds the conversations: the Python domain (the reference) or the native
+    # partition core (docs/native-core.md: `pip install ./native`; without predictions yet).
+    core: Literal["python", "native"] = Field(
+        "python",
+        validation_alias=_env("SOCIALCARE_CORE"),
+        description="the conversation fold: python or native (pip install ./native)",
+    )
     # Conversation states kept as objects between events (processor/stream/conversations.py):
     # memory for speed, about 3 KB each; 0 reads every state from its document.
     state_cache_conversations: int = Field(
@@ -316,6 +324,22 @@ class Settings(BaseSettings):
         if self.webhook_secret is None:
             return []
         return [secret.strip() for secret in self.webhook_secret.split(",") if secret.strip()]
+
+    @model_validator(mode="after")
+    def _native_core_is_usable(self) -> Settings:
+        if self.core != "native":
+            return self
+        if importlib.util.find_spec("socialcare_native") is None:
+            raise ValueError(
+                "SOCIALCARE_CORE=native: the native core is not built; build it with "
+                "`pip install ./native` (needs a Rust toolchain) or set SOCIALCARE_CORE=python"
+            )
+        if self.predictions:
+            raise ValueError(
+                "SOCIALCARE_CORE=native does not compute the predictions yet: set "
+                "SOCIALCARE_PREDICTIONS=false with it, or SOCIALCARE_CORE=python"
+            )
+        return self
 
     @model_validator(mode="after")
     def _thresholds_in_order(self) -> Settings:

@@ -23,6 +23,8 @@ pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<PyThreadWalk>()?;
     module.add_class::<PyTail>()?;
     module.add_class::<PyConversation>()?;
+    module.add_class::<crate::core_bindings::PyPartitionCore>()?;
+    module.add_class::<crate::core_bindings::StoredJson>()?;
     module.add_function(pyo3::wrap_pyfunction!(catalogue, module)?)?;
     module.add_function(pyo3::wrap_pyfunction!(business_deadline, module)?)?;
     module.add_function(pyo3::wrap_pyfunction!(round6, module)?)?;
@@ -46,7 +48,7 @@ fn added_up(changes: Vec<(String, f64)>) -> std::collections::HashMap<String, f6
 }
 
 /// A JSON-like Python value (dicts, lists, strings, numbers, booleans, None) as JSON.
-fn value_of(value: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
+pub(crate) fn value_of(value: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
     use serde_json::Value;
     if value.is_none() {
         return Ok(Value::Null);
@@ -81,7 +83,7 @@ fn value_of(value: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
 }
 
 /// JSON as the Python values `orjson.loads` gives (the inverse of `value_of`).
-fn py_of(py: Python<'_>, value: &serde_json::Value) -> PyObject {
+pub(crate) fn py_of(py: Python<'_>, value: &serde_json::Value) -> PyObject {
     use serde_json::Value;
     match value {
         Value::Null => py.None(),
@@ -106,7 +108,7 @@ fn py_of(py: Python<'_>, value: &serde_json::Value) -> PyObject {
 
 /// A calendar of `BusinessCalendar`'s JSON form (`{"timezone", "hours", "holidays"}`), and
 /// that form.
-fn calendar_of(document: &Bound<'_, PyDict>) -> PyResult<(Calendar, serde_json::Value)> {
+pub(crate) fn calendar_of(document: &Bound<'_, PyDict>) -> PyResult<(Calendar, serde_json::Value)> {
     let value = value_of(document.as_any())?;
     let calendar = crate::document::calendar_of(&value).map_err(PyValueError::new_err)?;
     Ok((calendar, value))
@@ -138,11 +140,11 @@ fn catalogue() -> Vec<(&'static str, &'static str, Vec<f64>)> {
         .collect()
 }
 
-fn mark_pair(mark: &Mark) -> (f64, String) {
+pub(crate) fn mark_pair(mark: &Mark) -> (f64, String) {
     (mark.at, mark.code.text())
 }
 
-fn mark_of(at: f64, code: &str) -> PyResult<Mark> {
+pub(crate) fn mark_of(at: f64, code: &str) -> PyResult<Mark> {
     match Code::parse(code) {
         Some(code) => Ok(Mark { at, code }),
         None => Err(PyValueError::new_err(format!("not a mark code: {code:?}"))),
@@ -326,6 +328,42 @@ fn contributions_dict(py: Python<'_>, values: &Contributions) -> PyResult<PyObje
     Ok(dict.into_py(py))
 }
 
+/// The fold's rules from the settings' values (`ConversationRules`).
+pub(crate) fn rules_of(
+    (negative_below, positive_above): (f64, f64),
+    inactivity_seconds: f64,
+    at_risk_margin_seconds: f64,
+    teams: Option<Vec<String>>,
+    agents: Vec<String>,
+) -> Rules {
+    let names =
+        |values: Vec<String>| -> HashSet<Arc<str>> { values.into_iter().map(Arc::from).collect() };
+    Rules {
+        negative_below,
+        positive_above,
+        inactivity_seconds,
+        at_risk_margin_seconds,
+        teams: teams.map(names),
+        agents: names(agents),
+    }
+}
+
+/// `ContactFacts`' fields, in their order.
+pub(crate) type ContactTuple = (String, String, String, String, f64, Option<f64>, bool, bool);
+
+pub(crate) fn contact_tuple(facts: &conversation::ContactFacts) -> ContactTuple {
+    (
+        facts.conversation_id.to_string(),
+        facts.brand.to_string(),
+        facts.channel.to_string(),
+        facts.customer_id.to_string(),
+        facts.opened_at,
+        facts.resolved_at,
+        facts.first_told,
+        facts.resolution_first_told,
+    )
+}
+
 /// An optional string attribute's value.
 fn text(found: &Bound<'_, PyAny>) -> PyResult<Option<Arc<str>>> {
     if found.is_none() {
@@ -334,7 +372,7 @@ fn text(found: &Bound<'_, PyAny>) -> PyResult<Option<Arc<str>>> {
     Ok(Some(Arc::from(found.extract::<String>()?)))
 }
 
-fn targets_of((first_response, next_response, resolution): (f64, f64, f64)) -> Targets {
+pub(crate) fn targets_of((first_response, next_response, resolution): (f64, f64, f64)) -> Targets {
     Targets {
         first_response,
         next_response,
@@ -343,7 +381,7 @@ fn targets_of((first_response, next_response, resolution): (f64, f64, f64)) -> T
 }
 
 /// An event of `processor.domain.events` as the fold reads it.
-fn event_of(
+pub(crate) fn event_of(
     value: &Bound<'_, PyAny>,
     targets: Targets,
     states_leaving: bool,
@@ -434,23 +472,19 @@ impl PyConversation {
         conversation_id: &str,
         partition: i64,
     ) -> PyConversation {
-        let names = |values: Vec<String>| -> HashSet<Arc<str>> {
-            values.into_iter().map(Arc::from).collect()
-        };
         PyConversation {
             state: ConversationState {
                 conversation_id: Arc::from(conversation_id),
                 partition,
                 ..ConversationState::default()
             },
-            rules: Rules {
-                negative_below,
-                positive_above,
+            rules: rules_of(
+                (negative_below, positive_above),
                 inactivity_seconds,
                 at_risk_margin_seconds,
-                teams: teams.map(names),
-                agents: names(agents),
-            },
+                teams,
+                agents,
+            ),
             store: MemoryChunks::default(),
         }
     }
@@ -506,22 +540,8 @@ impl PyConversation {
 
     /// `facts_to_tell`: (conversation_id, brand, channel, customer_id, opened_at,
     /// resolved_at, first_told, resolution_first_told), or None.
-    #[allow(clippy::type_complexity)]
-    fn facts_to_tell(
-        &mut self,
-    ) -> Option<(String, String, String, String, f64, Option<f64>, bool, bool)> {
-        conversation::facts_to_tell(&mut self.state).map(|facts| {
-            (
-                facts.conversation_id.to_string(),
-                facts.brand.to_string(),
-                facts.channel.to_string(),
-                facts.customer_id.to_string(),
-                facts.opened_at,
-                facts.resolved_at,
-                facts.first_told,
-                facts.resolution_first_told,
-            )
-        })
+    fn facts_to_tell(&mut self) -> Option<ContactTuple> {
+        conversation::facts_to_tell(&mut self.state).map(|facts| contact_tuple(&facts))
     }
 
     /// The event's own counts (`event_increments`).

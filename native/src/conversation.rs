@@ -555,7 +555,7 @@ fn replay(state: &ConversationState, store: &dyn ChunkStore) -> (ThreadWalk, Vec
 /// the replayed walk becomes the state's walk (and its current values are remembered).
 pub fn live(state: &mut ConversationState, keep: bool, store: &dyn ChunkStore) -> Contributions {
     if state.opened_at.is_none() {
-        return Contributions::new();
+        return Contributions::default();
     }
     let (walk, items) = replay(state, store);
     let swept = state.swept();
@@ -660,7 +660,7 @@ pub fn next_check(state: &ConversationState) -> Option<f64> {
     next_check_of(state, ended.as_ref().unwrap_or(&state.walk))
 }
 
-fn next_check_of(state: &ConversationState, end: &ThreadWalk) -> Option<f64> {
+pub fn next_check_of(state: &ConversationState, end: &ThreadWalk) -> Option<f64> {
     let opened_at = state.opened_at?;
     let swept = state.swept();
     let margin = state.at_risk_margin;
@@ -713,7 +713,7 @@ pub fn event_increments(event: &Event, rules: &Rules) -> Contributions {
     let labels = || vec![event.brand.clone(), event.channel.clone()];
     let with = |extra: Label| vec![event.brand.clone(), event.channel.clone(), extra];
     let at = event.at;
-    let mut out = Contributions::new();
+    let mut out = Contributions::default();
     match &event.kind {
         EventKind::Mention {
             sentiment,
@@ -783,6 +783,14 @@ pub const AWAITING_NEXT_RESPONSE: &str = "awaiting_next_response";
 pub const AWAITING_CUSTOMER: &str = "awaiting_customer";
 pub const AT_RISK: &str = "at_risk";
 pub const BREACHED: &str = "breached";
+/// Every state of an open conversation (`OPEN_STATES`).
+pub const OPEN_STATES: [&str; 5] = [
+    AWAITING_FIRST_RESPONSE,
+    AWAITING_NEXT_RESPONSE,
+    AWAITING_CUSTOMER,
+    AT_RISK,
+    BREACHED,
+];
 
 fn extended(labels: &[Label], extra: &[Label]) -> Vec<Label> {
     labels.iter().chain(extra.iter()).cloned().collect()
@@ -914,7 +922,7 @@ fn satisfied_answer(kind: &str, score: i64) -> bool {
 
 /// The values the conversation's position says, for the walk's `end` at `swept`.
 pub fn view(state: &ConversationState, end: &ThreadWalk, swept: f64) -> Contributions {
-    let mut out = Contributions::new();
+    let mut out = Contributions::default();
     let (opened_at, brand, channel) = match (state.opened_at, &state.brand, &state.channel) {
         (Some(opened_at), Some(brand), Some(channel)) => (opened_at, brand, channel),
         _ => return out,

@@ -8,6 +8,7 @@
 pub mod aggregates;
 pub mod calendar;
 pub mod conversation;
+pub mod core;
 pub mod document;
 pub mod series;
 pub mod tail;
@@ -15,6 +16,8 @@ pub mod thread;
 
 #[cfg(feature = "python")]
 mod bindings;
+#[cfg(feature = "python")]
+mod core_bindings;
 
 #[cfg(feature = "python")]
 #[pyo3::pymodule]

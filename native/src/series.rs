@@ -2,7 +2,7 @@
 //! `processor/metrics/series.py` and `families.py` the fold uses (the differential test of
 //! the catalogue holds the names, kinds and bounds to Python's).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 /// A label value (brand, channel, team...), shared by the keys that carry it.
@@ -157,7 +157,7 @@ impl std::hash::Hash for SeriesKey {
 }
 
 /// What a conversation (or a change of it) adds to each series.
-pub type Contributions = HashMap<SeriesKey, f64>;
+pub type Contributions = FxHashMap<SeriesKey, f64>;
 
 /// The key of a counter or gauge series (`at`: the event time, for windowed counters).
 pub fn count(family: Family, labels: Vec<Label>, at: Option<f64>) -> SeriesKey {
@@ -198,7 +198,7 @@ pub fn observe(out: &mut Contributions, family: Family, labels: Vec<Label>, valu
 /// after - before, without the zero entries (Python's `difference`: a series of both is
 /// `after - before`, of `after` alone its value, of `before` alone `0.0 - before`).
 pub fn difference(before: &Contributions, after: &Contributions) -> Contributions {
-    let mut delta = Contributions::new();
+    let mut delta = Contributions::default();
     for (key, value) in after {
         let changed = match before.get(key) {
             Some(old) => value - old,

@@ -66,23 +66,33 @@ def order_rejection(state: ConversationState, event: AnyEvent) -> Rejection | No
         and state.opened_at is not None
         and event.occurred_ts < state.opened_at
     ):
-        return Rejection(
-            "reply_before_mention",
-            f"reply occurred_at {event.occurred_at} is before the post it answers "
-            f"({state.conversation_id}, {rfc3339(state.opened_at)})",
-            event.event_id,
-        )
+        return reply_before_mention(event, state.conversation_id, state.opened_at)
     return None
+
+
+def reply_before_mention(event: AnyEvent, conversation_id: str, opened_at: float) -> Rejection:
+    """`order_rejection`'s rejection, its conversation's opening time given."""
+    return Rejection(
+        "reply_before_mention",
+        f"reply occurred_at {event.occurred_at} is before the post it answers "
+        f"({conversation_id}, {rfc3339(opened_at)})",
+        event.event_id,
+    )
 
 
 def settled_rejection(state: ConversationState, event: AnyEvent) -> Rejection:
     """An event older than what its conversation has settled (the allowed lateness was
     lengthened since): counting it would rewrite history already counted for good."""
-    settled = state.settled_until if state.settled_until is not None else event.occurred_ts
+    return too_late(event, state.conversation_id, state.settled_until)
+
+
+def too_late(event: AnyEvent, conversation_id: str, settled_until: float | None) -> Rejection:
+    """`settled_rejection`'s rejection, the conversation's settled time given."""
+    settled = settled_until if settled_until is not None else event.occurred_ts
     return Rejection(
         "too_late",
         f"occurred_at {event.occurred_at} is before {rfc3339(settled)}, up to which the "
-        f"conversation {state.conversation_id} is settled (the partition's latest event time "
+        f"conversation {conversation_id} is settled (the partition's latest event time "
         "less the allowed lateness when it was last changed)",
         event.event_id,
     )

@@ -50,8 +50,23 @@ def decode_key(raw: bytes) -> tuple[str, Any]:
     return table, key
 
 
+def _stored_json(value: Any) -> orjson.Fragment:
+    """A value written as JSON already (the native core's documents) goes in as it is."""
+    raw = getattr(value, "stored_json", None)
+    if not isinstance(raw, bytes):
+        raise TypeError(f"{type(value).__name__} is not a stored table value")
+    return orjson.Fragment(raw)
+
+
 def encode_value(value: Any) -> bytes:
-    return orjson.dumps(value)
+    return orjson.dumps(value, default=_stored_json)
+
+
+def plain(value: Any) -> Any:
+    """A table value as Python reads it: a document the native core wrote as JSON
+    (`socialcare_native.StoredJson`) decoded, anything else as it is."""
+    raw = getattr(value, "stored_json", None)
+    return value if raw is None else orjson.loads(raw)
 
 
 def decode_value(raw: bytes | None) -> Any:

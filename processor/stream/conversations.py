@@ -23,6 +23,7 @@ from processor.domain import conversation, thread_tail
 from processor.domain.conversation import ConversationState
 from processor.domain.thread import Mark
 from processor.domain.thread_tail import ChunkStore
+from processor.state.records import plain
 from processor.stream.backlog import OpenBacklog, OpenConversation
 from processor.stream.clock_checks import ClockChecks
 from processor.stream.interfaces import Table
@@ -122,12 +123,13 @@ def partition_items(table: Table, partition: int) -> Iterator[tuple[Any, Any]]:
     """The (key, document) pairs of a partition of a table keyed `"<partition>|..."`."""
     items_of = getattr(table, "items_of", None)
     if items_of is not None:  # the state store: one range of the partition
-        yield from items_of(partition)
+        for key, document in items_of(partition):
+            yield key, plain(document)
         return
     prefix = f"{partition}|"
     for key, document in list(table.items()):
         if key.startswith(prefix):
-            yield key, document
+            yield key, plain(document)
 
 
 class ConversationStore:
@@ -311,6 +313,27 @@ class ConversationStore:
             checked += len(checks)
         self.indexed |= partitions
         return checked
+
+    def take_clock_indexes(
+        self, partition: int
+    ) -> tuple[list[tuple[float, str]], list[tuple[float, str]]]:
+        """The partition's clock checks and idle entries, handed over to a native core
+        (`processor.stream.native_core`), which keeps them from then on."""
+        checks = self._checks.pop(partition, ClockChecks()).entries()
+        return checks, self._idle.pop(partition, [])
+
+    def index_change(
+        self,
+        partition: int,
+        conversation_id: str,
+        entry: OpenConversation | None,
+        facts_before: QueueFacts | None,
+        facts_after: QueueFacts | None,
+    ) -> None:
+        """A native core stored or deleted a conversation: its backlog entry and facts."""
+        self._open[partition].put(conversation_id, entry)
+        if self._keeps_history:
+            self._history[partition].change(facts_before, facts_after)
 
     def forget(self, partitions: set[int]) -> None:
         """Drop the derived data of revoked partitions."""

@@ -73,6 +73,7 @@ from processor.stream.interfaces import (
     NoCheckpoint,
 )
 from processor.stream.labels import LabelBounds, LabelRegistry, MemoryLabelRegistry
+from processor.stream.native_core import NativeCores
 from processor.stream.seen import SeenEvents
 from processor.stream.tables import Tables
 
@@ -144,6 +145,12 @@ class Pipeline:
             ),
         )
         self.scorer = load_scorer(settings.sentiment_scorer)
+        # SOCIALCARE_CORE=native: the fold, its indexes and the aggregates' writes natively.
+        self.native = (
+            NativeCores(settings, tables, self.rules, policies, self.conversations, self.contacts)
+            if settings.core == "native"
+            else None
+        )
 
     # -- partitions ---------------------------------------------------------------------------
 
@@ -159,6 +166,8 @@ class Pipeline:
         self.clock.forget(partitions)
         self.conversations.forget(lost)
         self.aggregates.forget(lost)
+        if self.native is not None:
+            self.native.forget(lost)
         self.seen.forget(lost)
         self.customers.forget(lost)
         self.csat_models.forget(lost)
@@ -169,6 +178,8 @@ class Pipeline:
         self.clock.forget(partitions)  # their tables were restored since
         checks = self.conversations.index(partitions)
         buckets = self.aggregates.index(partitions)
+        if self.native is not None:
+            self.native.index(partitions)
         watermarks = {partition: self.clock.watermark(partition) for partition in partitions}
         self.seen.index(partitions, {
             partition: mark for partition, mark in watermarks.items() if mark is not None
@@ -281,11 +292,15 @@ class Pipeline:
                 log.exception("deadline sweep failed on partition %d", partition)
                 self.conversations.discard_partition(partition)
                 self.health.processing_error()
+        if self.native is not None:
+            self.native.flush()  # the tables written, the customers' facts told
         for partition, record in self.contacts.take_records():
             self.send_contact(partition, record)
         while self._loopback:
             looped, self._loopback = self._loopback, []
             self._fold_contacts(looped, letters)
+        if self.native is not None:
+            self.native.flush()
         self.aggregates.flush()
         self.csat_models.flush()
         self.seen.seal()
@@ -342,6 +357,8 @@ class Pipeline:
             log.exception("processing failed for event %s", event.event_id)
             if not isinstance(event, ContactCount):  # its state may be changed half way
                 self.conversations.discard(event.conversation_id, partition)
+                if self.native is not None:
+                    self.native.discard(partition, event.conversation_id)
             self.health.processing_error()
             return Rejection("processing_error", f"{type(exc).__name__}: {exc}", event.event_id)
 
@@ -356,6 +373,14 @@ class Pipeline:
             return None
         if isinstance(event, Mention):
             event = with_sentiment(event, self.scorer)
+        if self.native is not None:
+            clock = self.clock
+            refused = self.native.apply(
+                partition, event, clock.watermark(partition), clock.window_now(partition)
+            )
+            if refused is None:
+                clock.advance(partition, event.occurred_ts)
+            return refused
         store = self.conversations
         state = store.load(event.conversation_id, partition)
         last = state.last_event_at
@@ -395,15 +420,29 @@ class Pipeline:
         return None
 
     def _aggregate(self, partition: int, delta: Contributions) -> None:
-        self.aggregates.add(partition, delta, self.clock.window_now(partition))
+        if self.native is not None:
+            self.native.add(partition, delta, self.clock.window_now(partition))
+        else:
+            self.aggregates.add(partition, delta, self.clock.window_now(partition))
 
     # -- time-driven work ---------------------------------------------------------------------
 
     def sweep(self, partition: int) -> None:
         """Breach overdue conversations, forget idle ones, expire window buckets."""
         self._ensure_indexed(partition)
-        store = self.conversations
         now = self.clock.deadline_now(partition)
+        idle_before = now - self.settings.conversation_ttl_seconds
+        if self.native is not None:
+            self.native.sweep(partition, now, idle_before, self.clock.window_now(partition))
+        else:
+            self._sweep_states(partition, now, idle_before)
+        latest = self.clock.stream_time(partition)
+        if latest is not None:
+            self.seen.expire(partition, latest - self.settings.allowed_lateness_seconds)
+            self.customers.expire(partition, latest)
+
+    def _sweep_states(self, partition: int, now: float, idle_before: float) -> None:
+        store = self.conversations
         for state in store.due(partition, now):
             delta = conversation.sweep(state, now)
             if delta is not None:
@@ -416,14 +455,10 @@ class Pipeline:
                 self._aggregate(partition, delta)
         # Idle by the watermark, not the latest event time: an event within the allowed
         # lateness may still come for the conversation.
-        for state in store.idle(partition, now - self.settings.conversation_ttl_seconds):
+        for state in store.idle(partition, idle_before):
             self._aggregate(partition, conversation.retirement(state))
             store.delete(state)
         self.aggregates.expire(partition, self.clock.window_now(partition))
-        latest = self.clock.stream_time(partition)
-        if latest is not None:
-            self.seen.expire(partition, latest - self.settings.allowed_lateness_seconds)
-            self.customers.expire(partition, latest)
 
     # -- customers ----------------------------------------------------------------------------
 

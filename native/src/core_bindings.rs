@@ -1,0 +1,446 @@
+//! The partition core's Python face (`socialcare_native.PartitionCore`): the tables are
+//! Python mappings it reads on a miss and writes through `take_changes`; an event is read
+//! from its `processor.domain.events` struct; facts and index changes go back as tuples.
+
+// PyO3 0.22's macros convert `PyErr` into itself; newer clippy flags that.
+#![allow(clippy::useless_conversion)]
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString};
+
+use crate::bindings::{
+    calendar_of, contact_tuple, event_of, mark_of, rules_of, targets_of, value_of, ContactTuple,
+};
+use crate::core::{
+    Backing, CoreRules, Field, IndexChange, OpenEntry, PartitionCore, QueueFacts, Record, Refusal,
+    WindowRules, Written,
+};
+use crate::series::{Family, Label};
+use crate::thread::Mark;
+
+/// The pipeline's tables, read on a miss.
+struct Tables<'py> {
+    conversations: Bound<'py, PyAny>,
+    threads: Bound<'py, PyAny>,
+    totals: Bound<'py, PyAny>,
+    windows: Bound<'py, PyAny>,
+}
+
+fn failure(error: PyErr) -> String {
+    error.to_string()
+}
+
+impl<'py> Tables<'py> {
+    fn get(table: &Bound<'py, PyAny>, key: &str) -> Result<Option<Bound<'py, PyAny>>, String> {
+        let found = table.call_method1("get", (key,)).map_err(failure)?;
+        Ok(if found.is_none() { None } else { Some(found) })
+    }
+}
+
+impl<'py> Backing for Tables<'py> {
+    fn document(&self, key: &str) -> Result<Option<serde_json::Value>, String> {
+        match Self::get(&self.conversations, key)? {
+            None => Ok(None),
+            Some(found) => stored_value(&found).map(Some).map_err(failure),
+        }
+    }
+
+    fn chunk(&self, key: &str) -> Result<Option<Vec<Mark>>, String> {
+        match Self::get(&self.threads, key)? {
+            None => Ok(None),
+            Some(found) => {
+                // [[at, code], ...] as stored (lists, or tuples before a round trip)
+                let mark = |item: Bound<'py, PyAny>| -> PyResult<Mark> {
+                    let at: f64 = item.get_item(0)?.extract()?;
+                    let code: String = item.get_item(1)?.extract()?;
+                    mark_of(at, &code)
+                };
+                found
+                    .iter()
+                    .map_err(failure)?
+                    .map(|item| item.and_then(mark).map_err(failure))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Some)
+            }
+        }
+    }
+
+    fn record(&self, table: &str, key: &str) -> Result<Option<Record>, String> {
+        let table = if table == "totals" {
+            &self.totals
+        } else {
+            &self.windows
+        };
+        match Self::get(table, key)? {
+            None => Ok(None),
+            Some(found) => {
+                let record: HashMap<String, f64> = found.extract().map_err(failure)?;
+                Ok(Some(
+                    record
+                        .into_iter()
+                        .map(|(field, amount)| (Arc::from(field), amount))
+                        .collect(),
+                ))
+            }
+        }
+    }
+}
+
+type EntryTuple = (String, String, f64, String, &'static str, Option<f64>);
+type FactsTuple = (String, String, String, f64, Option<f64>, Option<f64>);
+
+fn entry_tuple(entry: &OpenEntry) -> EntryTuple {
+    (
+        entry.brand.to_string(),
+        entry.channel.to_string(),
+        entry.opened_at,
+        entry.priority.to_string(),
+        entry.backlog,
+        entry.first_response_due,
+    )
+}
+
+fn facts_tuple(facts: &QueueFacts) -> FactsTuple {
+    (
+        facts.brand.to_string(),
+        facts.channel.to_string(),
+        facts.priority.to_string(),
+        facts.opened_at,
+        facts.first_response_at,
+        facts.first_response_target,
+    )
+}
+
+fn panic_text(panic: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(text) = panic.downcast_ref::<&str>() {
+        return (*text).to_owned();
+    }
+    if let Some(text) = panic.downcast_ref::<String>() {
+        return text.clone();
+    }
+    "a panic".to_owned()
+}
+
+/// A document the core wrote, as its JSON: stored as it is (`records.encode_value` writes
+/// the bytes into the record), read as a dict by whatever reads it in Python
+/// (`records.plain`). Building the dict of every stored document once a batch cost more
+/// than the fold itself.
+#[pyclass(name = "StoredJson", module = "socialcare_native", frozen)]
+pub struct StoredJson {
+    #[pyo3(get)]
+    stored_json: Py<pyo3::types::PyBytes>,
+}
+
+#[pymethods]
+impl StoredJson {
+    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> bool {
+        match other.downcast::<StoredJson>() {
+            Ok(other) => self.stored_json.as_bytes(py) == other.get().stored_json.as_bytes(py),
+            Err(_) => false,
+        }
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "StoredJson({})",
+            String::from_utf8_lossy(self.stored_json.as_bytes(py))
+        )
+    }
+}
+
+/// The JSON of a stored value the core reads back: a `StoredJson` as it is, else the
+/// Python value converted.
+pub(crate) fn stored_value(value: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
+    if let Ok(stored) = value.downcast::<StoredJson>() {
+        let raw = stored.get().stored_json.as_bytes(value.py());
+        return serde_json::from_slice(raw)
+            .map_err(|error| PyValueError::new_err(format!("stored JSON: {error}")));
+    }
+    value_of(value)
+}
+
+/// One input partition's conversations, indexes and aggregates, natively
+/// (`native/src/core.rs`); the tables are the pipeline's.
+#[pyclass(name = "PartitionCore", module = "socialcare_native", unsendable)]
+pub struct PyPartitionCore {
+    core: PartitionCore,
+    /// The aggregates' field names as Python str, made once.
+    field_names: rustc_hash::FxHashMap<Field, Py<PyString>>,
+    conversations: PyObject,
+    threads: PyObject,
+    totals: PyObject,
+    windows: PyObject,
+}
+
+impl PyPartitionCore {
+    fn with_tables<T>(
+        &mut self,
+        py: Python<'_>,
+        work: impl FnOnce(&mut PartitionCore, &Tables<'_>) -> Result<T, String>,
+    ) -> PyResult<T> {
+        let tables = Tables {
+            conversations: self.conversations.bind(py).clone(),
+            threads: self.threads.bind(py).clone(),
+            totals: self.totals.bind(py).clone(),
+            windows: self.windows.bind(py).clone(),
+        };
+        let core = &mut self.core;
+        match catch_unwind(AssertUnwindSafe(|| work(core, &tables))) {
+            Ok(Ok(done)) => Ok(done),
+            Ok(Err(error)) => Err(PyValueError::new_err(error)),
+            Err(panic) => Err(PyRuntimeError::new_err(format!(
+                "the native core failed: {}",
+                panic_text(panic)
+            ))),
+        }
+    }
+}
+
+#[pymethods]
+impl PyPartitionCore {
+    /// `tables`: (conversations, threads, totals, windows); `sizes`: (bucket size,
+    /// retention); `checks`, `idle`: (time, conversation id) as `ConversationStore.index`
+    /// finds them; `buckets`: (size, start, brand, channel) of the windows table.
+    #[new]
+    #[pyo3(signature = (partition, tables, *, negative_below, positive_above, inactivity_seconds, at_risk_margin_seconds, teams, agents, windowed, sizes, ttl_seconds, states_kept, checks, idle, buckets))]
+    #[allow(clippy::too_many_arguments)] // Python's keyword arguments
+    fn new(
+        partition: i64,
+        tables: (PyObject, PyObject, PyObject, PyObject),
+        negative_below: f64,
+        positive_above: f64,
+        inactivity_seconds: f64,
+        at_risk_margin_seconds: f64,
+        teams: Option<Vec<String>>,
+        agents: Vec<String>,
+        windowed: Vec<String>,
+        sizes: Vec<(f64, f64)>,
+        ttl_seconds: f64,
+        states_kept: usize,
+        checks: Vec<(f64, String)>,
+        idle: Vec<(f64, String)>,
+        buckets: Vec<(f64, f64, String, String)>,
+    ) -> PyResult<PyPartitionCore> {
+        let windowed = windowed
+            .iter()
+            .filter_map(|name| Family::ALL.iter().find(|family| family.name() == name))
+            .copied()
+            .collect();
+        let labelled = |entries: Vec<(f64, String)>| -> Vec<(f64, Label)> {
+            entries
+                .into_iter()
+                .map(|(at, id)| (at, Arc::from(id)))
+                .collect()
+        };
+        let rules = CoreRules {
+            conversation: rules_of(
+                (negative_below, positive_above),
+                inactivity_seconds,
+                at_risk_margin_seconds,
+                teams,
+                agents,
+            ),
+            windows: WindowRules { windowed, sizes },
+            ttl_seconds,
+            states_kept: states_kept.max(1),
+        };
+        let buckets = buckets
+            .into_iter()
+            .map(|(size, start, brand, channel)| {
+                (size, start, Arc::from(brand), Arc::from(channel))
+            })
+            .collect();
+        let (conversations, threads, totals, windows) = tables;
+        Ok(PyPartitionCore {
+            core: PartitionCore::new(partition, rules, labelled(checks), labelled(idle), buckets),
+            field_names: rustc_hash::FxHashMap::default(),
+            conversations,
+            threads,
+            totals,
+            windows,
+        })
+    }
+
+    /// Fold a first-seen conversation event: None when counted, else why not:
+    /// ("reply_before_mention", opened_at) or ("too_late", settled_until).
+    #[pyo3(signature = (event, targets, states_leaving, calendar, answers_opening, watermark, window_now))]
+    #[allow(clippy::too_many_arguments)]
+    fn apply(
+        &mut self,
+        py: Python<'_>,
+        event: &Bound<'_, PyAny>,
+        targets: (f64, f64, f64),
+        states_leaving: bool,
+        calendar: Option<&Bound<'_, PyDict>>,
+        answers_opening: bool,
+        watermark: Option<f64>,
+        window_now: f64,
+    ) -> PyResult<Option<(&'static str, Option<f64>)>> {
+        let calendar = calendar.map(calendar_of).transpose()?;
+        let id: Label = Arc::from(
+            event
+                .getattr(pyo3::intern!(py, "conversation_id"))?
+                .extract::<String>()?,
+        );
+        let event = event_of(event, targets_of(targets), states_leaving, calendar)?;
+        let outcome = self.with_tables(py, |core, tables| {
+            core.apply(&id, &event, answers_opening, watermark, window_now, tables)
+        });
+        match outcome {
+            Ok(Ok(())) => Ok(None),
+            Ok(Err(Refusal::ReplyBeforeMention(opened_at))) => {
+                Ok(Some(("reply_before_mention", Some(opened_at))))
+            }
+            Ok(Err(Refusal::TooLate(settled))) => Ok(Some(("too_late", settled))),
+            Err(error) => {
+                self.core.discard(&id);
+                Err(error)
+            }
+        }
+    }
+
+    /// Add contributions made in Python: (brand, channel, stored field, event time of a
+    /// windowed series or None, amount).
+    fn add(
+        &mut self,
+        py: Python<'_>,
+        items: Vec<(String, String, String, Option<f64>, f64)>,
+        window_now: f64,
+    ) -> PyResult<()> {
+        let items: Vec<(Label, Label, Field, Option<f64>, f64)> = items
+            .into_iter()
+            .map(|(brand, channel, field, at, amount)| {
+                (
+                    Arc::from(brand),
+                    Arc::from(channel),
+                    Arc::from(field),
+                    at,
+                    amount,
+                )
+            })
+            .collect();
+        self.with_tables(py, |core, tables| core.add(&items, window_now, tables))
+    }
+
+    /// The clock's work: breaches at `now`, conversations idle since `idle_before`,
+    /// window buckets past retention at `window_now`.
+    fn sweep(
+        &mut self,
+        py: Python<'_>,
+        now: f64,
+        idle_before: f64,
+        window_now: f64,
+    ) -> PyResult<()> {
+        let outcome = self.with_tables(py, |core, tables| {
+            core.sweep(now, idle_before, window_now, tables)
+        });
+        if outcome.is_err() {
+            self.core.discard_all();
+        }
+        outcome
+    }
+
+    /// A fold failed half way: the conversation's state is read again from its document.
+    fn discard(&mut self, conversation_id: &str) {
+        self.core.discard(&Arc::from(conversation_id));
+    }
+
+    /// Every record changed since the last call: (table, key, value or None when deleted),
+    /// the values in their tables' stored forms.
+    fn take_changes(&mut self, py: Python<'_>) -> PyResult<PyObject> {
+        let changes = self.core.take_changes();
+        let out = PyList::empty_bound(py);
+        for change in changes {
+            let value = match &change.value {
+                None => py.None(),
+                Some(Written::Document(document)) => {
+                    let raw = serde_json::to_vec(document).expect("a JSON value");
+                    let stored_json = pyo3::types::PyBytes::new_bound(py, &raw).unbind();
+                    Py::new(py, StoredJson { stored_json })?.into_py(py)
+                }
+                Some(Written::Chunk(marks)) => PyList::new_bound(
+                    py,
+                    marks.iter().map(|mark| {
+                        PyList::new_bound(py, [mark.at.into_py(py), mark.code.text().into_py(py)])
+                    }),
+                )
+                .into_py(py),
+            };
+            out.append((change.table, change.key, value))?;
+        }
+        Ok(out.into_py(py))
+    }
+
+    /// The aggregate records changed since the last call: (table, key, [(field, value or
+    /// None when gone)] or None when the record is deleted). The field names are the same
+    /// str objects from one call to the next.
+    #[allow(clippy::type_complexity)]
+    fn take_record_changes(
+        &mut self,
+        py: Python<'_>,
+    ) -> Vec<(
+        &'static str,
+        String,
+        Option<Vec<(Py<PyString>, Option<f64>)>>,
+    )> {
+        let names = &mut self.field_names;
+        self.core
+            .take_record_changes()
+            .into_iter()
+            .map(|change| {
+                let fields = change.fields.map(|fields| {
+                    fields
+                        .into_iter()
+                        .map(|(field, value)| {
+                            let name = names
+                                .entry(field.clone())
+                                .or_insert_with(|| PyString::new_bound(py, &field).unbind());
+                            (name.clone_ref(py), value)
+                        })
+                        .collect()
+                });
+                (change.table, change.key, fields)
+            })
+            .collect()
+    }
+
+    /// The open backlog's and the queue history's changes since the last call:
+    /// (conversation id, open entry or None, queue facts before, after).
+    #[allow(clippy::type_complexity)]
+    fn take_index_changes(
+        &mut self,
+    ) -> Vec<(
+        String,
+        Option<EntryTuple>,
+        Option<FactsTuple>,
+        Option<FactsTuple>,
+    )> {
+        self.core
+            .take_index_changes()
+            .iter()
+            .map(|change: &IndexChange| {
+                (
+                    change.conversation_id.to_string(),
+                    change.open.as_ref().map(entry_tuple),
+                    change.facts_before.as_ref().map(facts_tuple),
+                    change.facts_after.as_ref().map(facts_tuple),
+                )
+            })
+            .collect()
+    }
+
+    /// The customer facts to tell since the last call, as `ContactFacts`' fields.
+    fn take_facts(&mut self) -> Vec<ContactTuple> {
+        self.core.take_facts().iter().map(contact_tuple).collect()
+    }
+
+    /// (clock check entries, states held).
+    fn sizes(&self) -> (usize, usize) {
+        self.core.sizes()
+    }
+}
