@@ -298,7 +298,8 @@ pub type Record = FxHashMap<Field, f64>;
 /// A value the core wrote, in the stored form of its table.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Written {
-    Document(Value),
+    /// A conversation document's JSON.
+    Document(Vec<u8>),
     Chunk(Vec<Mark>),
 }
 
@@ -699,8 +700,8 @@ pub struct PartitionCore {
     checks: ClockChecks,
     idle: BinaryHeap<Reverse<(At, Label)>>,
     aggregates: Aggregates,
-    /// Stored documents since the last `take_changes` (None: deleted), by conversation.
-    documents: FxHashMap<Label, Option<Value>>,
+    /// Stored documents (JSON) since the last `take_changes` (None: deleted).
+    documents: FxHashMap<Label, Option<Vec<u8>>>,
     chunks: FxHashMap<String, Option<Vec<Mark>>>,
     index_changes: Vec<IndexChange>,
     facts: Vec<conversation::ContactFacts>,
@@ -751,7 +752,10 @@ impl PartitionCore {
     fn load(&mut self, id: &Label, backing: &dyn Backing) -> Result<&mut Slot, Failure> {
         if !self.slots.contains_key(id) {
             let document = match self.documents.get(id) {
-                Some(pending) => pending.clone(),
+                Some(Some(pending)) => {
+                    Some(serde_json::from_slice(pending).map_err(|error| error.to_string())?)
+                }
+                Some(None) => None,
                 None => backing.document(&self.key(id))?,
             };
             let slot = match document {
@@ -811,10 +815,7 @@ impl PartitionCore {
                 facts_after: now.facts.clone(),
             });
         }
-        let mut written = document::to_document(&slot.state);
-        if let Value::Object(fields) = &mut written {
-            fields.insert("_index".to_owned(), hint(&now));
-        }
+        let written = document::document_bytes(&slot.state, &hint(&now));
         slot.stored = Some(now);
         self.documents.insert(id.clone(), Some(written));
     }

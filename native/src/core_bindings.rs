@@ -358,9 +358,8 @@ impl PyPartitionCore {
         for change in changes {
             let value = match &change.value {
                 None => py.None(),
-                Some(Written::Document(document)) => {
-                    let raw = serde_json::to_vec(document).expect("a JSON value");
-                    let stored_json = pyo3::types::PyBytes::new_bound(py, &raw).unbind();
+                Some(Written::Document(raw)) => {
+                    let stored_json = pyo3::types::PyBytes::new_bound(py, raw).unbind();
                     Py::new(py, StoredJson { stored_json })?.into_py(py)
                 }
                 Some(Written::Chunk(marks)) => PyList::new_bound(

@@ -4,22 +4,14 @@
 
 use std::sync::Arc;
 
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::calendar::Calendar;
 use crate::conversation::ConversationState;
 use crate::tail::{ChunkRef, Tail};
 use crate::thread::{Code, Mark, MarkKey, ThreadWalk};
-
-fn label(value: &Option<Arc<str>>) -> Value {
-    value
-        .as_ref()
-        .map_or(Value::Null, |text| Value::from(&**text))
-}
-
-fn mark_value(mark: &Mark) -> Value {
-    json!([mark.at, mark.code.text()])
-}
 
 /// `ThreadWalk.to_json`: a positional list.
 pub fn walk_value(walk: &ThreadWalk) -> Value {
@@ -55,109 +47,133 @@ pub fn walk_value(walk: &ThreadWalk) -> Value {
 
 /// The document of a state (its index entries are the store's to add).
 pub fn to_document(state: &ConversationState) -> Value {
-    let mut document = Map::new();
-    let mut put = |name: &str, value: Value| {
-        document.insert(name.to_owned(), value);
-    };
-    put("conversation_id", Value::from(&*state.conversation_id));
-    put("partition", Value::from(state.partition));
-    put("brand", label(&state.brand));
-    put("channel", label(&state.channel));
-    put("priority", Value::from(&*state.priority));
-    put("opened_at", json!(state.opened_at));
-    put("customer_posts", Value::from(state.customer_posts));
-    put("brand_posts", Value::from(state.brand_posts));
-    put("automated_posts", Value::from(state.automated_posts));
-    put("first_response_target", json!(state.first_response_target));
-    put("next_response_target", json!(state.next_response_target));
-    put("resolution_target", json!(state.resolution_target));
-    put("inactivity_seconds", json!(state.inactivity_seconds));
-    put("at_risk_margin", json!(state.at_risk_margin));
-    put("negative_below", json!(state.negative_below));
-    put(
-        "calendar",
-        state.calendar_document.clone().unwrap_or(Value::Null),
-    );
-    put("customer_value", json!(state.customer_value));
-    put("opening_sentiment", json!(state.opening_sentiment));
-    put(
-        "opening_instant_sentiment",
-        json!(state.opening_instant_sentiment),
-    );
-    put("later_sentiment_max", json!(state.later_sentiment_max));
-    let redirections: Map<String, Value> = state
-        .redirections
-        .iter()
-        .map(|(channel, at)| (channel.to_string(), json!(at)))
-        .collect();
-    put("redirections", Value::Object(redirections));
-    put(
-        "surveys",
-        Value::Array(
-            state
-                .surveys
-                .iter()
-                .map(|(kind, score)| json!([&**kind, score]))
-                .collect(),
-        ),
-    );
-    put("churn_risk_at", json!(state.churn_risk_at));
-    put("customer_id", label(&state.customer_id));
-    put(
-        "customer_told",
-        state
-            .customer_told
-            .map_or(Value::Null, |(opened, resolved)| json!([opened, resolved])),
-    );
-    if state.first_rating.is_some() {
-        // Most conversations are no reviews: the review's fields only for a review.
-        put("review_source", label(&state.review_source));
-        put("first_rating", json!(state.first_rating));
-        put("first_rating_at", json!(state.first_rating_at));
-        put("last_rating", json!(state.last_rating));
-        put("last_rating_at", json!(state.last_rating_at));
+    serde_json::to_value(Document { state, index: None }).expect("a document is JSON")
+}
+
+/// The document's JSON with its index entries (`_index`), written straight from the state:
+/// what the partition core stores at every change.
+pub fn document_bytes(state: &ConversationState, index: &Value) -> Vec<u8> {
+    serde_json::to_vec(&Document {
+        state,
+        index: Some(index),
+    })
+    .expect("a document is JSON")
+}
+
+/// A state as its stored document: the fields of `ConversationState.to_json`, written in
+/// one pass (no intermediate JSON value).
+struct Document<'a> {
+    state: &'a ConversationState,
+    index: Option<&'a Value>,
+}
+
+impl<'a> Serialize for Document<'a> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let state = self.state;
+        let mut map = serializer.serialize_map(None)?;
+        let label = |value: &'a Option<Arc<str>>| value.as_deref();
+        map.serialize_entry("conversation_id", &*state.conversation_id)?;
+        map.serialize_entry("partition", &state.partition)?;
+        map.serialize_entry("brand", &label(&state.brand))?;
+        map.serialize_entry("channel", &label(&state.channel))?;
+        map.serialize_entry("priority", &*state.priority)?;
+        map.serialize_entry("opened_at", &state.opened_at)?;
+        map.serialize_entry("customer_posts", &state.customer_posts)?;
+        map.serialize_entry("brand_posts", &state.brand_posts)?;
+        map.serialize_entry("automated_posts", &state.automated_posts)?;
+        map.serialize_entry("first_response_target", &state.first_response_target)?;
+        map.serialize_entry("next_response_target", &state.next_response_target)?;
+        map.serialize_entry("resolution_target", &state.resolution_target)?;
+        map.serialize_entry("inactivity_seconds", &state.inactivity_seconds)?;
+        map.serialize_entry("at_risk_margin", &state.at_risk_margin)?;
+        map.serialize_entry("negative_below", &state.negative_below)?;
+        map.serialize_entry("calendar", &state.calendar_document)?;
+        map.serialize_entry("customer_value", &state.customer_value)?;
+        map.serialize_entry("opening_sentiment", &state.opening_sentiment)?;
+        map.serialize_entry(
+            "opening_instant_sentiment",
+            &state.opening_instant_sentiment,
+        )?;
+        map.serialize_entry("later_sentiment_max", &state.later_sentiment_max)?;
+        map.serialize_entry("redirections", &Redirections(&state.redirections))?;
+        let surveys: Vec<(&str, i64)> = state
+            .surveys
+            .iter()
+            .map(|(kind, score)| (&**kind, *score))
+            .collect();
+        map.serialize_entry("surveys", &surveys)?;
+        map.serialize_entry("churn_risk_at", &state.churn_risk_at)?;
+        map.serialize_entry("customer_id", &label(&state.customer_id))?;
+        map.serialize_entry("customer_told", &state.customer_told)?;
+        if state.first_rating.is_some() {
+            // Most conversations are no reviews: the review's fields only for a review.
+            map.serialize_entry("review_source", &label(&state.review_source))?;
+            map.serialize_entry("first_rating", &state.first_rating)?;
+            map.serialize_entry("first_rating_at", &state.first_rating_at)?;
+            map.serialize_entry("last_rating", &state.last_rating)?;
+            map.serialize_entry("last_rating_at", &state.last_rating_at)?;
+        }
+        // Left out while they hold their default.
+        if state.inquiry_type.is_some() {
+            map.serialize_entry("inquiry_type", &label(&state.inquiry_type))?;
+        }
+        if state.predicted_csat.is_some() {
+            map.serialize_entry("predicted_csat", &state.predicted_csat)?;
+        }
+        if state.scored_resolutions != 0 {
+            map.serialize_entry("scored_resolutions", &state.scored_resolutions)?;
+        }
+        if state.csat_learned != 0 {
+            map.serialize_entry("csat_learned", &state.csat_learned)?;
+        }
+        if state.clock_scored_at.is_some() {
+            map.serialize_entry("clock_scored_at", &state.clock_scored_at)?;
+        }
+        map.serialize_entry("swept_until", &state.swept_until)?;
+        map.serialize_entry("last_event_at", &state.last_event_at)?;
+        map.serialize_entry("settled_until", &state.settled_until)?;
+        map.serialize_entry("settled", &walk_value(&state.settled))?;
+        let chunks: Vec<(f64, String, i64, usize)> = state
+            .tail
+            .chunks
+            .iter()
+            .map(|chunk| {
+                (
+                    chunk.first.at,
+                    chunk.first.code.text(),
+                    chunk.number,
+                    chunk.marks,
+                )
+            })
+            .collect();
+        map.serialize_entry("chunks", &chunks)?;
+        map.serialize_entry("next_chunk", &state.tail.next_chunk)?;
+        let tail: Vec<(f64, String)> = state
+            .tail
+            .open
+            .iter()
+            .map(|mark| (mark.at, mark.code.text()))
+            .collect();
+        map.serialize_entry("tail", &tail)?;
+        map.serialize_entry("walk", &walk_value(&state.walk))?;
+        if let Some(index) = self.index {
+            map.serialize_entry("_index", index)?;
+        }
+        map.end()
     }
-    // Left out while they hold their default.
-    if state.inquiry_type.is_some() {
-        put("inquiry_type", label(&state.inquiry_type));
+}
+
+/// Channel -> earliest time, as a JSON object in the order first seen.
+struct Redirections<'a>(&'a [(Arc<str>, f64)]);
+
+impl<'a> Serialize for Redirections<'a> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (channel, at) in self.0 {
+            map.serialize_entry(&**channel, at)?;
+        }
+        map.end()
     }
-    if state.predicted_csat.is_some() {
-        put("predicted_csat", json!(state.predicted_csat));
-    }
-    if state.scored_resolutions != 0 {
-        put("scored_resolutions", Value::from(state.scored_resolutions));
-    }
-    if state.csat_learned != 0 {
-        put("csat_learned", Value::from(state.csat_learned));
-    }
-    if state.clock_scored_at.is_some() {
-        put("clock_scored_at", json!(state.clock_scored_at));
-    }
-    put("swept_until", json!(state.swept_until));
-    put("last_event_at", json!(state.last_event_at));
-    put("settled_until", json!(state.settled_until));
-    put("settled", walk_value(&state.settled));
-    let chunks = state
-        .tail
-        .chunks
-        .iter()
-        .map(|chunk| {
-            json!([
-                chunk.first.at,
-                chunk.first.code.text(),
-                chunk.number,
-                chunk.marks
-            ])
-        })
-        .collect();
-    put("chunks", Value::Array(chunks));
-    put("next_chunk", Value::from(state.tail.next_chunk));
-    put(
-        "tail",
-        Value::Array(state.tail.open.iter().map(mark_value).collect()),
-    );
-    put("walk", walk_value(&state.walk));
-    Value::Object(document)
 }
 
 // -- reading ---------------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 //!
 //! The Python domain (`processor/domain/`) is the reference: each native part is held to it
 //! by differential tests on the same inputs (`tests/unit/native/`). The Python module
-//! `socialcare_native` exposes the parts as they land; the pipeline uses none of them
-//! until the core is whole.
+//! `socialcare_native` exposes the parts as they land; the pipeline folds with the
+//! partition core (`core.rs`) under `SOCIALCARE_CORE=native`.
 
 pub mod aggregates;
 pub mod calendar;
