@@ -188,7 +188,7 @@ class Settings(BaseSettings):
         30 * 86400, validation_alias=_env("SOCIALCARE_CONVERSATION_TTL_SECONDS"), gt=0
     )
     # Which code folds the conversations: the Python domain (the reference) or the native
-    # partition core (docs/native-core.md: `pip install ./native`; without predictions yet).
+    # partition core (docs/native-core.md: `pip install ./native`).
     core: Literal["python", "native"] = Field(
         "python",
         validation_alias=_env("SOCIALCARE_CORE"),
@@ -333,11 +333,6 @@ class Settings(BaseSettings):
             raise ValueError(
                 "SOCIALCARE_CORE=native: the native core is not built; build it with "
                 "`pip install ./native` (needs a Rust toolchain) or set SOCIALCARE_CORE=python"
-            )
-        if self.predictions:
-            raise ValueError(
-                "SOCIALCARE_CORE=native does not compute the predictions yet: set "
-                "SOCIALCARE_PREDICTIONS=false with it, or SOCIALCARE_CORE=python"
             )
         return self
 

@@ -21,8 +21,9 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use crate::aggregates::round6;
-use crate::conversation::{self, ConversationState, Event, Rules};
+use crate::conversation::{self, ConversationState, Event, EventKind, Rules};
 use crate::document;
+use crate::scoring::{self, Models};
 use crate::series::{Contributions, Family, Kind, Label, Part, SeriesKey};
 use crate::tail::ChunkStore;
 use crate::thread::Mark;
@@ -690,6 +691,8 @@ pub struct CoreRules {
     pub windows: WindowRules,
     pub ttl_seconds: f64,
     pub states_kept: usize,
+    /// `SOCIALCARE_CSAT_HOLDOUT_SHARE`: answers kept out of learning.
+    pub holdout_share: f64,
 }
 
 /// One input partition's conversations, their indexes and aggregates.
@@ -851,6 +854,7 @@ impl PartitionCore {
     /// Fold a first-seen event of a conversation (`Pipeline.apply`): retire the state idle
     /// past the TTL, refuse a contradiction or a settled past, settle at the watermark,
     /// apply, add the change and the event's own counts to the aggregates.
+    /// With `models` (the predictions on), the change scored as `csat_scoring.on_event`.
     #[allow(clippy::too_many_arguments)]
     pub fn apply(
         &mut self,
@@ -860,6 +864,7 @@ impl PartitionCore {
         watermark: Option<f64>,
         window_now: f64,
         backing: &dyn Backing,
+        models: Option<&mut dyn Models>,
     ) -> Result<Result<(), Refusal>, Failure> {
         let last = self.load(id, backing)?.state.last_event_at;
         if let Some(last) = last {
@@ -895,6 +900,19 @@ impl PartitionCore {
         }
         for (key, amount) in conversation::event_increments(event, &self.rules.conversation) {
             *change.entry(key).or_insert(0.0) += amount;
+        }
+        if let Some(models) = models {
+            let resolving = matches!(event.kind, EventKind::Reply { resolves: true, .. });
+            let csat_answer = match &event.kind {
+                EventKind::Survey { kind, score } if &**kind == "csat" => Some(*score),
+                _ => None,
+            };
+            let holdout = self.rules.holdout_share;
+            let scored =
+                scoring::on_event(state, models, event.at, resolving, csat_answer, holdout)?;
+            for (key, amount) in scored {
+                *change.entry(key).or_insert(0.0) += amount;
+            }
         }
         let last_event_at = state.last_event_at;
         self.tell(id);
@@ -933,6 +951,7 @@ impl PartitionCore {
         idle_before: f64,
         window_now: f64,
         backing: &dyn Backing,
+        mut models: Option<&mut dyn Models>,
     ) -> Result<(), Failure> {
         while let Some(id) = self.checks.pop_due(now) {
             if !self.slots.contains_key(&id) && !self.in_table(&id, backing)? {
@@ -945,7 +964,12 @@ impl PartitionCore {
                 self.checks.schedule(&id, stored_due);
                 continue;
             }
-            if let Some(change) = conversation::sweep(&mut slot.state, now) {
+            if let Some(mut change) = conversation::sweep(&mut slot.state, now) {
+                if let Some(models) = models.as_mut() {
+                    for (key, amount) in scoring::on_clock(&mut slot.state, &mut **models)? {
+                        *change.entry(key).or_insert(0.0) += amount;
+                    }
+                }
                 self.tell(&id);
                 self.store(&id);
                 self.aggregates.add_all(&change, window_now, backing)?;

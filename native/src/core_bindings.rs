@@ -20,6 +20,7 @@ use crate::core::{
     Backing, CoreRules, Field, IndexChange, OpenEntry, PartitionCore, QueueFacts, Record, Refusal,
     WindowRules, Written,
 };
+use crate::scoring::Models;
 use crate::series::{Family, Label};
 use crate::thread::Mark;
 
@@ -88,6 +89,32 @@ impl<'py> Backing for Tables<'py> {
                 ))
             }
         }
+    }
+}
+
+/// The partition's CSAT models (`CsatModels`, through `processor.stream.native_core`'s
+/// adapter: features as a list in `FEATURE_NAMES`' order).
+struct PyModels<'py>(Bound<'py, PyAny>);
+
+impl<'py> Models for PyModels<'py> {
+    fn predict(&mut self, brand: &str, features: &[f64]) -> Result<Option<f64>, String> {
+        self.0
+            .call_method1(
+                pyo3::intern!(self.0.py(), "predict"),
+                (brand, features.to_vec()),
+            )
+            .and_then(|found| found.extract())
+            .map_err(failure)
+    }
+
+    fn learn(&mut self, brand: &str, features: &[f64], answer: i64) -> Result<(), String> {
+        self.0
+            .call_method1(
+                pyo3::intern!(self.0.py(), "learn"),
+                (brand, features.to_vec(), answer),
+            )
+            .map(|_| ())
+            .map_err(failure)
     }
 }
 
@@ -207,7 +234,7 @@ impl PyPartitionCore {
     /// retention); `checks`, `idle`: (time, conversation id) as `ConversationStore.index`
     /// finds them; `buckets`: (size, start, brand, channel) of the windows table.
     #[new]
-    #[pyo3(signature = (partition, tables, *, negative_below, positive_above, inactivity_seconds, at_risk_margin_seconds, teams, agents, windowed, sizes, ttl_seconds, states_kept, checks, idle, buckets))]
+    #[pyo3(signature = (partition, tables, *, negative_below, positive_above, inactivity_seconds, at_risk_margin_seconds, teams, agents, windowed, sizes, ttl_seconds, states_kept, checks, idle, buckets, holdout_share=0.0))]
     #[allow(clippy::too_many_arguments)] // Python's keyword arguments
     fn new(
         partition: i64,
@@ -225,6 +252,7 @@ impl PyPartitionCore {
         checks: Vec<(f64, String)>,
         idle: Vec<(f64, String)>,
         buckets: Vec<(f64, f64, String, String)>,
+        holdout_share: f64,
     ) -> PyResult<PyPartitionCore> {
         let windowed = windowed
             .iter()
@@ -248,6 +276,7 @@ impl PyPartitionCore {
             windows: WindowRules { windowed, sizes },
             ttl_seconds,
             states_kept: states_kept.max(1),
+            holdout_share,
         };
         let buckets = buckets
             .into_iter()
@@ -267,8 +296,10 @@ impl PyPartitionCore {
     }
 
     /// Fold a first-seen conversation event: None when counted, else why not:
-    /// ("reply_before_mention", opened_at) or ("too_late", settled_until).
-    #[pyo3(signature = (event, targets, states_leaving, calendar, answers_opening, watermark, window_now))]
+    /// ("reply_before_mention", opened_at) or ("too_late", settled_until). With `models`
+    /// (the predictions on: `predict(brand, features)`, `learn(brand, features, answer)`),
+    /// the change is scored too.
+    #[pyo3(signature = (event, targets, states_leaving, calendar, answers_opening, watermark, window_now, models=None))]
     #[allow(clippy::too_many_arguments)]
     fn apply(
         &mut self,
@@ -280,6 +311,7 @@ impl PyPartitionCore {
         answers_opening: bool,
         watermark: Option<f64>,
         window_now: f64,
+        models: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Option<(&'static str, Option<f64>)>> {
         let calendar = calendar.map(calendar_of).transpose()?;
         let id: Label = Arc::from(
@@ -288,8 +320,18 @@ impl PyPartitionCore {
                 .extract::<String>()?,
         );
         let event = event_of(event, targets_of(targets), states_leaving, calendar)?;
+        let mut models = models.map(PyModels);
         let outcome = self.with_tables(py, |core, tables| {
-            core.apply(&id, &event, answers_opening, watermark, window_now, tables)
+            let models = models.as_mut().map(|models| models as &mut dyn Models);
+            core.apply(
+                &id,
+                &event,
+                answers_opening,
+                watermark,
+                window_now,
+                tables,
+                models,
+            )
         });
         match outcome {
             Ok(Ok(())) => Ok(None),
@@ -329,15 +371,19 @@ impl PyPartitionCore {
 
     /// The clock's work: breaches at `now`, conversations idle since `idle_before`,
     /// window buckets past retention at `window_now`.
+    #[pyo3(signature = (now, idle_before, window_now, models=None))]
     fn sweep(
         &mut self,
         py: Python<'_>,
         now: f64,
         idle_before: f64,
         window_now: f64,
+        models: Option<Bound<'_, PyAny>>,
     ) -> PyResult<()> {
+        let mut models = models.map(PyModels);
         let outcome = self.with_tables(py, |core, tables| {
-            core.sweep(now, idle_before, window_now, tables)
+            let models = models.as_mut().map(|models| models as &mut dyn Models);
+            core.sweep(now, idle_before, window_now, tables, models)
         });
         if outcome.is_err() {
             self.core.discard_all();

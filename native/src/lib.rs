@@ -10,6 +10,7 @@ pub mod calendar;
 pub mod conversation;
 pub mod core;
 pub mod document;
+pub mod scoring;
 pub mod series;
 pub mod tail;
 pub mod thread;

@@ -51,6 +51,7 @@ const RESOLUTION_BOUNDS: &[f64] = &[
 const POSTS_BOUNDS: &[f64] = &[
     1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, 20.0, 30.0, 50.0,
 ];
+const PREDICTED_CSAT_BOUNDS: &[f64] = &[1.5, 2.5, 3.5, 4.5];
 const NONE: &[f64] = &[];
 
 families! {
@@ -83,6 +84,10 @@ families! {
     OpenCustomerValue = "socialcare_open_customer_value", Gauge, NONE;
     OtherChannelContacts = "socialcare_other_channel_contacts", Counter, NONE;
     PostsToResolution = "socialcare_posts_to_resolution", Histogram, POSTS_BOUNDS;
+    PredictedCsat = "socialcare_predicted_csat", Histogram, PREDICTED_CSAT_BOUNDS;
+    PredictedCsatChecks = "socialcare_predicted_csat_checks", Counter, NONE;
+    PredictedCsatErrorPoints = "socialcare_predicted_csat_error_points", Counter, NONE;
+    PredictedCsatWithinOnePoint = "socialcare_predicted_csat_within_one_point", Counter, NONE;
     RecoveredConversations = "socialcare_recovered_conversations", Counter, NONE;
     Redirections = "socialcare_redirections", Counter, NONE;
     Reopens = "socialcare_reopens", Counter, NONE;

@@ -26,9 +26,12 @@ from processor.errors import SocialcareError
 from processor.metrics.families import WINDOW_FAMILIES
 from processor.metrics.series import Contributions, field_of, parse_table_key
 from processor.metrics.windows import BUCKET_SIZES, retention_seconds
+from processor.predict.csat_features import FEATURE_NAMES
+from processor.predict.csat_model import CsatModels
 from processor.settings import Settings
 from processor.stream.backlog import OpenConversation
 from processor.stream.conversations import ConversationStore
+from processor.stream.csat_models import CsatModelStore
 from processor.stream.customers import ContactRouting
 from processor.stream.queue_history import QueueFacts
 from processor.stream.tables import Tables
@@ -51,6 +54,22 @@ def native_module() -> Any:
     return socialcare_native
 
 
+class FeatureModels:
+    """A partition's CSAT models as the native core calls them: the features as a list
+    in `FEATURE_NAMES`' order (`native/src/scoring.rs` computes them)."""
+
+    __slots__ = ("models",)
+
+    def __init__(self, models: CsatModels) -> None:
+        self.models = models
+
+    def predict(self, brand: str, features: list[float]) -> float | None:
+        return self.models.predict(brand, dict(zip(FEATURE_NAMES, features, strict=True)))
+
+    def learn(self, brand: str, features: list[float], answer: int) -> None:
+        self.models.learn(brand, dict(zip(FEATURE_NAMES, features, strict=True)), answer)
+
+
 class NativeCores:
     """The pipeline's partitions folded natively; the Python pipeline keeps the I/O."""
 
@@ -62,6 +81,7 @@ class NativeCores:
         policies: SlaPolicyCache,
         conversations: ConversationStore,
         contacts: ContactRouting,
+        csat_models: CsatModelStore,
     ) -> None:
         self._native = native_module()
         self.settings = settings
@@ -70,6 +90,7 @@ class NativeCores:
         self.policies = policies
         self.conversations = conversations
         self.contacts = contacts
+        self.csat_models = csat_models
         self.cores: dict[int, Any] = {}
         lateness = settings.allowed_lateness_seconds
         self._sizes = [(size, retention_seconds(size, lateness)) for size in BUCKET_SIZES]
@@ -113,6 +134,7 @@ class NativeCores:
                 checks=checks,
                 idle=idle,
                 buckets=buckets[partition],
+                holdout_share=self.settings.csat_holdout_share,
             )
 
     def forget(self, partitions: set[int]) -> None:
@@ -147,8 +169,9 @@ class NativeCores:
         elif isinstance(event, Reply):
             answers_opening = event.in_reply_to == event.conversation_id
         refused = self.cores[partition].apply(
-            event, targets, leaving, calendar, answers_opening, watermark, window_now
-        )
+            event, targets, leaving, calendar, answers_opening, watermark, window_now,
+            self._models(partition),
+        )  # fmt: skip
         if refused is None:
             return None
         reason, at = refused
@@ -173,7 +196,13 @@ class NativeCores:
             self.cores[partition].add(items, window_now)
 
     def sweep(self, partition: int, now: float, idle_before: float, window_now: float) -> None:
-        self.cores[partition].sweep(now, idle_before, window_now)
+        self.cores[partition].sweep(now, idle_before, window_now, self._models(partition))
+
+    def _models(self, partition: int) -> FeatureModels | None:
+        """The partition's CSAT models as the core calls them (None: predictions off)."""
+        if not self.settings.predictions:
+            return None
+        return FeatureModels(self.csat_models.of(partition))
 
     # -- the batch's end ----------------------------------------------------------------------
 

@@ -146,11 +146,12 @@ class Pipeline:
         )
         self.scorer = load_scorer(settings.sentiment_scorer)
         # SOCIALCARE_CORE=native: the fold, its indexes and the aggregates' writes natively.
-        self.native = (
-            NativeCores(settings, tables, self.rules, policies, self.conversations, self.contacts)
-            if settings.core == "native"
-            else None
-        )
+        self.native: NativeCores | None = None
+        if settings.core == "native":
+            self.native = NativeCores(
+                settings, tables, self.rules, policies, self.conversations, self.contacts,
+                self.csat_models,
+            )  # fmt: skip
 
     # -- partitions ---------------------------------------------------------------------------
 

@@ -4,7 +4,9 @@ A worker on the native core is killed with SIGKILL half way through a backlog, t
 worker that takes up its local copy and the changelog (written by the native core, its
 documents stored as the JSON it wrote) must end with the totals of `tests/sla_reference.py`
 (computed from the events alone) and of a worker on the Python core that read the same
-topics without a crash: nothing lost, nothing counted twice, the same numbers either way.
+topics without a crash: nothing lost, nothing counted twice, the same numbers either way
+(the predictions on, their own series left out: an online model's predictions depend on
+the order a restart lets it meet answers, see `test_crash_consistency.py`).
 """
 
 from __future__ import annotations
@@ -33,9 +35,7 @@ def test_a_native_worker_killed_twice_agrees_with_a_python_worker(
     seed = random.randrange(1_000_000)
     print(f"kill points from seed {seed}")
     rng = random.Random(seed)
-    deployment = deployment_factory(
-        partitions=4, SOCIALCARE_BATCH_MAX_EVENTS="200", SOCIALCARE_PREDICTIONS="false"
-    )
+    deployment = deployment_factory(partitions=4, SOCIALCARE_BATCH_MAX_EVENTS="200")
     now = time.time()
     events = history(now - 4.5 * HOUR, now - HOUR, seed=21, rate=10.0)
     thirds = [events[n * len(events) // 3 : (n + 1) * len(events) // 3] for n in range(3)]

@@ -40,7 +40,6 @@ VARIABLES = (
     "SOCIALCARE_WEBHOOK_MAX_BODY_BYTES",
     "SOCIALCARE_WEBHOOK_SIGNATURE_TOLERANCE_SECONDS",
     "SOCIALCARE_CORE",
-    "SOCIALCARE_PREDICTIONS",
 )
 
 
@@ -185,16 +184,13 @@ def test_rules_name_the_variable(
     assert value not in str(info.value) or variable != "SOCIALCARE_WEBHOOK_SECRET"
 
 
-def test_the_native_core_needs_the_predictions_off(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_native_core_needs_its_extension(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOCIALCARE_CORE", "native")
     if importlib.util.find_spec("socialcare_native") is None:
         with pytest.raises(ConfigurationError, match=r"pip install \./native") as info:
             load_settings()
         assert "SOCIALCARE_CORE" in str(info.value)
         return
-    with pytest.raises(ConfigurationError, match="SOCIALCARE_PREDICTIONS=false"):
-        load_settings()
-    monkeypatch.setenv("SOCIALCARE_PREDICTIONS", "false")
     assert load_settings().core == "native"
 
 

@@ -39,7 +39,6 @@ COMMON = {
     "clock": "event",
     "partitions": PARTITIONS,
     "allowed_lateness_seconds": 600,
-    "predictions": False,
     "conversation_ttl_seconds": 6 * 3600,
     "inactivity_resolution_seconds": 7200,
     "earliest_event_time": "2000-01-01T00:00:00Z",
@@ -109,11 +108,16 @@ def _stream(seed: int, settings: Settings) -> list[Message]:
     return out
 
 
-def _pipeline(core: str, tables: Tables, letters: list[tuple[int, bytes]]) -> Pipeline:
+def _pipeline(
+    core: str, tables: Tables, letters: list[tuple[int, bytes]], predictions: bool = True
+) -> Pipeline:
     async def sink(partition: int, key: bytes | None, value: bytes) -> None:
         letters.append((partition, value))
 
-    settings = Settings.model_validate({**COMMON, "core": core})
+    settings = Settings.model_validate({
+        **COMMON, "core": core, "predictions": predictions, "csat_min_answers": 3,
+        "csat_holdout_share": 0.2,
+    })  # fmt: skip
     health = RecordingHealth()
     return Pipeline(
         settings, tables=tables, policies=SlaPolicyCache(), dedup=SetDedup(), health=health,
@@ -133,7 +137,7 @@ def _stored(table: Any) -> Any:
 
 def _tables_equal(native: Tables, python: Tables) -> None:
     for name in ("conversations", "threads", "totals", "windows", "customers", "seen",
-                 "clocks", "progress"):  # fmt: skip
+                 "clocks", "progress", "models"):  # fmt: skip
         left, right = _stored(getattr(native, name)), _stored(getattr(python, name))
         differing = sorted(key for key in left.keys() | right.keys()
                            if left.get(key) != right.get(key))  # fmt: skip
@@ -149,17 +153,17 @@ def _letters(letters: list[tuple[int, bytes]]) -> list[tuple[int, str, str]]:
     return sorted(out)
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize(("seed", "predictions"), [(1, True), (2, True), (3, False)])
 async def test_the_native_core_writes_what_the_python_pipeline_writes(
-    native: ModuleType, seed: int
+    native: ModuleType, seed: int, predictions: bool
 ) -> None:
     settings = Settings.model_validate(COMMON)
     stream = _stream(seed, settings)
     python_tables, native_tables = Tables.in_memory(), Tables.in_memory()
     python_letters: list[tuple[int, bytes]] = []
     native_letters: list[tuple[int, bytes]] = []
-    python = _pipeline("python", python_tables, python_letters)
-    native_pipeline = _pipeline("native", native_tables, native_letters)
+    python = _pipeline("python", python_tables, python_letters, predictions)
+    native_pipeline = _pipeline("native", native_tables, native_letters, predictions)
     await _run(python, stream)
     await _run(native_pipeline, stream)
 
@@ -176,6 +180,16 @@ async def test_the_native_core_writes_what_the_python_pipeline_writes(
     native_pipeline.assign(owned)
     assert native_pipeline.view.open_by_priority(owned) == python.view.open_by_priority(owned)
     assert native_pipeline.view.open_ages(owned) == python.view.open_ages(owned)
+    assert native_pipeline.view.breach_forecast(owned) == python.view.breach_forecast(owned)
+    fields = {field for record in python_tables.totals.values() for field in record}
+    scored = {"predicted_csat_count|explicit", "predicted_csat_count|inactivity",
+              "predicted_csat_checks_total|learned",
+              "predicted_csat_checks_total|held_out"}  # fmt: skip
+    if predictions:  # the models learned, predicted and were checked, on both sides
+        assert scored <= fields, sorted(f for f in fields if "predicted" in f)
+        assert python_tables.models
+    else:
+        assert not any("predicted" in field for field in fields)
 
 
 async def test_a_native_pipeline_takes_up_the_tables_half_way(native: ModuleType) -> None:
