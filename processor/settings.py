@@ -6,6 +6,7 @@ worker before it touches Kafka, with a message naming the variable.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -43,6 +44,12 @@ class TeamStaffing(BaseModel):
     # Average minutes an agent spends on a first response (handle time): with it, the
     # breach forecast puts the team's agents in an Erlang C queue for the arrivals ahead.
     handle_minutes: float | None = Field(None, gt=0)
+
+
+@functools.cache
+def native_core_built() -> bool:
+    """Whether the native core's extension is installed (`pip install ./native`)."""
+    return importlib.util.find_spec("socialcare_native") is not None
 
 
 def _env(name: str) -> AliasChoices:
@@ -188,11 +195,11 @@ class Settings(BaseSettings):
         30 * 86400, validation_alias=_env("SOCIALCARE_CONVERSATION_TTL_SECONDS"), gt=0
     )
     # Which code folds the conversations: the Python domain (the reference) or the native
-    # partition core (docs/native-core.md: `pip install ./native`).
-    core: Literal["python", "native"] = Field(
-        "python",
+    # partition core (docs/native-core.md: `pip install ./native`); auto: native when built.
+    core: Literal["auto", "python", "native"] = Field(
+        "auto",
         validation_alias=_env("SOCIALCARE_CORE"),
-        description="the conversation fold: python or native (pip install ./native)",
+        description="the conversation fold: auto, python or native (pip install ./native)",
     )
     # Conversation states kept as objects between events (processor/stream/conversations.py):
     # memory for speed, about 3 KB each; 0 reads every state from its document.
@@ -325,11 +332,18 @@ class Settings(BaseSettings):
             return []
         return [secret.strip() for secret in self.webhook_secret.split(",") if secret.strip()]
 
+    @property
+    def fold_core(self) -> Literal["python", "native"]:
+        """The core that folds the conversations (`auto`: the native one when it is built)."""
+        if self.core == "auto":
+            return "native" if native_core_built() else "python"
+        return self.core
+
     @model_validator(mode="after")
     def _native_core_is_usable(self) -> Settings:
         if self.core != "native":
             return self
-        if importlib.util.find_spec("socialcare_native") is None:
+        if not native_core_built():
             raise ValueError(
                 "SOCIALCARE_CORE=native: the native core is not built; build it with "
                 "`pip install ./native` (needs a Rust toolchain) or set SOCIALCARE_CORE=python"

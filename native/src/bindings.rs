@@ -24,7 +24,6 @@ pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<PyTail>()?;
     module.add_class::<PyConversation>()?;
     module.add_class::<crate::core_bindings::PyPartitionCore>()?;
-    module.add_class::<crate::core_bindings::StoredJson>()?;
     module.add_function(pyo3::wrap_pyfunction!(catalogue, module)?)?;
     module.add_function(pyo3::wrap_pyfunction!(business_deadline, module)?)?;
     module.add_function(pyo3::wrap_pyfunction!(round6, module)?)?;

@@ -1074,6 +1074,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn stored_floats_read_back_to_the_bit() {
+        // serde_json's default parser gave 1817.390000104904 (float_roundtrip fixes it).
+        let value: Value = serde_json::from_str("[1817.3900001049042]").expect("JSON");
+        assert_eq!(value[0].as_f64(), Some(1_817.390_000_104_904_2));
+    }
+
+    #[test]
     fn bucket_starts_as_python() {
         assert_eq!(bucket_start(1_700_000_123.5, 60.0), 1_700_000_100.0);
         assert_eq!(bucket_start(-30.0, 60.0), -60.0);

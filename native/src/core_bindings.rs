@@ -153,40 +153,16 @@ fn panic_text(panic: Box<dyn std::any::Any + Send>) -> String {
     "a panic".to_owned()
 }
 
-/// A document the core wrote, as its JSON: stored as it is (`records.encode_value` writes
-/// the bytes into the record), read as a dict by whatever reads it in Python
-/// (`records.plain`). Building the dict of every stored document once a batch cost more
-/// than the fold itself.
-#[pyclass(name = "StoredJson", module = "socialcare_native", frozen)]
-pub struct StoredJson {
-    #[pyo3(get)]
-    stored_json: Py<pyo3::types::PyBytes>,
-}
-
-#[pymethods]
-impl StoredJson {
-    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> bool {
-        match other.downcast::<StoredJson>() {
-            Ok(other) => self.stored_json.as_bytes(py) == other.get().stored_json.as_bytes(py),
-            Err(_) => false,
-        }
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> String {
-        format!(
-            "StoredJson({})",
-            String::from_utf8_lossy(self.stored_json.as_bytes(py))
-        )
-    }
-}
-
-/// The JSON of a stored value the core reads back: a `StoredJson` as it is, else the
+/// The JSON of a stored value the core reads back: a document it wrote
+/// (`processor.state.records.StoredJson`, its `stored_json` bytes) as it is, else the
 /// Python value converted.
 pub(crate) fn stored_value(value: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
-    if let Ok(stored) = value.downcast::<StoredJson>() {
-        let raw = stored.get().stored_json.as_bytes(value.py());
-        return serde_json::from_slice(raw)
-            .map_err(|error| PyValueError::new_err(format!("stored JSON: {error}")));
+    let py = value.py();
+    if let Ok(raw) = value.getattr(pyo3::intern!(py, "stored_json")) {
+        if let Ok(raw) = raw.downcast::<pyo3::types::PyBytes>() {
+            return serde_json::from_slice(raw.as_bytes())
+                .map_err(|error| PyValueError::new_err(format!("stored JSON: {error}")));
+        }
     }
     value_of(value)
 }
@@ -405,8 +381,7 @@ impl PyPartitionCore {
             let value = match &change.value {
                 None => py.None(),
                 Some(Written::Document(raw)) => {
-                    let stored_json = pyo3::types::PyBytes::new_bound(py, raw).unbind();
-                    Py::new(py, StoredJson { stored_json })?.into_py(py)
+                    pyo3::types::PyBytes::new_bound(py, raw).into_py(py)
                 }
                 Some(Written::Chunk(marks)) => PyList::new_bound(
                     py,

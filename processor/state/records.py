@@ -9,6 +9,7 @@ broker without transactions the reader applies a batch only once it has read its
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,12 +51,48 @@ def decode_key(raw: bytes) -> tuple[str, Any]:
     return table, key
 
 
+class StoredJson(Mapping[str, Any]):
+    """A document the native core wrote as JSON: stored as it is (`encode_value` puts the
+    bytes into the record), read as the dict it encodes, decoded on first use. Building
+    the dict of every stored document once a batch cost the native core more than the
+    fold itself; hardly any is read back in Python."""
+
+    __slots__ = ("_decoded", "stored_json")
+
+    def __init__(self, stored_json: bytes) -> None:
+        self.stored_json = stored_json
+        self._decoded: dict[str, Any] | None = None
+
+    def _document(self) -> dict[str, Any]:
+        if self._decoded is None:
+            self._decoded = orjson.loads(self.stored_json)
+        return self._decoded
+
+    def __getitem__(self, key: str) -> Any:
+        return self._document()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._document())
+
+    def __len__(self) -> int:
+        return len(self._document())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, StoredJson):
+            return self._document() == other._document()
+        return self._document() == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"StoredJson({self.stored_json.decode()})"
+
+
 def _stored_json(value: Any) -> orjson.Fragment:
     """A value written as JSON already (the native core's documents) goes in as it is."""
-    raw = getattr(value, "stored_json", None)
-    if not isinstance(raw, bytes):
+    if not isinstance(value, StoredJson):
         raise TypeError(f"{type(value).__name__} is not a stored table value")
-    return orjson.Fragment(raw)
+    return orjson.Fragment(value.stored_json)
 
 
 def encode_value(value: Any) -> bytes:
@@ -63,10 +100,8 @@ def encode_value(value: Any) -> bytes:
 
 
 def plain(value: Any) -> Any:
-    """A table value as Python reads it: a document the native core wrote as JSON
-    (`socialcare_native.StoredJson`) decoded, anything else as it is."""
-    raw = getattr(value, "stored_json", None)
-    return value if raw is None else orjson.loads(raw)
+    """A table value as a plain dict where the native core wrote it as JSON."""
+    return orjson.loads(value.stored_json) if isinstance(value, StoredJson) else value
 
 
 def decode_value(raw: bytes | None) -> Any:

@@ -29,6 +29,7 @@ from processor.metrics.windows import BUCKET_SIZES, retention_seconds
 from processor.predict.csat_features import FEATURE_NAMES
 from processor.predict.csat_model import CsatModels
 from processor.settings import Settings
+from processor.state.records import StoredJson
 from processor.stream.backlog import OpenConversation
 from processor.stream.conversations import ConversationStore
 from processor.stream.csat_models import CsatModelStore
@@ -221,6 +222,8 @@ class NativeCores:
                 table = tables[name]
                 if value is None:
                     table.pop(key, None)
+                elif name == "conversations":
+                    table[key] = StoredJson(value)
                 else:
                     table[key] = value
             for name, key, fields in core.take_record_changes():

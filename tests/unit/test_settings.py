@@ -194,6 +194,15 @@ def test_the_native_core_needs_its_extension(monkeypatch: pytest.MonkeyPatch) ->
     assert load_settings().core == "native"
 
 
+def test_the_default_core_is_the_native_one_when_it_is_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    built = importlib.util.find_spec("socialcare_native") is not None
+    assert load_settings().fold_core == ("native" if built else "python")
+    monkeypatch.setenv("SOCIALCARE_CORE", "python")
+    assert load_settings().fold_core == "python"
+
+
 def test_webhook_secrets_for_rotation(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(
         "SOCIALCARE_WEBHOOK_SECRET", " old-secret-0123456789 , new-secret-0123456789 "

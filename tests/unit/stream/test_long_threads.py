@@ -23,6 +23,7 @@ from processor.domain.sla import SlaPolicyCache
 from processor.metrics.series import add_into, totals_key
 from processor.settings import Settings
 from processor.state.local import LocalState
+from processor.state.records import encode_value
 from processor.state.store import StateStore
 from processor.stream.deadletters import TopicDeadLetters
 from processor.stream.interfaces import Message
@@ -80,7 +81,7 @@ def reference_totals(stream: list[Message], tables: Tables) -> dict[str, dict[st
 
 def as_stored(table: Any) -> Any:
     """A table's documents as JSON gives them back (tuples become lists)."""
-    return orjson.loads(orjson.dumps(dict(table.items())))
+    return {key: orjson.loads(encode_value(value)) for key, value in table.items()}
 
 
 def pipeline(tables: Tables, checkpoint: Any = None) -> Pipeline:

@@ -7,6 +7,8 @@ reference is the same traffic through a pipeline with them on.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 
 from processor.metrics.prediction_families import (
@@ -68,7 +70,7 @@ def _split(records: dict[str, object]) -> tuple[dict[str, object], int]:
 def _without_prediction_fields(documents: dict[str, object]) -> dict[str, object]:
     out = {}
     for key, document in documents.items():
-        assert isinstance(document, dict)
+        assert isinstance(document, Mapping)
         out[key] = {name: value for name, value in document.items()
                     if name not in PREDICTION_FIELDS}  # fmt: skip
     return out
