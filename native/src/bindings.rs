@@ -585,6 +585,12 @@ impl PyConversation {
         conversation::next_check(&self.state)
     }
 
+    /// The CSAT model's features of the conversation as the clock at `at` ends its walk,
+    /// in `FEATURE_NAMES`' order (None before a resolution).
+    fn features(&self, at: f64) -> Option<Vec<f64>> {
+        crate::scoring::ending_features(&self.state, at)
+    }
+
     fn retirement(&mut self, py: Python<'_>) -> PyResult<PyObject> {
         contributions_dict(py, &conversation::retirement(&mut self.state))
     }

@@ -166,7 +166,8 @@ pub fn on_event(
     Ok(out)
 }
 
-fn ending_features(state: &ConversationState, at: f64) -> Option<Vec<f64>> {
+/// The features of the conversation as the clock at `at` ends its walk.
+pub fn ending_features(state: &ConversationState, at: f64) -> Option<Vec<f64>> {
     let mut ignored = Vec::new();
     let ended = state.walk.ending(at, &mut ignored);
     csat_features(state, ended.as_ref().unwrap_or(&state.walk))
@@ -258,6 +259,28 @@ fn lesson(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_waits_and_late_answers_are_capped() {
+        let opened_at = 1_700_000_000.0;
+        let state = ConversationState {
+            opened_at: Some(opened_at),
+            first_response_target: Some(600.0),
+            ..ConversationState::default()
+        };
+        let mut end = ThreadWalk::new(Some(opened_at), 0.0);
+        end.first_resolution_at = Some(opened_at + 30.0 * HOUR); // nobody answered
+        end.longest_wait = 40.0 * HOUR;
+        let features = csat_features(&state, &end).expect("resolved");
+        assert_eq!(features.len(), FEATURES);
+        assert_eq!(features[1], HOURS_CAP); // first_response_hours
+        assert_eq!(features[2], RATIO_CAP); // first_response_over_target: 180x, capped
+        assert_eq!(features[3], 1.0); // no_human_response
+        assert_eq!(features[4], HOURS_CAP); // longest_next_wait_hours
+        assert_eq!(features[5], 0.0); // no next-response target: not over it
+        assert_eq!(features[6], 31.0_f64.ln()); // resolution_log_hours: log1p(30)
+        assert_eq!(features[14], 1.0); // sentiment_unknown
+    }
 
     #[test]
     fn crc32_is_zlibs() {

@@ -9,7 +9,9 @@ at a random point both take up the reference's document (a restart) and go on fr
 The customer facts told after each event and each sweep that changed something (as the
 pipeline tells them) are the reference's too.
 
-Not covered yet (docs/native-core.md, step 2): the predictions."""
+The CSAT model's features after every step too (`native/src/scoring.rs`); the rest of the
+predictions (when a resolution is scored, an answer checked and learned) is compared on
+whole backlogs in `test_partition_core.py`."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from processor.domain.events import Mention, Redirection, Reply, Survey
 from processor.domain.quality import SentimentRules
 from processor.domain.sla import SlaPolicyCache, SlaPolicySet, SlaTargets
 from processor.metrics.families import BUSINESS_FAMILIES, HISTOGRAM_BOUNDS
+from processor.predict.csat_features import FEATURE_NAMES, csat_features
 
 START = 1_750_000_000.0
 # The built-in targets around the clock, or business hours with short targets (a
@@ -142,6 +145,12 @@ def header(state: ConversationState) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def features(state: ConversationState, at: float) -> list[float] | None:
+    """The CSAT model's features as `csat_scoring` computes them at `at`, in order."""
+    found = csat_features(state, state.walk.ending(at, []))
+    return None if found is None else [found[name] for name in FEATURE_NAMES]
+
+
 def told(state: ConversationState) -> tuple[Any, ...] | None:
     facts = customers.facts_to_tell(state)
     return None if facts is None else tuple(facts)
@@ -208,6 +217,7 @@ def test_the_native_fold_changes_the_metrics_as_the_reference(
             latest = max(latest, at)
         assert twin.current() == conversation.current(reference), number
         assert twin.next_check() == conversation.next_check(reference), number
+        assert twin.features(latest) == features(reference, latest), number
         assert native_header(twin) == header(reference), number
         stored = orjson.loads(orjson.dumps(reference.to_json()))
         assert orjson.loads(twin.document()) == stored, number
