@@ -1063,6 +1063,12 @@ impl PartitionCore {
         std::mem::take(&mut self.facts)
     }
 
+    /// The bound on held states (a worker's share of `SOCIALCARE_STATE_CACHE_CONVERSATIONS`
+    /// changes with the partitions it owns); the next `take_changes` keeps to it.
+    pub fn set_states_kept(&mut self, kept: usize) {
+        self.rules.states_kept = kept.max(1);
+    }
+
     /// How many clock checks and held states (diagnostics, tests).
     pub fn sizes(&self) -> (usize, usize) {
         (self.checks.len(), self.slots.len())

@@ -459,6 +459,11 @@ impl PyPartitionCore {
         self.core.take_facts().iter().map(contact_tuple).collect()
     }
 
+    /// The bound on the states held (least recently stored dropped first).
+    fn set_states_kept(&mut self, kept: usize) {
+        self.core.set_states_kept(kept);
+    }
+
     /// (clock check entries, states held).
     fn sizes(&self) -> (usize, usize) {
         self.core.sizes()

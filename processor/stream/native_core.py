@@ -131,17 +131,26 @@ class NativeCores:
                 windowed=self._windowed,
                 sizes=self._sizes,
                 ttl_seconds=self.settings.conversation_ttl_seconds,
-                states_kept=max(1, self._states_kept // max(1, len(partitions))),
+                states_kept=1,  # set below, with every core's share
                 checks=checks,
                 idle=idle,
                 buckets=buckets[partition],
                 holdout_share=self.settings.csat_holdout_share,
             )
+        self._share_states()
 
     def forget(self, partitions: set[int]) -> None:
         self.flush()
         for partition in partitions:
             self.cores.pop(partition, None)
+        self._share_states()
+
+    def _share_states(self) -> None:
+        """The states a worker keeps (`SOCIALCARE_STATE_CACHE_CONVERSATIONS`), shared out
+        among the partitions it owns now."""
+        share = max(1, self._states_kept // max(1, len(self.cores)))
+        for core in self.cores.values():
+            core.set_states_kept(share)
 
     # -- events -------------------------------------------------------------------------------
 

@@ -109,14 +109,18 @@ def _stream(seed: int, settings: Settings) -> list[Message]:
 
 
 def _pipeline(
-    core: str, tables: Tables, letters: list[tuple[int, bytes]], predictions: bool = True
+    core: str,
+    tables: Tables,
+    letters: list[tuple[int, bytes]],
+    predictions: bool = True,
+    **overrides: Any,
 ) -> Pipeline:
     async def sink(partition: int, key: bytes | None, value: bytes) -> None:
         letters.append((partition, value))
 
     settings = Settings.model_validate({
         **COMMON, "core": core, "predictions": predictions, "csat_min_answers": 3,
-        "csat_holdout_share": 0.2,
+        "csat_holdout_share": 0.2, **overrides,
     })  # fmt: skip
     health = RecordingHealth()
     return Pipeline(
@@ -209,3 +213,23 @@ async def test_a_native_pipeline_takes_up_the_tables_half_way(native: ModuleType
         ends[second_core] = (tables, _letters(letters))
     _tables_equal(ends["native"][0], ends["python"][0])
     assert ends["native"][1] == ends["python"][1]
+
+
+async def test_the_states_kept_are_shared_out_among_the_owned_partitions(
+    native: ModuleType,
+) -> None:
+    """`SOCIALCARE_STATE_CACHE_CONVERSATIONS` bounds a worker's states, shared out among
+    the partitions it owns (a tenth under the share left after each trim): 40 over four
+    partitions, 10 each, and the tables the same as with every state kept."""
+    settings = Settings.model_validate(COMMON)
+    stream = _stream(4, settings)
+    letters: list[tuple[int, bytes]] = []
+    kept, whole = Tables.in_memory(), Tables.in_memory()
+    pipeline = _pipeline("native", kept, letters, state_cache_conversations=40)
+    pipeline.assign(set(range(PARTITIONS)))
+    await _run(pipeline, stream)
+    assert pipeline.native is not None
+    held = [core.sizes()[1] for core in pipeline.native.cores.values()]
+    assert len(held) == PARTITIONS and max(held) <= 10 and min(held) >= 9, held
+    await _run(_pipeline("native", whole, letters), stream)
+    _tables_equal(kept, whole)
