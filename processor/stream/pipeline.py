@@ -167,11 +167,11 @@ class Pipeline:
         """Partitions in flux (all if None): drop their indexes; export nothing until `assign`."""
         self.owned = None
         lost = set(self.conversations.indexed) if partitions is None else partitions
+        if self.native is not None:  # first: what it still holds goes to the store's indexes
+            self.native.forget(lost)
         self.clock.forget(partitions)
         self.conversations.forget(lost)
         self.aggregates.forget(lost)
-        if self.native is not None:
-            self.native.forget(lost)
         self.seen.forget(lost)
         self.customers.forget(lost)
         self.csat_models.forget(lost)
