@@ -28,6 +28,41 @@ use crate::series::{Contributions, Family, Kind, Label, Part, SeriesKey};
 use crate::tail::ChunkStore;
 use crate::thread::Mark;
 
+/// Kafka's default partitioner's hash (`org.apache.kafka.common.utils.Utils.murmur2`,
+/// aiokafka's `murmur2`): where a customer's facts go is the partition Kafka's own
+/// clients would pick for the key.
+pub fn murmur2(data: &[u8]) -> u32 {
+    const SEED: u32 = 0x9747_B28C;
+    const M: u32 = 0x5BD1_E995;
+    const R: u32 = 24;
+    let length = data.len();
+    let mut h = SEED ^ (length as u32);
+    let mut chunks = data.chunks_exact(4);
+    for chunk in &mut chunks {
+        let mut k = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        k = k.wrapping_mul(M);
+        k ^= k >> R;
+        k = k.wrapping_mul(M);
+        h = h.wrapping_mul(M);
+        h ^= k;
+    }
+    let rest = chunks.remainder();
+    if rest.len() >= 3 {
+        h ^= u32::from(rest[2]) << 16;
+    }
+    if rest.len() >= 2 {
+        h ^= u32::from(rest[1]) << 8;
+    }
+    if !rest.is_empty() {
+        h ^= u32::from(rest[0]);
+        h = h.wrapping_mul(M);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(M);
+    h ^= h >> 15;
+    h
+}
+
 /// A time in a heap, ordered by value (the times here are finite).
 #[derive(Clone, Copy, Debug)]
 pub struct At(pub f64);
@@ -1084,6 +1119,23 @@ mod tests {
         // serde_json's default parser gave 1817.390000104904 (float_roundtrip fixes it).
         let value: Value = serde_json::from_str("[1817.3900001049042]").expect("JSON");
         assert_eq!(value[0].as_f64(), Some(1_817.390_000_104_904_2));
+    }
+
+    #[test]
+    fn murmur2_is_kafkas() {
+        // Kafka's own test vectors (UtilsTest.testMurmur2), as unsigned 32-bit values.
+        assert_eq!(murmur2(b"21") as i32, -973_932_308);
+        assert_eq!(murmur2(b"foobar") as i32, -790_332_482);
+        assert_eq!(murmur2(b"a-little-bit-long-string") as i32, -985_981_536);
+        assert_eq!(
+            murmur2(b"a-little-bit-longer-string") as i32,
+            -1_486_304_829
+        );
+        assert_eq!(
+            murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8") as i32,
+            -58_897_971
+        );
+        assert_eq!(murmur2(b"abc") as i32, 479_470_107);
     }
 
     #[test]
