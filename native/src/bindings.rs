@@ -291,20 +291,7 @@ impl PyTail {
     /// chunk).
     #[allow(clippy::type_complexity)]
     fn stored(&self) -> (Vec<(f64, String, i64, usize)>, i64, Vec<(f64, String)>) {
-        let chunks = self
-            .tail
-            .chunks
-            .iter()
-            .map(|chunk| {
-                (
-                    chunk.first.at,
-                    chunk.first.code.text(),
-                    chunk.number,
-                    chunk.marks,
-                )
-            })
-            .collect();
-        let open = self.tail.open.iter().map(mark_pair).collect();
+        let (chunks, open) = crate::document::tail_parts(&self.tail);
         (chunks, self.tail.next_chunk, open)
     }
 

@@ -133,34 +133,40 @@ impl<'a> Serialize for Document<'a> {
         map.serialize_entry("last_event_at", &state.last_event_at)?;
         map.serialize_entry("settled_until", &state.settled_until)?;
         map.serialize_entry("settled", &walk_value(&state.settled))?;
-        let chunks: Vec<(f64, String, i64, usize)> = state
-            .tail
-            .chunks
-            .iter()
-            .map(|chunk| {
-                (
-                    chunk.first.at,
-                    chunk.first.code.text(),
-                    chunk.number,
-                    chunk.marks,
-                )
-            })
-            .collect();
+        let (chunks, open) = tail_parts(&state.tail);
         map.serialize_entry("chunks", &chunks)?;
         map.serialize_entry("next_chunk", &state.tail.next_chunk)?;
-        let tail: Vec<(f64, String)> = state
-            .tail
-            .open
-            .iter()
-            .map(|mark| (mark.at, mark.code.text()))
-            .collect();
-        map.serialize_entry("tail", &tail)?;
+        map.serialize_entry("tail", &open)?;
         map.serialize_entry("walk", &walk_value(&state.walk))?;
         if let Some(index) = self.index {
             map.serialize_entry("_index", index)?;
         }
         map.end()
     }
+}
+
+/// A tail's stored parts: its closed chunks' references (first mark's time and code,
+/// number, size) and its open chunk's marks (time, code).
+#[allow(clippy::type_complexity)]
+pub fn tail_parts(tail: &Tail) -> (Vec<(f64, String, i64, usize)>, Vec<(f64, String)>) {
+    let chunks = tail
+        .chunks
+        .iter()
+        .map(|chunk| {
+            (
+                chunk.first.at,
+                chunk.first.code.text(),
+                chunk.number,
+                chunk.marks,
+            )
+        })
+        .collect();
+    let open = tail
+        .open
+        .iter()
+        .map(|mark| (mark.at, mark.code.text()))
+        .collect();
+    (chunks, open)
 }
 
 /// Channel -> earliest time, as a JSON object in the order first seen.

@@ -102,9 +102,10 @@ class NativeCores:
 
     # -- partitions ---------------------------------------------------------------------------
 
-    def index(self, partitions: set[int]) -> None:
+    def index(self, partitions: set[int]) -> int:
         """New cores for these partitions, from the indexes the store rebuilt from their
-        tables (`ConversationStore.index`, called first) and the windows table."""
+        tables (`ConversationStore.index`, called first) and the windows table; how many
+        window buckets they expire."""
         buckets: dict[int, list[tuple[float, float, str, str]]] = {p: [] for p in partitions}
         for key in list(self.tables.windows.keys()):
             partition, brand, channel, size, start = parse_table_key(key)
@@ -138,6 +139,7 @@ class NativeCores:
                 holdout_share=self.settings.csat_holdout_share,
             )
         self._share_states()
+        return sum(len(found) for found in buckets.values())
 
     def forget(self, partitions: set[int]) -> None:
         self.flush()

@@ -181,9 +181,10 @@ class Pipeline:
             return
         self.clock.forget(partitions)  # their tables were restored since
         checks = self.conversations.index(partitions)
-        buckets = self.aggregates.index(partitions)
-        if self.native is not None:
-            self.native.index(partitions)
+        if self.native is not None:  # the cores keep the buckets' expiry themselves
+            buckets = self.native.index(partitions)
+        else:
+            buckets = self.aggregates.index(partitions)
         watermarks = {partition: self.clock.watermark(partition) for partition in partitions}
         self.seen.index(partitions, {
             partition: mark for partition, mark in watermarks.items() if mark is not None
