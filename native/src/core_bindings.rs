@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 
 use crate::bindings::{
     calendar_of, contact_tuple, event_of, mark_of, rules_of, targets_of, value_of, ContactTuple,
@@ -118,28 +118,77 @@ impl<'py> Models for PyModels<'py> {
     }
 }
 
-type EntryTuple = (String, String, f64, String, &'static str, Option<f64>);
-type FactsTuple = (String, String, String, f64, Option<f64>, Option<f64>);
+/// Labels (brands, channels, priorities, backlog states) as Python str, made once: an
+/// index change per stored conversation would otherwise make four new str objects.
+#[derive(Default)]
+struct PyLabels {
+    labels: rustc_hash::FxHashMap<Label, Py<PyString>>,
+    names: rustc_hash::FxHashMap<&'static str, Py<PyString>>,
+}
 
-fn entry_tuple(entry: &OpenEntry) -> EntryTuple {
-    (
-        entry.brand.to_string(),
-        entry.channel.to_string(),
-        entry.opened_at,
-        entry.priority.to_string(),
-        entry.backlog,
-        entry.first_response_due,
+impl PyLabels {
+    fn label(&mut self, py: Python<'_>, label: &Label) -> Py<PyString> {
+        self.labels
+            .entry(label.clone())
+            .or_insert_with(|| PyString::new_bound(py, label).unbind())
+            .clone_ref(py)
+    }
+
+    fn name(&mut self, py: Python<'_>, name: &'static str) -> Py<PyString> {
+        self.names
+            .entry(name)
+            .or_insert_with(|| PyString::new_bound(py, name).unbind())
+            .clone_ref(py)
+    }
+}
+
+/// A named tuple (`OpenConversation`, `QueueFacts`) made by `tuple.__new__`, as the
+/// class's own `_make` does, without its Python-level `__new__`.
+fn named_tuple<'py>(
+    class: &Bound<'py, PyType>,
+    values: Vec<PyObject>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = class.py();
+    let values = PyTuple::new_bound(py, values);
+    py.get_type_bound::<PyTuple>()
+        .call_method1(pyo3::intern!(py, "__new__"), (class, values))
+}
+
+fn entry_tuple<'py>(
+    class: &Bound<'py, PyType>,
+    labels: &mut PyLabels,
+    entry: &OpenEntry,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = class.py();
+    named_tuple(
+        class,
+        vec![
+            labels.label(py, &entry.brand).into_py(py),
+            labels.label(py, &entry.channel).into_py(py),
+            entry.opened_at.into_py(py),
+            labels.label(py, &entry.priority).into_py(py),
+            labels.name(py, entry.backlog).into_py(py),
+            entry.first_response_due.into_py(py),
+        ],
     )
 }
 
-fn facts_tuple(facts: &QueueFacts) -> FactsTuple {
-    (
-        facts.brand.to_string(),
-        facts.channel.to_string(),
-        facts.priority.to_string(),
-        facts.opened_at,
-        facts.first_response_at,
-        facts.first_response_target,
+fn facts_tuple<'py>(
+    class: &Bound<'py, PyType>,
+    labels: &mut PyLabels,
+    facts: &QueueFacts,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = class.py();
+    named_tuple(
+        class,
+        vec![
+            labels.label(py, &facts.brand).into_py(py),
+            labels.label(py, &facts.channel).into_py(py),
+            labels.label(py, &facts.priority).into_py(py),
+            facts.opened_at.into_py(py),
+            facts.first_response_at.into_py(py),
+            facts.first_response_target.into_py(py),
+        ],
     )
 }
 
@@ -174,6 +223,7 @@ pub struct PyPartitionCore {
     core: PartitionCore,
     /// The aggregates' field names as Python str, made once.
     field_names: rustc_hash::FxHashMap<Field, Py<PyString>>,
+    labels: PyLabels,
     conversations: PyObject,
     threads: PyObject,
     totals: PyObject,
@@ -264,6 +314,7 @@ impl PyPartitionCore {
         Ok(PyPartitionCore {
             core: PartitionCore::new(partition, rules, labelled(checks), labelled(idle), buckets),
             field_names: rustc_hash::FxHashMap::default(),
+            labels: PyLabels::default(),
             conversations,
             threads,
             totals,
@@ -431,25 +482,34 @@ impl PyPartitionCore {
 
     /// The open backlog's and the queue history's changes since the last call:
     /// (conversation id, open entry or None, queue facts before, after).
-    #[allow(clippy::type_complexity)]
-    fn take_index_changes(
+    /// The entries as `open_class` (`OpenConversation`) and the facts as `facts_class`
+    /// (`QueueFacts`), both named tuples in their fields' order.
+    fn take_index_changes<'py>(
         &mut self,
-    ) -> Vec<(
-        String,
-        Option<EntryTuple>,
-        Option<FactsTuple>,
-        Option<FactsTuple>,
-    )> {
+        open_class: &Bound<'py, PyType>,
+        facts_class: &Bound<'py, PyType>,
+    ) -> PyResult<Vec<Bound<'py, PyTuple>>> {
+        let py = open_class.py();
+        let labels = &mut self.labels;
+        let none = || py.None().into_bound(py);
         self.core
             .take_index_changes()
             .iter()
             .map(|change: &IndexChange| {
-                (
-                    change.conversation_id.to_string(),
-                    change.open.as_ref().map(entry_tuple),
-                    change.facts_before.as_ref().map(facts_tuple),
-                    change.facts_after.as_ref().map(facts_tuple),
-                )
+                let open = match &change.open {
+                    Some(entry) => entry_tuple(open_class, labels, entry)?,
+                    None => none(),
+                };
+                let before = match &change.facts_before {
+                    Some(facts) => facts_tuple(facts_class, labels, facts)?,
+                    None => none(),
+                };
+                let after = match &change.facts_after {
+                    Some(facts) => facts_tuple(facts_class, labels, facts)?,
+                    None => none(),
+                };
+                let id = PyString::new_bound(py, &change.conversation_id).into_any();
+                Ok(PyTuple::new_bound(py, [id, open, before, after]))
             })
             .collect()
     }

@@ -254,11 +254,8 @@ class NativeCores:
                 table[key] = record
             for facts in core.take_facts():
                 tell(partition, ContactFacts(*facts))
-            for conversation_id, entry, before, after in core.take_index_changes():
-                self.conversations.index_change(
-                    partition,
-                    conversation_id,
-                    None if entry is None else OpenConversation(*entry),
-                    None if before is None else QueueFacts(*before),
-                    None if after is None else QueueFacts(*after),
-                )
+            index_change = self.conversations.index_change
+            for conversation_id, entry, before, after in core.take_index_changes(
+                OpenConversation, QueueFacts
+            ):
+                index_change(partition, conversation_id, entry, before, after)

@@ -23,7 +23,6 @@ from typing import Any
 
 import faust
 import redis.asyncio as aioredis
-import uvloop
 from aiohttp import web
 from aiokafka.errors import KafkaError
 from faust.types import TP
@@ -47,7 +46,7 @@ from processor.metrics.health import (
     HealthMetrics,
     new_registry,
 )
-from processor.settings import EventLoop, Settings
+from processor.settings import Settings
 from processor.state.local import LocalState
 from processor.state.records import changelog_topic
 from processor.state.recovery import recover
@@ -59,6 +58,7 @@ from processor.stream.aligned_input import AlignedInput
 from processor.stream.checkpoint import ChangelogWriteFailed, StateCheckpoint
 from processor.stream.deadletters import TopicDeadLetters
 from processor.stream.dedup import DedupWindow
+from processor.stream.event_loops import new_event_loop
 from processor.stream.fetch import App, Fetched, FetchWait, Route
 from processor.stream.fetch_times import FetchTimes
 from processor.stream.interfaces import Message
@@ -529,14 +529,6 @@ def one_blas_thread() -> None:
     compete with the broker and the event loop for the cores (on two cores a month replay
     under load found its partitions misaligned)."""
     threadpool_limits(limits=1, user_api="blas")
-
-
-def new_event_loop(kind: EventLoop) -> asyncio.AbstractEventLoop:
-    """uvloop by default: the worker's consumer, producer, Redis and web server all wait
-    on sockets, and libuv's loop costs less per callback than the standard one."""
-    if kind is EventLoop.UVLOOP:
-        return uvloop.new_event_loop()
-    return asyncio.new_event_loop()
 
 
 def run_worker(settings: Settings) -> int:
