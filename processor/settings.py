@@ -274,6 +274,15 @@ class Settings(BaseSettings):
     commit_interval_seconds: float = Field(
         0.1, validation_alias=_env("SOCIALCARE_COMMIT_INTERVAL_SECONDS"), ge=0, le=10
     )
+    # While the input's lag over the owned partitions is at least this many records (an
+    # outage's backlog, a replay), batches are written once per the longer interval: the
+    # records are late already, and a conversation several batches change is written once.
+    catch_up_lag_records: int = Field(
+        10_000, validation_alias=_env("SOCIALCARE_CATCH_UP_LAG_RECORDS"), ge=1
+    )
+    catch_up_commit_interval_seconds: float = Field(
+        1.0, validation_alias=_env("SOCIALCARE_CATCH_UP_COMMIT_INTERVAL_SECONDS"), ge=0, le=30
+    )
     # Aligned input (processor.stream.alignment): how long a caught-up empty topic-partition
     # holds its partition back, how long one with unread records may, and the buffer bound.
     alignment_idle_seconds: float = Field(

@@ -147,6 +147,8 @@ class Worker:
         self.checkpoint = StateCheckpoint(
             self.store, self.writer, settings.topic_deadletters, self.health,
             interval=settings.commit_interval_seconds,
+            catch_up_interval=settings.catch_up_commit_interval_seconds,
+            catching_up=self._far_behind,
         )  # fmt: skip
         # Batches and partition changes take turns: a batch never sees its partitions move.
         self.lock = asyncio.Lock()
@@ -270,6 +272,16 @@ class Worker:
         """
         owned = self.pipeline.view.exported_partitions()
         return None if owned is None else self.input.lags(owned)
+
+    def _far_behind(self) -> bool:
+        """The owned input not processed yet, on the broker or fetched and held by the
+        alignment, is a backlog (the catch-up commit interval)."""
+        owned = self.pipeline.owned
+        if not owned:
+            return False
+        behind = sum(self.input.lags(owned).values())
+        behind += sum(self.input.aligner.buffered(partition) for partition in owned)
+        return behind >= self.settings.catch_up_lag_records
 
     def alignment(self) -> AlignmentSnapshot | None:
         owned = self.pipeline.view.exported_partitions()

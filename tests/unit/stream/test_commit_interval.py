@@ -168,3 +168,63 @@ def test_without_an_interval_every_batch_is_written() -> None:
         writer.gates[-1].set()
 
     asyncio.run(scenario())
+
+
+def test_catching_up_the_longer_interval_defers_caught_up_the_live_one() -> None:
+    """Far behind, batches within the catch-up interval of the last write wait for the
+    next write; caught up again, the live interval decides (and the timer with it)."""
+
+    async def scenario() -> None:
+        store = StateStore({"t": partition_of})
+        store.offsets.update({0: -1})
+        writer, clock = GatedWriter(), ManualClock()
+        behind = [True]
+        checkpoint = StateCheckpoint(
+            store, writer, "dead-letters", interval=0.1, clock=clock,
+            catch_up_interval=1.0, catching_up=lambda: behind[0],
+        )  # fmt: skip
+        table = store["t"]
+        table["0|a"] = {"n": 1}
+        await checkpoint.begin()  # the first write
+        await settle_soon()
+        writer.gates[0].set()
+        assert checkpoint.current_interval() == 1.0
+        deferred = []
+        for step in range(1, 5):  # four batches 0.2 s apart: past 0.1, within 1.0
+            clock.now += 0.2
+            table["0|a"] = {"n": 1 + step}
+            deferred.append(await checkpoint.begin())
+            await settle_soon()
+        assert len(writer.writes) == 1
+        assert not checkpoint.overdue()  # 0.8 s since the last write: not for 1.0
+        clock.now += 0.25
+        assert checkpoint.overdue()
+        table["0|a"] = {"n": 6}
+        await checkpoint.begin()
+        await settle_soon()
+        assert writer.writes[1] == {0: ["0|a"]}  # five batches, one write, the last value
+        writer.gates[1].set()
+        for committing in deferred:
+            assert await committing.written == set()
+        # Caught up: 0.2 s after a write is past the live interval, written at once.
+        behind[0] = False
+        assert checkpoint.current_interval() == 0.1
+        clock.now += 0.2
+        table["0|a"] = {"n": 7}
+        live = await checkpoint.begin()
+        await settle_soon()
+        assert len(writer.writes) == 3
+        writer.gates[2].set()
+        assert await live.written == set()
+
+    asyncio.run(scenario())
+
+
+def test_without_a_catch_up_interval_the_live_one_holds_whatever_the_lag() -> None:
+    checkpoint, _, _, _ = new_checkpoint(interval=0.1)
+    assert checkpoint.current_interval() == 0.1
+    far_behind = StateCheckpoint(
+        StateStore({"t": partition_of}), checkpoint.writer, "dead-letters", interval=0.1,
+        catching_up=lambda: True,
+    )  # fmt: skip
+    assert far_behind.current_interval() == 0.1
