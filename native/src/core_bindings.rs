@@ -491,23 +491,20 @@ impl PyPartitionCore {
     ) -> PyResult<Vec<Bound<'py, PyTuple>>> {
         let py = open_class.py();
         let labels = &mut self.labels;
-        let none = || py.None().into_bound(py);
+        let facts_or_none = |facts: &Option<QueueFacts>, labels: &mut PyLabels| match facts {
+            Some(facts) => facts_tuple(facts_class, labels, facts),
+            None => Ok(py.None().into_bound(py)),
+        };
         self.core
             .take_index_changes()
             .iter()
             .map(|change: &IndexChange| {
                 let open = match &change.open {
                     Some(entry) => entry_tuple(open_class, labels, entry)?,
-                    None => none(),
+                    None => py.None().into_bound(py),
                 };
-                let before = match &change.facts_before {
-                    Some(facts) => facts_tuple(facts_class, labels, facts)?,
-                    None => none(),
-                };
-                let after = match &change.facts_after {
-                    Some(facts) => facts_tuple(facts_class, labels, facts)?,
-                    None => none(),
-                };
+                let before = facts_or_none(&change.facts_before, labels)?;
+                let after = facts_or_none(&change.facts_after, labels)?;
                 let id = PyString::new_bound(py, &change.conversation_id).into_any();
                 Ok(PyTuple::new_bound(py, [id, open, before, after]))
             })

@@ -164,6 +164,12 @@ class AlignedInput:
         if dropped:
             log.info("dropped %d buffered records of partitions gone", len(dropped))
 
+    def unprocessed(self, partitions: set[int]) -> int:
+        """Input records of the partitions not processed yet: on the broker (the known
+        lag) or fetched and held back here."""
+        on_broker = sum(self.lags(partitions).values())
+        return on_broker + sum(self.aligner.buffered(partition) for partition in partitions)
+
     def lags(self, partitions: set[int]) -> dict[str, int]:
         """Per input topic, the known lag summed over the partitions."""
         totals = {topic: 0 for topic in self.topics}

@@ -274,14 +274,11 @@ class Worker:
         return None if owned is None else self.input.lags(owned)
 
     def _far_behind(self) -> bool:
-        """The owned input not processed yet, on the broker or fetched and held by the
-        alignment, is a backlog (the catch-up commit interval)."""
+        """The owned input not processed yet is a backlog (the catch-up commit interval)."""
         owned = self.pipeline.owned
         if not owned:
             return False
-        behind = sum(self.input.lags(owned).values())
-        behind += sum(self.input.aligner.buffered(partition) for partition in owned)
-        return behind >= self.settings.catch_up_lag_records
+        return self.input.unprocessed(owned) >= self.settings.catch_up_lag_records
 
     def alignment(self) -> AlignmentSnapshot | None:
         owned = self.pipeline.view.exported_partitions()
