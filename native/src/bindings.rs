@@ -23,12 +23,35 @@ pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<PyThreadWalk>()?;
     module.add_class::<PyTail>()?;
     module.add_class::<PyConversation>()?;
+    module.add_class::<PyChurnPhrases>()?;
     module.add_class::<crate::core_bindings::PyPartitionCore>()?;
     module.add_function(pyo3::wrap_pyfunction!(catalogue, module)?)?;
     module.add_function(pyo3::wrap_pyfunction!(business_deadline, module)?)?;
     module.add_function(pyo3::wrap_pyfunction!(round6, module)?)?;
     module.add_function(pyo3::wrap_pyfunction!(murmur2, module)?)?;
     module.add_function(pyo3::wrap_pyfunction!(added_up, module)?)
+}
+
+/// `ChurnPhrases.stated_in` on ASCII text (`crate::churn`): phrases as their words, in
+/// the order the expression's alternation tries them.
+#[pyclass(name = "ChurnPhrases", frozen)]
+struct PyChurnPhrases {
+    matcher: crate::churn::PhraseMatcher,
+}
+
+#[pymethods]
+impl PyChurnPhrases {
+    #[new]
+    fn new(phrases: Vec<Vec<String>>) -> PyResult<Self> {
+        crate::churn::PhraseMatcher::new(&phrases)
+            .map(|matcher| PyChurnPhrases { matcher })
+            .ok_or_else(|| PyValueError::new_err("churn phrases must be ASCII words"))
+    }
+
+    /// Whether the text states leaving; None when it is not ASCII (the expression's).
+    fn stated_in(&self, text: &str) -> Option<bool> {
+        self.matcher.stated_in(text)
+    }
 }
 
 /// Kafka's murmur2 of a key (aiokafka's `murmur2`, natively: its pure Python costs 10 µs).

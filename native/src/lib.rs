@@ -7,6 +7,7 @@
 
 pub mod aggregates;
 pub mod calendar;
+pub mod churn;
 pub mod conversation;
 pub mod core;
 pub mod document;

@@ -12,7 +12,8 @@ came of it (`processor.domain.contributions`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import cast
 
 DEFAULT_CHURN_PHRASES: tuple[str, ...] = (
     "cancel my account",
@@ -51,19 +52,26 @@ _NEGATION_REACH = 40  # characters before the phrase searched for a negation
 
 
 class ChurnPhrases:
-    """A compiled phrase list; `stated_in(text)` says whether a text states leaving."""
+    """A compiled phrase list; `stated_in(text)` says whether a text states leaving.
+
+    ASCII text against ASCII phrases goes to the native core's scan when it is built (the
+    same matches: `native/src/churn.rs`, held to this expression by the differential
+    tests); the expression answers for the rest."""
 
     def __init__(self, phrases: Iterable[str] = DEFAULT_CHURN_PHRASES) -> None:
         self.phrases = tuple(phrase.strip() for phrase in phrases if phrase.strip())
+        self._native: Callable[[str], bool | None] | None = None
         if not self.phrases:
             self._pattern: re.Pattern[str] | None = None
             return
         # Longest first, so that "cancel my account" wins over a shorter prefix.
-        alternatives = sorted(
-            (r"\s+".join(re.escape(word) for word in phrase.split()) for phrase in self.phrases),
-            key=len,
+        in_order = sorted(
+            ((r"\s+".join(re.escape(word) for word in phrase.split()), phrase)
+             for phrase in self.phrases),
+            key=lambda pair: len(pair[0]),
             reverse=True,
-        )
+        )  # fmt: skip
+        alternatives = [alternative for alternative, _ in in_order]
         # Apostrophes: the straight and the typographic one read the same.
         joined = "|".join(alternatives).replace("'", "['’]")
         # A lookahead on the phrases' first letters first: most positions of a text start
@@ -74,8 +82,20 @@ class ChurnPhrases:
             firsts.add("’")
         lead = "".join(re.escape(char) for char in sorted(firsts))
         self._pattern = re.compile(rf"(?=[{lead}])(?<!\w)(?:{joined})(?!\w)", re.IGNORECASE)
+        if all(phrase.isascii() for phrase in self.phrases):
+            self._native = _native_scan([phrase.split() for _, phrase in in_order])
 
     def stated_in(self, text: str | None) -> bool:
+        if not text or self._pattern is None:
+            return False
+        if self._native is not None and text.isascii():
+            found = self._native(text)
+            if found is not None:
+                return found
+        return self.stated_in_by_expression(text)
+
+    def stated_in_by_expression(self, text: str | None) -> bool:
+        """The expression's answer alone (the reference the native scan is held to)."""
         if not text or self._pattern is None:
             return False
         for found in self._pattern.finditer(text):
@@ -83,6 +103,15 @@ class ChurnPhrases:
             if not _NEGATED.search(before.replace("’", "'")):
                 return True
         return False
+
+
+def _native_scan(phrases: list[list[str]]) -> Callable[[str], bool | None] | None:
+    """The native core's scan of these phrases (in the alternation's order), if built."""
+    try:
+        from socialcare_native import ChurnPhrases as NativeChurnPhrases
+    except ImportError:
+        return None
+    return cast(Callable[[str], "bool | None"], NativeChurnPhrases(phrases).stated_in)
 
 
 NO_PHRASES = ChurnPhrases(())
