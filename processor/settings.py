@@ -274,11 +274,16 @@ class Settings(BaseSettings):
     commit_interval_seconds: float = Field(
         0.1, validation_alias=_env("SOCIALCARE_COMMIT_INTERVAL_SECONDS"), ge=0, le=10
     )
-    # While the input's lag over the owned partitions is at least this many records (an
-    # outage's backlog, a replay), batches are written once per the longer interval: the
-    # records are late already, and a conversation several batches change is written once.
+    # Once the input's lag over the owned partitions reaches this many records (an outage's
+    # backlog, a replay), batches are written once per the longer interval until the lag
+    # is down to the second number: the records are late already, and a conversation
+    # several batches change is written once. Live traffic stays far below the first; a
+    # backlog's tail keeps the longer interval until it is nearly caught up.
     catch_up_lag_records: int = Field(
         10_000, validation_alias=_env("SOCIALCARE_CATCH_UP_LAG_RECORDS"), ge=1
+    )
+    caught_up_lag_records: int = Field(
+        1_000, validation_alias=_env("SOCIALCARE_CAUGHT_UP_LAG_RECORDS"), ge=0
     )
     catch_up_commit_interval_seconds: float = Field(
         1.0, validation_alias=_env("SOCIALCARE_CATCH_UP_COMMIT_INTERVAL_SECONDS"), ge=0, le=30
@@ -356,6 +361,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 "SOCIALCARE_CORE=native: the native core is not built; build it with "
                 "`pip install ./native` (needs a Rust toolchain) or set SOCIALCARE_CORE=python"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _catch_up_thresholds_in_order(self) -> Settings:
+        if self.caught_up_lag_records > self.catch_up_lag_records:
+            raise ValueError(
+                "SOCIALCARE_CAUGHT_UP_LAG_RECORDS must not be above "
+                "SOCIALCARE_CATCH_UP_LAG_RECORDS (catching up starts at the second and ends "
+                "below the first)"
             )
         return self
 

@@ -17,12 +17,13 @@ batch's changes stay in the store, its dead letters in the outbox, its records
 unacknowledged; the next batch past the interval, or the worker's timer, writes them all
 in one unit, and every deferred batch completes with that write.
 
-While the worker is catching up (a backlog after an outage, a replay: the input's lag over
-`SOCIALCARE_CATCH_UP_LAG_RECORDS`) the interval is `SOCIALCARE_CATCH_UP_COMMIT_INTERVAL_SECONDS`
-(1 s) instead: the records are late already, a write a second later does not make them
-later by much, and a conversation changed by several batches of a second is written once
-(on the bench's backlog: a third fewer changelog bytes, half the broker's CPU). Caught up,
-the short interval again, so live latency is as before.
+While the worker is catching up (a backlog after an outage, a replay: from an input lag of
+`SOCIALCARE_CATCH_UP_LAG_RECORDS` until it is under `SOCIALCARE_CAUGHT_UP_LAG_RECORDS`,
+`CatchUp`) the interval is `SOCIALCARE_CATCH_UP_COMMIT_INTERVAL_SECONDS` (1 s) instead:
+the records are late already, a write a second later does not make them later by much,
+and a conversation changed by several batches of a second is written once (on the bench's
+backlog: a third fewer changelog bytes, half the broker's CPU). Caught up, the short
+interval again, so live latency is as before.
 """
 
 from __future__ import annotations
@@ -43,6 +44,26 @@ from processor.stream.interfaces import Committing, committed
 
 class ChangelogWriteFailed(SocialcareError):
     """A batch's changelog write failed: the state in memory is ahead of the changelog."""
+
+
+class CatchUp:
+    """Whether the worker is catching up, from the owned input not processed yet: from
+    `start` records behind until fewer than `end`. One threshold left a backlog's tail
+    (its last `start` records, a second or more of work) at the live interval, each batch
+    its own transaction, at a third of the speed; live traffic never reaches `start`."""
+
+    def __init__(self, start: int, end: int) -> None:
+        self.start = start
+        self.end = end
+        self.catching_up = False
+
+    def update(self, unprocessed: int | None) -> bool:
+        """The state after this count (None: no input owned, not catching up)."""
+        if unprocessed is None:
+            self.catching_up = False
+        else:
+            self.catching_up = unprocessed >= (self.end if self.catching_up else self.start)
+        return self.catching_up
 
 
 class StateCheckpoint:

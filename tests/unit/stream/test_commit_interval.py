@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from pydantic import ValidationError
 
+from processor.settings import Settings
 from processor.state.store import StateStore
-from processor.stream.checkpoint import ChangelogWriteFailed, StateCheckpoint
+from processor.stream.checkpoint import CatchUp, ChangelogWriteFailed, StateCheckpoint
 from tests.unit.stream.test_checkpoint_pipelining import GatedWriter, partition_of, settle_soon
 
 
@@ -228,3 +230,23 @@ def test_without_a_catch_up_interval_the_live_one_holds_whatever_the_lag() -> No
         catching_up=lambda: True,
     )  # fmt: skip
     assert far_behind.current_interval() == 0.1
+
+
+def test_catching_up_starts_at_one_lag_and_ends_below_the_other() -> None:
+    """A backlog's tail keeps the catch-up interval until nearly caught up; a lag that
+    never reaches the start (live traffic) never switches."""
+    catch_up = CatchUp(start=10_000, end=1_000)
+    lags = [500, 9_999, 10_000, 40_000, 9_999, 1_000, 999, 5_000, 9_999, 10_000, 0]
+    assert [catch_up.update(lag) for lag in lags] == [
+        False, False, True, True, True, True, False, False, False, True, False,
+    ]  # fmt: skip
+    catch_up.update(20_000)
+    assert catch_up.update(None) is False  # no input owned (a rebalance): live again
+    assert catch_up.update(5_000) is False
+
+
+def test_the_catch_up_thresholds_must_be_in_order() -> None:
+    with pytest.raises(ValidationError, match="SOCIALCARE_CAUGHT_UP_LAG_RECORDS"):
+        Settings.model_validate({"catch_up_lag_records": 100, "caught_up_lag_records": 101})
+    same = Settings.model_validate({"catch_up_lag_records": 100, "caught_up_lag_records": 100})
+    assert CatchUp(same.catch_up_lag_records, same.caught_up_lag_records).update(100)
