@@ -18,6 +18,7 @@ use std::collections::BinaryHeap;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::Arc;
 
+use serde::{Serialize, Serializer};
 use serde_json::{json, Value};
 
 use crate::aggregates::round6;
@@ -240,23 +241,29 @@ pub fn entries(state: &ConversationState) -> Entries {
     }
 }
 
-/// The `_index` field a stored document carries: [next check, open entry, first response].
-fn hint(entries: &Entries) -> Value {
-    let open = entries.open.as_ref().map_or(Value::Null, |entry| {
-        json!([
-            &*entry.brand,
-            &*entry.channel,
-            entry.opened_at,
-            &*entry.priority,
-            entry.backlog,
-            entry.first_response_due
-        ])
-    });
-    let answered = entries
-        .facts
-        .as_ref()
-        .and_then(|facts| facts.first_response_at);
-    json!([entries.due, open, answered])
+/// The `_index` field a stored document carries: [next check, open entry, first response],
+/// written straight into the document.
+struct Hint<'a>(&'a Entries);
+
+impl<'a> Serialize for Hint<'a> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let entries = self.0;
+        let open = entries.open.as_ref().map(|entry| {
+            (
+                &*entry.brand,
+                &*entry.channel,
+                entry.opened_at,
+                &*entry.priority,
+                entry.backlog,
+                entry.first_response_due,
+            )
+        });
+        let answered = entries
+            .facts
+            .as_ref()
+            .and_then(|facts| facts.first_response_at);
+        (entries.due, open, answered).serialize(serializer)
+    }
 }
 
 fn text_at(values: &[Value], index: usize) -> Result<Label, String> {
@@ -853,7 +860,7 @@ impl PartitionCore {
                 facts_after: now.facts.clone(),
             });
         }
-        let written = document::document_bytes(&slot.state, &hint(&now));
+        let written = document::document_bytes(&slot.state, &Hint(&now));
         slot.stored = Some(now);
         self.documents.insert(id.clone(), Some(written));
     }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use serde::ser::{SerializeMap, Serializer};
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
@@ -15,44 +15,69 @@ use crate::thread::{Code, Mark, MarkKey, ThreadWalk};
 
 /// `ThreadWalk.to_json`: a positional list.
 pub fn walk_value(walk: &ThreadWalk) -> Value {
-    let last = walk.last.as_ref().map_or(Value::Null, |key| {
-        json!([key.at, key.rank, key.code.text()])
-    });
-    json!([
-        walk.opened_at,
-        walk.inactivity,
-        last,
-        &*walk.last_team,
-        walk.first_response_at,
-        &*walk.first_response_team,
-        walk.first_resolution_at,
-        &*walk.first_resolution_team,
-        walk.resolutions,
-        walk.reopens,
-        walk.open_now,
-        walk.waiting_since,
-        walk.last_human,
-        walk.unanswered,
-        walk.answered,
-        walk.customer,
-        walk.brand,
-        walk.humans,
-        walk.pending
-            .iter()
-            .map(|entry| entry.to_vec())
-            .collect::<Vec<_>>(),
-        walk.longest_wait,
-    ])
+    serde_json::to_value(WalkJson(walk)).expect("a walk is JSON")
+}
+
+/// A walk written as its positional list, straight (no JSON value built and dropped: a
+/// document has two of them, and building them cost as much as writing the rest).
+pub struct WalkJson<'a>(pub &'a ThreadWalk);
+
+impl<'a> Serialize for WalkJson<'a> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let walk = self.0;
+        let mut list = serializer.serialize_seq(Some(20))?;
+        list.serialize_element(&walk.opened_at)?;
+        list.serialize_element(&walk.inactivity)?;
+        list.serialize_element(
+            &walk
+                .last
+                .as_ref()
+                .map(|key| (key.at, key.rank, CodeText(&key.code))),
+        )?;
+        list.serialize_element(&*walk.last_team)?;
+        list.serialize_element(&walk.first_response_at)?;
+        list.serialize_element(&*walk.first_response_team)?;
+        list.serialize_element(&walk.first_resolution_at)?;
+        list.serialize_element(&*walk.first_resolution_team)?;
+        list.serialize_element(&walk.resolutions)?;
+        list.serialize_element(&walk.reopens)?;
+        list.serialize_element(&walk.open_now)?;
+        list.serialize_element(&walk.waiting_since)?;
+        list.serialize_element(&walk.last_human)?;
+        list.serialize_element(&walk.unanswered)?;
+        list.serialize_element(&walk.answered)?;
+        list.serialize_element(&walk.customer)?;
+        list.serialize_element(&walk.brand)?;
+        list.serialize_element(&walk.humans)?;
+        list.serialize_element(&walk.pending)?;
+        list.serialize_element(&walk.longest_wait)?;
+        list.end()
+    }
+}
+
+/// A mark's code as its stored text ("c", "b", "h<team>", "r"), written without a string
+/// of its own.
+pub struct CodeText<'a>(pub &'a Code);
+
+impl<'a> Serialize for CodeText<'a> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Code::Customer => serializer.serialize_str("c"),
+            Code::Bot => serializer.serialize_str("b"),
+            Code::Human(team) => serializer.collect_str(&format_args!("h{team}")),
+            Code::Resolve => serializer.serialize_str("r"),
+        }
+    }
 }
 
 /// The document of a state (its index entries are the store's to add).
 pub fn to_document(state: &ConversationState) -> Value {
-    serde_json::to_value(Document { state, index: None }).expect("a document is JSON")
+    serde_json::to_value(Document::<()> { state, index: None }).expect("a document is JSON")
 }
 
 /// The document's JSON with its index entries (`_index`), written straight from the state:
 /// what the partition core stores at every change.
-pub fn document_bytes(state: &ConversationState, index: &Value) -> Vec<u8> {
+pub fn document_bytes<I: Serialize>(state: &ConversationState, index: &I) -> Vec<u8> {
     serde_json::to_vec(&Document {
         state,
         index: Some(index),
@@ -62,12 +87,12 @@ pub fn document_bytes(state: &ConversationState, index: &Value) -> Vec<u8> {
 
 /// A state as its stored document: the fields of `ConversationState.to_json`, written in
 /// one pass (no intermediate JSON value).
-struct Document<'a> {
+struct Document<'a, I> {
     state: &'a ConversationState,
-    index: Option<&'a Value>,
+    index: Option<&'a I>,
 }
 
-impl<'a> Serialize for Document<'a> {
+impl<'a, I: Serialize> Serialize for Document<'a, I> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let state = self.state;
         let mut map = serializer.serialize_map(None)?;
@@ -132,12 +157,11 @@ impl<'a> Serialize for Document<'a> {
         map.serialize_entry("swept_until", &state.swept_until)?;
         map.serialize_entry("last_event_at", &state.last_event_at)?;
         map.serialize_entry("settled_until", &state.settled_until)?;
-        map.serialize_entry("settled", &walk_value(&state.settled))?;
-        let (chunks, open) = tail_parts(&state.tail);
-        map.serialize_entry("chunks", &chunks)?;
+        map.serialize_entry("settled", &WalkJson(&state.settled))?;
+        map.serialize_entry("chunks", &ChunkRefs(&state.tail))?;
         map.serialize_entry("next_chunk", &state.tail.next_chunk)?;
-        map.serialize_entry("tail", &open)?;
-        map.serialize_entry("walk", &walk_value(&state.walk))?;
+        map.serialize_entry("tail", &OpenMarks(&state.tail))?;
+        map.serialize_entry("walk", &WalkJson(&state.walk))?;
         if let Some(index) = self.index {
             map.serialize_entry("_index", index)?;
         }
@@ -167,6 +191,36 @@ pub fn tail_parts(tail: &Tail) -> (Vec<(f64, String, i64, usize)>, Vec<(f64, Str
         .map(|mark| (mark.at, mark.code.text()))
         .collect();
     (chunks, open)
+}
+
+/// A tail's closed chunks as `tail_parts` gives them, written straight.
+struct ChunkRefs<'a>(&'a Tail);
+
+impl<'a> Serialize for ChunkRefs<'a> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.chunks.iter().map(|chunk| {
+            (
+                chunk.first.at,
+                CodeText(&chunk.first.code),
+                chunk.number,
+                chunk.marks,
+            )
+        }))
+    }
+}
+
+/// A tail's open chunk as `tail_parts` gives it, written straight.
+struct OpenMarks<'a>(&'a Tail);
+
+impl<'a> Serialize for OpenMarks<'a> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(
+            self.0
+                .open
+                .iter()
+                .map(|mark| (mark.at, CodeText(&mark.code))),
+        )
+    }
 }
 
 /// Channel -> earliest time, as a JSON object in the order first seen.
