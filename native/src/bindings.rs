@@ -29,6 +29,7 @@ pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(pyo3::wrap_pyfunction!(business_deadline, module)?)?;
     module.add_function(pyo3::wrap_pyfunction!(round6, module)?)?;
     module.add_function(pyo3::wrap_pyfunction!(murmur2, module)?)?;
+    module.add_function(pyo3::wrap_pyfunction!(changelog_key, module)?)?;
     module.add_function(pyo3::wrap_pyfunction!(added_up, module)?)
 }
 
@@ -52,6 +53,12 @@ impl PyChurnPhrases {
     fn stated_in(&self, text: &str) -> Option<bool> {
         self.matcher.stated_in(text)
     }
+}
+
+/// A changelog record's key as the partition core writes it (`records.encode_key`'s).
+#[pyfunction]
+fn changelog_key(py: Python<'_>, table: &str, key: &str) -> PyObject {
+    pyo3::types::PyBytes::new_bound(py, &crate::core::changelog_key(table, key)).into_py(py)
 }
 
 /// Kafka's murmur2 of a key (aiokafka's `murmur2`, natively: its pure Python costs 10 µs).

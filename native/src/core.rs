@@ -356,6 +356,12 @@ pub struct RecordChange {
     pub fields: Option<Vec<(Field, Option<f64>)>>,
 }
 
+/// A changelog record's key: the JSON pair `[table, key]` as `records.encode_key` writes it
+/// (orjson's escapes and serde_json's are the same: `\"`, `\\`, the short ones, `\u00xx`).
+pub fn changelog_key(table: &str, key: &str) -> Vec<u8> {
+    serde_json::to_vec(&(table, key)).expect("a pair of strings is JSON")
+}
+
 /// A table's record changed by the core since the last `take_changes` (None: deleted).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Change {

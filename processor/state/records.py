@@ -57,10 +57,13 @@ class StoredJson(Mapping[str, Any]):
     the dict of every stored document once a batch cost the native core more than the
     fold itself; hardly any is read back in Python."""
 
-    __slots__ = ("_decoded", "stored_json")
+    __slots__ = ("_decoded", "changelog_key", "stored_json")
 
-    def __init__(self, stored_json: bytes) -> None:
+    def __init__(self, stored_json: bytes, changelog_key: bytes | None = None) -> None:
         self.stored_json = stored_json
+        # Its record's key, when the core wrote that too (`encode_key`'s bytes for the
+        # table and key it is stored under): the batch's write then encodes nothing.
+        self.changelog_key = changelog_key
         self._decoded: dict[str, Any] | None = None
 
     def _document(self) -> dict[str, Any]:

@@ -20,7 +20,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMappin
 from typing import Any
 
 from processor.state.local import LocalState
-from processor.state.records import Outgoing, decode_key, decode_value, encode_key, encode_value
+from processor.state.records import (
+    Outgoing,
+    StoredJson,
+    decode_key,
+    decode_value,
+    encode_key,
+    encode_value,
+)
 
 PartitionOf = Callable[[Any], int]
 _DELETED = object()
@@ -125,7 +132,11 @@ class TrackedTable(MutableMapping[Any, Any]):
     # -- writing ---------------------------------------------------------------------------------
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        self._changed[self.partition_of(key)][key] = value
+        self.put(self.partition_of(key), key, value)
+
+    def put(self, partition: int, key: Any, value: Any) -> None:
+        """`table[key] = value` for a key known to be of `partition` (not read from it)."""
+        self._changed[partition][key] = value
         if not self.on_disk:
             self._data[key] = value
 
@@ -143,8 +154,12 @@ class TrackedTable(MutableMapping[Any, Any]):
         unpersisted = self._unpersisted.setdefault(partition, {})
         name = self.name
         for key, value in changed.items():
-            raw = None if value is _DELETED else encode_value(value)
-            raw_key = encode_key(name, key)
+            raw: bytes | None
+            if value.__class__ is StoredJson and value.changelog_key is not None:
+                raw_key, raw = value.changelog_key, value.stored_json  # encoded natively
+            else:
+                raw = None if value is _DELETED else encode_value(value)
+                raw_key = encode_key(name, key)
             records.append(Outgoing("", raw_key, raw))
             unpersisted[key] = (raw_key, raw)
         return records

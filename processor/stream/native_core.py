@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from processor.domain.admission import reply_before_mention, too_late
 from processor.domain.churn import states_leaving
@@ -34,6 +34,7 @@ from processor.stream.backlog import OpenConversation
 from processor.stream.conversations import ConversationStore
 from processor.stream.csat_models import CsatModelStore
 from processor.stream.customers import ContactRouting
+from processor.stream.interfaces import Table
 from processor.stream.queue_history import QueueFacts
 from processor.stream.tables import Tables
 
@@ -69,6 +70,15 @@ class FeatureModels:
 
     def learn(self, brand: str, features: list[float], answer: int) -> None:
         self.models.learn(brand, dict(zip(FEATURE_NAMES, features, strict=True)), answer)
+
+
+def _putter(table: Table) -> Callable[[int, str, Any], None]:
+    """`table[key] = value` for a key of a known partition: the store's tables take it
+    without reading the partition from the key again (`TrackedTable.put`)."""
+    put = getattr(table, "put", None)
+    if put is not None:
+        return cast(Callable[[int, str, Any], None], put)
+    return lambda partition, key, value: table.__setitem__(key, value)
 
 
 class NativeCores:
@@ -228,15 +238,15 @@ class NativeCores:
             "windows": self.tables.windows,
         }
         tell = tell or self.contacts.tell
+        put = {name: _putter(table) for name, table in tables.items()}
         for partition, core in self.cores.items():
-            for name, key, value in core.take_changes():
-                table = tables[name]
+            for name, key, value, changelog_key in core.take_changes():
                 if value is None:
-                    table.pop(key, None)
-                elif name == "conversations":
-                    table[key] = StoredJson(value)
+                    tables[name].pop(key, None)
+                elif changelog_key is not None:  # a document, its record's key with it
+                    put[name](partition, key, StoredJson(value, changelog_key))
                 else:
-                    table[key] = value
+                    put[name](partition, key, value)
             for name, key, fields in core.take_record_changes():
                 table = tables[name]
                 if fields is None:

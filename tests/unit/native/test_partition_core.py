@@ -27,7 +27,7 @@ from benchmarks.data import thread_events
 from processor.domain.sla import SlaPolicyCache
 from processor.ingest.synthetic import SyntheticTraffic, TrafficProfile
 from processor.settings import Settings
-from processor.state.records import encode_value
+from processor.state.records import StoredJson, encode_key, encode_value
 from processor.stream.deadletters import TopicDeadLetters
 from processor.stream.interfaces import Message
 from processor.stream.pipeline import Pipeline
@@ -172,6 +172,11 @@ async def test_the_native_core_writes_what_the_python_pipeline_writes(
     await _run(native_pipeline, stream)
 
     _tables_equal(native_tables, python_tables)
+    # Each document came with its record's key, the one the Python side would encode.
+    for key, value in native_tables.conversations.items():
+        assert isinstance(value, StoredJson) and value.changelog_key == encode_key(
+            "conversations", key
+        ), key
     assert _letters(native_letters) == _letters(python_letters)
     reasons = {reason for _, reason, _ in _letters(python_letters)}
     assert {"reply_before_mention", "conflicting_event_id"} <= reasons, reasons
