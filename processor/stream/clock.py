@@ -37,17 +37,28 @@ class Clock:
         self.lateness = settings.allowed_lateness_seconds
         self._live = settings.clock is ClockMode.WALL
         # The table's values as read or written here: an event reads its partition's stream
-        # time four times. Written through; dropped when a partition's table may have been
-        # restored behind this clock's back (`forget`, on every revocation and indexing).
+        # time four times. Dropped when a partition's table may have been restored behind
+        # this clock's back (`forget`, on every revocation and indexing).
         self._known: dict[int, float] = {}
+        # Partitions whose stream time moved since the last `flush`: the table is written
+        # once a batch, not at every event in order (each write a changed key to track).
+        self._moved: set[int] = set()
 
     def forget(self, partitions: set[int] | None = None) -> None:
         """Read these partitions' stream time from the table again (None: all)."""
         if partitions is None:
             self._known.clear()
+            self._moved.clear()
         else:
             for partition in partitions:
                 self._known.pop(partition, None)
+                self._moved.discard(partition)
+
+    def flush(self) -> None:
+        """Write the stream times the batch moved to the clocks table (before its write)."""
+        for partition in self._moved:
+            self.clocks[str(partition)] = self._known[partition]
+        self._moved.clear()
 
     def stream_time(self, partition: int) -> float | None:
         """Latest event time seen on the partition."""
@@ -64,8 +75,8 @@ class Clock:
         """Move the partition's stream time to `at` if it is later."""
         latest = self.stream_time(partition)
         if latest is None or at > latest:
-            self.clocks[str(partition)] = at
             self._known[partition] = at
+            self._moved.add(partition)
 
     def watermark(self, partition: int) -> float | None:
         """Stream time less the allowed lateness: an earlier event is dead-lettered."""

@@ -308,6 +308,7 @@ class Pipeline:
             self.native.flush()
         self.aggregates.flush()
         self.csat_models.flush()
+        self.clock.flush()
         self.seen.seal()
         self.health.processed_counts(outcomes)
         self.health.observe_events(counted_times, produced_at)
