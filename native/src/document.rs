@@ -170,30 +170,19 @@ impl<'a, I: Serialize> Serialize for Document<'a, I> {
 }
 
 /// A tail's stored parts: its closed chunks' references (first mark's time and code,
-/// number, size) and its open chunk's marks (time, code).
+/// number, size) and its open chunk's marks (time, code), read back from what the document
+/// writes (`ChunkRefs`, `OpenMarks`: one mapping for both; the Tail binding's, not hot).
 #[allow(clippy::type_complexity)]
 pub fn tail_parts(tail: &Tail) -> (Vec<(f64, String, i64, usize)>, Vec<(f64, String)>) {
-    let chunks = tail
-        .chunks
-        .iter()
-        .map(|chunk| {
-            (
-                chunk.first.at,
-                chunk.first.code.text(),
-                chunk.number,
-                chunk.marks,
-            )
-        })
-        .collect();
-    let open = tail
-        .open
-        .iter()
-        .map(|mark| (mark.at, mark.code.text()))
-        .collect();
-    (chunks, open)
+    let chunks = serde_json::to_value(ChunkRefs(tail)).expect("chunk references are JSON");
+    let open = serde_json::to_value(OpenMarks(tail)).expect("marks are JSON");
+    (
+        serde_json::from_value(chunks).expect("as written"),
+        serde_json::from_value(open).expect("as written"),
+    )
 }
 
-/// A tail's closed chunks as `tail_parts` gives them, written straight.
+/// A tail's closed chunks' references, written straight into the document.
 struct ChunkRefs<'a>(&'a Tail);
 
 impl<'a> Serialize for ChunkRefs<'a> {
@@ -209,7 +198,7 @@ impl<'a> Serialize for ChunkRefs<'a> {
     }
 }
 
-/// A tail's open chunk as `tail_parts` gives it, written straight.
+/// A tail's open chunk's marks, written straight into the document.
 struct OpenMarks<'a>(&'a Tail);
 
 impl<'a> Serialize for OpenMarks<'a> {

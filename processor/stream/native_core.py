@@ -109,6 +109,14 @@ class NativeCores:
         self._windowed_set = frozenset(WINDOW_FAMILIES)
         # The states a worker keeps, shared out among the partitions it owns.
         self._states_kept = settings.state_cache_conversations
+        # The tables the cores write, and how a value goes into each (`flush`).
+        self._tables = {
+            "conversations": tables.conversations,
+            "threads": tables.threads,
+            "totals": tables.totals,
+            "windows": tables.windows,
+        }
+        self._put = {name: _putter(table) for name, table in self._tables.items()}
 
     # -- partitions ---------------------------------------------------------------------------
 
@@ -231,14 +239,8 @@ class NativeCores:
     def flush(self, tell: Callable[[int, ContactFacts], None] | None = None) -> None:
         """Write what the cores changed to the tables and the scrape's indexes; tell the
         customers' partitions their facts."""
-        tables = {
-            "conversations": self.tables.conversations,
-            "threads": self.tables.threads,
-            "totals": self.tables.totals,
-            "windows": self.tables.windows,
-        }
+        tables, put = self._tables, self._put
         tell = tell or self.contacts.tell
-        put = {name: _putter(table) for name, table in tables.items()}
         for partition, core in self.cores.items():
             for name, key, value, changelog_key in core.take_changes():
                 if value is None:
